@@ -1,0 +1,270 @@
+//! What the user can ask for ([`AppCommand`]) and how the app carries it out; also how results
+//! of background jobs change the state. All state changes of the app happen here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{DialogPurpose, JobResult, MuseApp, Playback};
+use crate::audio::{AudioCommand, SynthOptions, render, render_note, wav::write_wav_file};
+use crate::corpus::CorpusListing;
+use crate::music::{read_midi_file, write_midi_file};
+
+/// A dialog that answers faster than this never appeared (no desktop portal).
+const DIALOG_NEVER_SHOWN: Duration = Duration::from_millis(300);
+
+/// An action requested by a widget, run once per frame after drawing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppCommand {
+    /// Read a MIDI file and show it.
+    OpenPiece(PathBuf),
+    /// Ask for a MIDI file with the system dialog.
+    OpenFileDialog,
+    /// Ask for a folder of MIDI files with the system dialog.
+    OpenFolderDialog,
+    /// List a folder in the browser.
+    AddFolder(PathBuf),
+    /// Play from the start.
+    Play,
+    /// Stop playback.
+    Stop,
+    /// Play when stopped, stop when playing (space bar).
+    TogglePlay,
+    /// Play one note (a click in the piano roll).
+    PreviewNote {
+        /// MIDI pitch.
+        pitch: u8,
+        /// MIDI velocity.
+        velocity: u8,
+        /// Length in seconds.
+        seconds: f32,
+        /// Track index, for its timbre.
+        track: usize,
+    },
+    /// Ask where to export MIDI.
+    ExportMidiDialog,
+    /// Ask where to export WAV.
+    ExportWavDialog,
+    /// Write the piece as a MIDI file.
+    ExportMidi(PathBuf),
+    /// Write the piece as a WAV file.
+    ExportWav(PathBuf),
+    /// Remove a status-bar message.
+    DismissMessage(usize),
+}
+
+fn dialog(purpose: DialogPurpose, suggested: String) -> Option<PathBuf> {
+    let midi = rfd::FileDialog::new().add_filter("MIDI", &["mid", "midi"]);
+    match purpose {
+        DialogPurpose::OpenFile => midi.pick_file(),
+        DialogPurpose::OpenFolder => rfd::FileDialog::new().pick_folder(),
+        DialogPurpose::ExportMidi => midi.set_file_name(format!("{suggested}.mid")).save_file(),
+        DialogPurpose::ExportWav => rfd::FileDialog::new()
+            .add_filter("WAV", &["wav"])
+            .set_file_name(format!("{suggested}.wav"))
+            .save_file(),
+    }
+}
+
+impl MuseApp {
+    fn open_dialog(&mut self, purpose: DialogPurpose) {
+        let suggested = self
+            .score
+            .as_ref()
+            .map_or_else(|| "muselab".to_string(), |s| s.name.clone());
+        self.jobs.spawn("file-dialog", move || {
+            let started = Instant::now();
+            let path = dialog(purpose, suggested);
+            JobResult::Dialog {
+                purpose,
+                path,
+                open_for: started.elapsed(),
+            }
+        });
+    }
+
+    /// Carries out one command.
+    pub(super) fn execute(&mut self, command: AppCommand) {
+        match command {
+            AppCommand::OpenPiece(path) => {
+                self.loading = Some(path.clone());
+                self.jobs.spawn("load-piece", move || {
+                    let result = read_midi_file(&path).map_err(|e| e.to_string());
+                    JobResult::PieceLoaded { path, result }
+                });
+            }
+            AppCommand::OpenFileDialog => self.open_dialog(DialogPurpose::OpenFile),
+            AppCommand::OpenFolderDialog => self.open_dialog(DialogPurpose::OpenFolder),
+            AppCommand::ExportMidiDialog => self.open_dialog(DialogPurpose::ExportMidi),
+            AppCommand::ExportWavDialog => self.open_dialog(DialogPurpose::ExportWav),
+            AppCommand::AddFolder(folder) => {
+                self.jobs.spawn("list-folder", move || {
+                    let title = crate::ui::corpus_browser::piece_name(&folder);
+                    JobResult::FolderListed(
+                        CorpusListing::read(title, &folder)
+                            .map_err(|e| format!("{}: cannot list the folder: {e}", folder.display())),
+                    )
+                });
+            }
+            AppCommand::Play => self.play(),
+            AppCommand::Stop => self.stop(),
+            AppCommand::TogglePlay => {
+                if self.playback.is_some() || self.rendering {
+                    self.stop();
+                } else {
+                    self.play();
+                }
+            }
+            AppCommand::PreviewNote {
+                pitch,
+                velocity,
+                seconds,
+                track,
+            } => {
+                // One note renders in well under a millisecond: no job needed.
+                let samples = render_note(pitch, velocity, seconds.clamp(0.05, 2.0), track);
+                self.audio.send(AudioCommand::Preview(samples));
+            }
+            AppCommand::ExportMidi(path) => self.export(path, false),
+            AppCommand::ExportWav(path) => self.export(path, true),
+            AppCommand::DismissMessage(index) => {
+                if index < self.messages.len() {
+                    self.messages.remove(index);
+                }
+            }
+        }
+    }
+
+    fn play(&mut self) {
+        let Some(score) = self.score.clone() else {
+            self.error("Nothing to play: open a piece first");
+            return;
+        };
+        self.play_generation += 1;
+        let generation = self.play_generation;
+        let options = SynthOptions {
+            tempo_scale: self.tempo_scale(),
+            ..SynthOptions::default()
+        };
+        self.rendering = true;
+        self.jobs.spawn("render-audio", move || JobResult::Rendered {
+            generation,
+            samples: render(&score, &options),
+            from_seconds: 0.0,
+        });
+    }
+
+    fn stop(&mut self) {
+        self.play_generation += 1;
+        self.rendering = false;
+        self.playback = None;
+        self.audio.send(AudioCommand::Stop);
+    }
+
+    fn export(&mut self, path: PathBuf, wav: bool) {
+        let Some(score) = self.score.clone() else {
+            self.error("Nothing to export: open a piece first");
+            return;
+        };
+        let options = SynthOptions {
+            tempo_scale: self.tempo_scale(),
+            ..SynthOptions::default()
+        };
+        self.jobs.spawn("export", move || {
+            let result = if wav {
+                write_wav_file(&render(&score, &options), &path).map_err(|e| e.to_string())
+            } else {
+                write_midi_file(&score, &path).map_err(|e| e.to_string())
+            };
+            JobResult::Exported(result.map(|()| format!("Exported {}", path.display())))
+        });
+    }
+
+    /// Applies the result of a background job to the state.
+    pub(super) fn apply(&mut self, result: JobResult) {
+        match result {
+            JobResult::CorporaListed(listings) => {
+                for listing in listings {
+                    match listing {
+                        Ok(listing) => self.corpora.push(listing),
+                        Err(e) => self.error(e),
+                    }
+                }
+            }
+            JobResult::FolderListed(Ok(listing)) => {
+                if !self.settings.folders.contains(&listing.dir) {
+                    self.settings.folders.push(listing.dir.clone());
+                }
+                self.corpora.retain(|c| c.dir != listing.dir);
+                self.info(format!("{}: {} MIDI files", listing.title, listing.files.len()));
+                self.corpora.push(listing);
+            }
+            JobResult::FolderListed(Err(e)) => self.error(e),
+            JobResult::PieceLoaded { path, result } => {
+                if self.loading.as_ref() == Some(&path) {
+                    self.loading = None;
+                }
+                match result {
+                    Ok(score) => {
+                        self.stop();
+                        self.bpm = None;
+                        self.score = Some(Arc::new(score));
+                        self.settings.last_piece = Some(path.clone());
+                        self.piece_path = Some(path);
+                    }
+                    Err(e) => {
+                        // A piece that no longer opens is not reopened at the next start.
+                        if self.settings.last_piece.as_ref() == Some(&path) && self.score.is_none() {
+                            self.settings.last_piece = None;
+                        }
+                        self.error(e);
+                    }
+                }
+            }
+            JobResult::Rendered {
+                generation,
+                samples,
+                from_seconds,
+            } => {
+                if generation != self.play_generation {
+                    return;
+                }
+                self.rendering = false;
+                let seconds = samples.len() as f64 / f64::from(crate::audio::SAMPLE_RATE);
+                let tempo_scale = self.tempo_scale();
+                self.audio.send(AudioCommand::Play(samples));
+                self.playback = Some(Playback {
+                    started: Instant::now(),
+                    from_seconds,
+                    until_seconds: from_seconds + seconds * tempo_scale,
+                    tempo_scale,
+                });
+            }
+            JobResult::Exported(Ok(message)) => self.info(message),
+            JobResult::Exported(Err(e)) => self.error(e),
+            JobResult::Dialog {
+                purpose,
+                path,
+                open_for,
+            } => match path {
+                Some(path) => self.push(match purpose {
+                    DialogPurpose::OpenFile => AppCommand::OpenPiece(path),
+                    DialogPurpose::OpenFolder => AppCommand::AddFolder(path),
+                    DialogPurpose::ExportMidi => AppCommand::ExportMidi(path),
+                    DialogPurpose::ExportWav => AppCommand::ExportWav(path),
+                }),
+                None if open_for < DIALOG_NEVER_SHOWN => {
+                    self.show_path_field = true;
+                    self.error(
+                        "No file dialog could be shown (no desktop portal?): type a path in the path field of the toolbar",
+                    );
+                }
+                None => {}
+            },
+            JobResult::DeviceProbed(device) => {
+                log::info!("compute device: {}", device.label());
+                self.compute = Some(device);
+            }
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The eframe application: state, panels, and the loop that turns user actions into commands
+//! and background results into state. Only this module and `ui` know about egui.
+
+mod commands;
+mod jobs;
+mod panels;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use commands::AppCommand;
+pub use jobs::{DialogPurpose, JobResult, Jobs};
+
+use crate::audio::AudioOutput;
+use crate::compute::{ComputeDevice, DeviceChoice};
+use crate::corpus::CorpusListing;
+use crate::music::Score;
+use crate::ui::corpus_browser::CorpusBrowser;
+use crate::ui::piano_roll::PianoRoll;
+
+/// What is remembered between runs (eframe persistence).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The piece open when the app was closed.
+    pub last_piece: Option<PathBuf>,
+    /// Folders the user opened, listed again at start.
+    pub folders: Vec<PathBuf>,
+    /// Piano-roll zoom.
+    pub piano_roll: PianoRoll,
+    /// Browser search and collapsed lists.
+    pub browser: CorpusBrowser,
+    /// Compute device choice.
+    pub device: DeviceChoice,
+}
+
+/// A message in the status bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The text.
+    pub text: String,
+    /// Errors are red and stay until dismissed.
+    pub is_error: bool,
+}
+
+/// Playback in progress: the clock starts when the rendered audio is handed to the device.
+#[derive(Clone, Copy, Debug)]
+pub struct Playback {
+    /// When the audio started.
+    pub started: Instant,
+    /// Score time (seconds) at which playback started.
+    pub from_seconds: f64,
+    /// Score time (seconds) at which playback ends.
+    pub until_seconds: f64,
+    /// Playback speed.
+    pub tempo_scale: f64,
+}
+
+impl Playback {
+    /// Current score time in seconds.
+    pub fn position(&self) -> f64 {
+        self.from_seconds + self.started.elapsed().as_secs_f64() * self.tempo_scale
+    }
+}
+
+/// How the app starts.
+pub struct AppConfig {
+    /// The `assets/` folder with the bundled corpora.
+    pub assets: PathBuf,
+    /// Saved settings.
+    pub settings: Settings,
+    /// The audio output (a disabled one in tests).
+    pub audio: AudioOutput,
+    /// Probe for a GPU at start (off in UI tests, which need no device).
+    pub probe_device: bool,
+    /// A file to open at start (overrides the last piece).
+    pub open: Option<PathBuf>,
+}
+
+/// The whole application state.
+pub struct MuseApp {
+    /// Persisted settings.
+    pub settings: Settings,
+    /// Bundled corpora and opened folders.
+    pub corpora: Vec<CorpusListing>,
+    /// The open piece.
+    pub score: Option<Arc<Score>>,
+    /// Its file.
+    pub piece_path: Option<PathBuf>,
+    /// A piece being loaded.
+    pub loading: Option<PathBuf>,
+    /// Playback state; `None` when stopped.
+    pub playback: Option<Playback>,
+    /// Waiting for audio to render.
+    pub rendering: bool,
+    /// Playback tempo in BPM (None: the score's own).
+    pub bpm: Option<f64>,
+    /// Compute device, once probed.
+    pub compute: Option<ComputeDevice>,
+    /// Status-bar messages, newest last.
+    pub messages: Vec<Message>,
+    /// Path typed by the user when no file dialog is available.
+    pub path_field: String,
+    /// Show the path field (set when a dialog could not open).
+    pub show_path_field: bool,
+    audio: AudioOutput,
+    jobs: Jobs,
+    commands: Vec<AppCommand>,
+    play_generation: u64,
+    started: bool,
+    config_open: Option<PathBuf>,
+    probe_device: bool,
+    assets: PathBuf,
+}
+
+impl MuseApp {
+    /// Creates the app; background work starts on the first frame.
+    pub fn new(config: AppConfig) -> Self {
+        Self {
+            settings: config.settings,
+            corpora: Vec::new(),
+            score: None,
+            piece_path: None,
+            loading: None,
+            playback: None,
+            rendering: false,
+            bpm: None,
+            compute: None,
+            messages: Vec::new(),
+            path_field: String::new(),
+            show_path_field: false,
+            audio: config.audio,
+            jobs: Jobs::default(),
+            commands: Vec::new(),
+            play_generation: 0,
+            started: false,
+            config_open: config.open,
+            probe_device: config.probe_device,
+            assets: config.assets,
+        }
+    }
+
+    /// Queues a command; it runs after this frame's drawing.
+    pub fn push(&mut self, command: AppCommand) {
+        self.commands.push(command);
+    }
+
+    /// Jobs still running (tests wait for them).
+    pub fn busy(&self) -> bool {
+        self.jobs.running() > 0
+    }
+
+    /// The audio output's status line.
+    pub fn audio_status(&self) -> crate::audio::AudioStatus {
+        self.audio.status()
+    }
+
+    /// Shows an error in the status bar (and logs it).
+    pub fn error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        log::warn!("{text}");
+        self.messages.push(Message {
+            text,
+            is_error: true,
+        });
+    }
+
+    /// Shows information in the status bar.
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.messages.push(Message {
+            text: text.into(),
+            is_error: false,
+        });
+    }
+
+    fn start_background_work(&mut self, ctx: &egui::Context) {
+        self.jobs.set_context(ctx);
+        self.started = true;
+        let assets = self.assets.clone();
+        let folders = self.settings.folders.clone();
+        self.jobs.spawn("list-corpora", move || {
+            let mut listings = crate::corpus::list_bundled(&assets);
+            for folder in folders {
+                let title = crate::ui::corpus_browser::piece_name(&folder);
+                listings.push(
+                    CorpusListing::read(title, &folder)
+                        .map_err(|e| format!("{}: cannot list the folder: {e}", folder.display())),
+                );
+            }
+            JobResult::CorporaListed(listings)
+        });
+        if self.probe_device {
+            let choice = self.settings.device;
+            self.jobs.spawn("device-probe", move || {
+                JobResult::DeviceProbed(crate::compute::probe_with_timeout(
+                    choice,
+                    crate::compute::PROBE_LIMIT,
+                ))
+            });
+        }
+        if let Some(path) = self.config_open.take().or_else(|| self.settings.last_piece.clone()) {
+            self.push(AppCommand::OpenPiece(path));
+        }
+    }
+
+    /// Draws one frame into `ui` and runs what the user asked for. This is the whole app: the
+    /// eframe shell and the UI tests both call it.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if !self.started {
+            self.start_background_work(&ctx);
+        }
+        for result in self.jobs.drain(Duration::from_millis(10)) {
+            self.apply(result);
+        }
+        self.handle_global_input(&ctx);
+
+        panels::top_bar(self, ui);
+        panels::status_bar(self, ui);
+        panels::browser_panel(self, ui);
+        panels::central(self, ui);
+
+        for command in std::mem::take(&mut self.commands) {
+            self.execute(command);
+        }
+        if let Some(playback) = self.playback
+            && playback.position() >= playback.until_seconds
+        {
+            self.playback = None;
+        }
+        if self.playback.is_some() || self.rendering || self.busy() {
+            ctx.request_repaint_after(Duration::from_millis(16));
+        }
+    }
+
+    fn handle_global_input(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        for path in dropped {
+            if path.is_dir() {
+                self.push(AppCommand::AddFolder(path));
+            } else if crate::corpus::is_midi_path(&path) {
+                self.push(AppCommand::OpenPiece(path));
+            } else {
+                self.error(format!("{}: not a MIDI file (.mid or .midi)", path.display()));
+            }
+        }
+        let space = ctx.input(|i| i.key_pressed(egui::Key::Space));
+        if space && !ctx.egui_wants_keyboard_input() {
+            self.push(AppCommand::TogglePlay);
+        }
+    }
+
+    /// The tick under the playhead, when playing.
+    pub fn playhead_tick(&self) -> Option<u64> {
+        let playback = self.playback?;
+        let score = self.score.as_ref()?;
+        Some(score.seconds_to_tick(playback.position()))
+    }
+
+    /// Playback speed relative to the score's own tempo.
+    pub fn tempo_scale(&self) -> f64 {
+        match (&self.score, self.bpm) {
+            (Some(score), Some(bpm)) => (bpm / score.initial_bpm()).clamp(0.1, 10.0),
+            _ => 1.0,
+        }
+    }
+}
+
+impl eframe::App for MuseApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+}
+
+/// True when a window can be opened (a display server is reachable by name).
+fn display_available() -> Result<(), String> {
+    if cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        return Err("neither DISPLAY nor WAYLAND_DISPLAY is set".into());
+    }
+    Ok(())
+}
+
+/// Opens the window; returns the process exit code.
+pub fn run_gui(device: DeviceChoice, open: Option<PathBuf>) -> i32 {
+    let headless_hint = "the headless subcommands still work: muselab eval | render | devices | bench (see muselab --help)";
+    if let Err(reason) = display_available() {
+        eprintln!("muselab: cannot open a window ({reason}); {headless_hint}");
+        return 1;
+    }
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("muselab")
+            .with_inner_size([1280.0, 800.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    let result = eframe::run_native(
+        "muselab",
+        options,
+        Box::new(move |cc| {
+            let mut settings: Settings = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            if device != DeviceChoice::Auto {
+                settings.device = device;
+            }
+            Ok(Box::new(MuseApp::new(AppConfig {
+                assets: crate::corpus::assets_dir(),
+                settings,
+                audio: AudioOutput::start(),
+                probe_device: true,
+                open,
+            })))
+        }),
+    );
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("muselab: cannot open a window ({e}); {headless_hint}");
+            1
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The panels of the main window: toolbar and transport on top, status bar at the bottom,
+//! corpus browser on the left, piano roll in the centre. Widgets only push commands.
+
+use std::path::PathBuf;
+
+use egui::{RichText, Ui};
+
+use super::{AppCommand, MuseApp};
+use crate::audio::AudioStatus;
+use crate::ui::corpus_browser::BrowserAction;
+use crate::ui::piano_roll::PianoRollAction;
+use crate::ui::theme;
+
+fn clock(seconds: f64) -> String {
+    let seconds = seconds.max(0.0);
+    format!("{}:{:02}", (seconds / 60.0) as u64, seconds as u64 % 60)
+}
+
+/// File buttons, transport (Play/Stop, tempo, position) and export buttons.
+pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
+    egui::Panel::top("toolbar").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Open file…").on_hover_text("Open a MIDI file").clicked() {
+                app.push(AppCommand::OpenFileDialog);
+            }
+            if ui
+                .button("Open folder…")
+                .on_hover_text("List a folder of MIDI files in the browser")
+                .clicked()
+            {
+                app.push(AppCommand::OpenFolderDialog);
+            }
+            ui.separator();
+
+            let has_score = app.score.is_some();
+            let playing = app.playback.is_some() || app.rendering;
+            let (label, command) = if playing {
+                ("Stop", AppCommand::Stop)
+            } else {
+                ("Play", AppCommand::Play)
+            };
+            if ui
+                .add_enabled(has_score, egui::Button::new(label))
+                .on_hover_text("Play or stop the piece (space bar)")
+                .clicked()
+            {
+                app.push(command);
+            }
+            if app.rendering {
+                ui.spinner();
+            }
+            if let Some(score) = app.score.clone() {
+                let mut bpm = app.bpm.unwrap_or_else(|| score.initial_bpm());
+                ui.label("Tempo");
+                let response = ui
+                    .add(egui::DragValue::new(&mut bpm).range(20.0..=400.0).suffix(" BPM").speed(0.5))
+                    .on_hover_text("Playback tempo in quarter notes per minute; the file's own tempo map is scaled by it");
+                if response.changed() {
+                    app.bpm = Some(bpm);
+                }
+                let position = app.playback.map_or(0.0, |p| p.position());
+                ui.label(format!("{} / {}", clock(position), clock(score.duration_seconds())));
+            }
+            ui.separator();
+            if ui
+                .add_enabled(has_score, egui::Button::new("Export MIDI…"))
+                .on_hover_text("Save the piece as a type-1 MIDI file")
+                .clicked()
+            {
+                app.push(AppCommand::ExportMidiDialog);
+            }
+            if ui
+                .add_enabled(has_score, egui::Button::new("Export WAV…"))
+                .on_hover_text("Render the piece with the built-in synthesiser and save it as WAV")
+                .clicked()
+            {
+                app.push(AppCommand::ExportWavDialog);
+            }
+            ui.toggle_value(&mut app.show_path_field, "Path")
+                .on_hover_text("Type a file or folder path instead of using the system dialog");
+        });
+        if app.show_path_field {
+            path_row(app, ui);
+        }
+    });
+}
+
+/// A path field with open and save buttons, for systems without a file dialog.
+fn path_row(app: &mut MuseApp, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.label("Path");
+        ui.add(
+            egui::TextEdit::singleline(&mut app.path_field)
+                .hint_text("/path/to/file.mid, folder, or output.wav")
+                .desired_width(360.0),
+        );
+        let path = PathBuf::from(app.path_field.trim());
+        let empty = app.path_field.trim().is_empty();
+        if ui.add_enabled(!empty, egui::Button::new("Open path")).clicked() {
+            app.push(if path.is_dir() {
+                AppCommand::AddFolder(path.clone())
+            } else {
+                AppCommand::OpenPiece(path.clone())
+            });
+        }
+        let has_score = app.score.is_some();
+        if ui.add_enabled(!empty && has_score, egui::Button::new("Save MIDI here")).clicked() {
+            app.push(AppCommand::ExportMidi(path.clone()));
+        }
+        if ui.add_enabled(!empty && has_score, egui::Button::new("Save WAV here")).clicked() {
+            app.push(AppCommand::ExportWav(path));
+        }
+    });
+}
+
+/// Compute device, audio output, the piece, and messages.
+pub(super) fn status_bar(app: &mut MuseApp, ui: &mut Ui) {
+    egui::Panel::bottom("status").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            match &app.compute {
+                Some(device) => {
+                    ui.label(device.label());
+                }
+                None => {
+                    ui.spinner();
+                    ui.label("probing compute device…");
+                }
+            }
+            ui.separator();
+            match app.audio_status() {
+                AudioStatus::Starting => ui.label("opening audio output…"),
+                AudioStatus::Ready => ui.label("audio: default output"),
+                AudioStatus::Unavailable(reason) => {
+                    ui.colored_label(theme::ERROR, format!("no audio output: {reason}"))
+                }
+            };
+            if let Some(score) = &app.score {
+                ui.separator();
+                ui.label(format!(
+                    "{}: {} tracks, {} notes, {:.1} s",
+                    score.name,
+                    score.tracks.len(),
+                    score.note_count(),
+                    score.duration_seconds()
+                ));
+            }
+            if let Some(index) = app.messages.len().checked_sub(1) {
+                ui.separator();
+                let message = &app.messages[index];
+                let text = if message.is_error {
+                    RichText::new(&message.text).color(theme::ERROR)
+                } else {
+                    RichText::new(&message.text)
+                };
+                ui.label(text);
+                if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
+                    app.push(AppCommand::DismissMessage(index));
+                }
+                if index > 0 {
+                    ui.label(format!("(+{} earlier)", index));
+                }
+            }
+        });
+    });
+}
+
+/// The corpus browser.
+pub(super) fn browser_panel(app: &mut MuseApp, ui: &mut Ui) {
+    egui::Panel::left("browser")
+        .resizable(true)
+        .default_size(240.0)
+        .show(ui, |ui| {
+            ui.heading("Corpora");
+            let current = app.piece_path.clone();
+            let action = app.settings.browser.ui(ui, &app.corpora, current.as_ref());
+            if let Some(BrowserAction::Open(path)) = action {
+                app.push(AppCommand::OpenPiece(path));
+            }
+        });
+}
+
+/// The piano roll, or a hint when nothing is open.
+pub(super) fn central(app: &mut MuseApp, ui: &mut Ui) {
+    egui::CentralPanel::default_margins().show(ui, |ui| {
+        if let Some(path) = &app.loading {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!("Loading {}…", path.display()));
+            });
+        }
+        let Some(score) = app.score.clone() else {
+            ui.centered_and_justified(|ui| {
+                ui.label("Pick a piece in the browser, use Open file…, or drop a .mid file on the window.");
+            });
+            return;
+        };
+        app.settings.piano_roll.toolbar(ui, &score);
+        let playhead = app.playhead_tick();
+        if let Some(PianoRollAction::NoteClicked { track, note }) =
+            app.settings.piano_roll.ui(ui, &score, playhead)
+        {
+            let seconds = (score.tick_to_seconds(note.end()) - score.tick_to_seconds(note.start)) as f32;
+            app.push(AppCommand::PreviewNote {
+                pitch: note.pitch,
+                velocity: note.velocity,
+                seconds,
+                track,
+            });
+        }
+    });
+}

@@ -1,0 +1,104 @@
+//! `muselab bench`: throughput of the hot paths, measured in one run so the ratios compare.
+
+use std::time::Instant;
+
+use crate::audio::{SAMPLE_RATE, SynthOptions, render};
+use crate::corpus;
+use crate::music::{export_smf, import_smf, metrics};
+
+fn report(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+/// Runs the benchmarks and prints one line (or JSON object) each; returns the exit code.
+pub fn run(json: bool) -> i32 {
+    let assets = corpus::assets_dir();
+    let mut files = Vec::new();
+    for listing in corpus::list_bundled(&assets) {
+        match listing {
+            Ok(listing) => files.extend(listing.files),
+            Err(e) => {
+                eprintln!("muselab bench: {e}");
+                return 1;
+            }
+        }
+    }
+    let bytes: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter_map(|f| Some((f.display().to_string(), std::fs::read(f).ok()?)))
+        .collect();
+    let total_bytes: usize = bytes.iter().map(|(_, b)| b.len()).sum();
+
+    // Parsing alone (files already in memory), then reading from disk as the app does.
+    let started = Instant::now();
+    let scores: Vec<_> = bytes
+        .iter()
+        .filter_map(|(name, b)| import_smf(b, name).ok())
+        .collect();
+    let parse = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let from_disk = files
+        .iter()
+        .filter(|f| crate::music::read_midi_file(f).is_ok())
+        .count();
+    let load = started.elapsed().as_secs_f64();
+    report(
+        json,
+        serde_json::json!({"bench": "load_corpus", "files": from_disk, "bytes": total_bytes,
+            "seconds": load, "parse_only_seconds": parse, "files_per_second": from_disk as f64 / load}),
+        format!(
+            "load every bundled file: {from_disk} files ({:.1} MB) in {load:.3} s ({:.0} files/s; parsing alone {parse:.3} s)",
+            total_bytes as f64 / 1e6,
+            from_disk as f64 / load
+        ),
+    );
+
+    let started = Instant::now();
+    let exported = scores
+        .iter()
+        .filter(|s| export_smf(s, &s.name).is_ok())
+        .count();
+    let export = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for score in &scores {
+        std::hint::black_box(metrics::compute(score));
+    }
+    let metric_seconds = started.elapsed().as_secs_f64();
+    report(
+        json,
+        serde_json::json!({"bench": "export_and_metrics", "files": exported,
+            "export_seconds": export, "metrics_seconds": metric_seconds}),
+        format!("export all as MIDI: {export:.3} s; metrics of all: {metric_seconds:.3} s"),
+    );
+
+    // Synthesis of the chorales (four voices): seconds of audio per second of work.
+    let chorales: Vec<_> = scores
+        .iter()
+        .filter(|s| s.tracks.len() == 4)
+        .take(40)
+        .collect();
+    let options = SynthOptions::default();
+    let started = Instant::now();
+    let mut audio_samples = 0usize;
+    for score in &chorales {
+        audio_samples += std::hint::black_box(render(score, &options)).len();
+    }
+    let work = started.elapsed().as_secs_f64();
+    let audio = audio_samples as f64 / f64::from(SAMPLE_RATE);
+    report(
+        json,
+        serde_json::json!({"bench": "synth", "pieces": chorales.len(), "audio_seconds": audio,
+            "render_seconds": work, "realtime_factor": audio / work}),
+        format!(
+            "synthesis: {:.0} s of four-voice audio from {} chorales in {work:.3} s = {:.0}× real time",
+            audio,
+            chorales.len(),
+            audio / work
+        ),
+    );
+    0
+}

@@ -1,0 +1,190 @@
+//! The command line: `muselab` alone opens the window; subcommands run the same engine headless.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::audio::{SynthOptions, render, wav::write_wav_file};
+use crate::compute::{self, DeviceChoice};
+use crate::music::{metrics, read_midi_file};
+
+/// muselab: train the classic deep-learning music generators, watch them learn, listen.
+#[derive(Debug, Parser)]
+#[command(name = "muselab", version, about)]
+pub struct Cli {
+    /// Compute device for models: auto (a real GPU if any, else CPU), cpu or gpu.
+    #[arg(long, global = true, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// What to do; without a subcommand the GUI opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// A MIDI file to open in the GUI.
+    pub file: Option<PathBuf>,
+}
+
+/// Headless subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the metrics of MIDI files, one line per file.
+    Eval {
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// MIDI files to read.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Synthesise a MIDI file to a WAV file.
+    Render {
+        /// The MIDI file.
+        input: PathBuf,
+        /// The WAV file to write.
+        output: PathBuf,
+        /// Playback speed (1.0 = the file's own tempo).
+        #[arg(long, default_value_t = 1.0)]
+        tempo_scale: f64,
+    },
+    /// Show the compute device that would be used and the audio output.
+    Devices,
+    /// Measure corpus loading and synthesis speed.
+    Bench {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a headless subcommand and returns the process exit code.
+pub fn run(command: Command, device: DeviceChoice) -> i32 {
+    match command {
+        Command::Eval { json, files } => eval(&files, json),
+        Command::Render {
+            input,
+            output,
+            tempo_scale,
+        } => match render_file(&input, &output, tempo_scale) {
+            Ok(seconds) => {
+                println!("wrote {} ({seconds:.1} s of audio)", output.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("muselab render: {e}");
+                1
+            }
+        },
+        Command::Devices => devices(device),
+        Command::Bench { json } => crate::bench::run(json),
+    }
+}
+
+/// `muselab eval`: metrics per file; exit code 1 when any file could not be read.
+pub fn eval(files: &[PathBuf], json: bool) -> i32 {
+    let mut failed = false;
+    for file in files {
+        let name = file.display().to_string();
+        match read_midi_file(file) {
+            Ok(score) => {
+                let m = metrics::compute(&score);
+                if json {
+                    let mut object = serde_json::Map::new();
+                    object.insert("file".into(), name.into());
+                    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&m) {
+                        object.extend(fields);
+                    }
+                    println!("{}", serde_json::Value::Object(object));
+                } else {
+                    println!("{name}: {}", describe(&m));
+                }
+            }
+            Err(e) => {
+                failed = true;
+                if json {
+                    println!("{}", serde_json::json!({"file": name, "error": e.to_string()}));
+                } else {
+                    println!("{name}: error: {e}");
+                }
+            }
+        }
+    }
+    i32::from(failed)
+}
+
+/// One line of text for a metrics record.
+pub fn describe(m: &metrics::Metrics) -> String {
+    let range = match (m.lowest_pitch, m.highest_pitch) {
+        (Some(lo), Some(hi)) => format!(
+            "{}–{}",
+            crate::music::pitch_name(lo),
+            crate::music::pitch_name(hi)
+        ),
+        _ => "none".into(),
+    };
+    format!(
+        "{} tracks, {} notes, {:.1} s, pitch {range} (span {}), polyphony {:.2}, pitch-class entropy {:.2}, \
+         scale consistency {:.2}, pitch classes/bar {:.2}, empty bars {:.2}, qualified notes {:.2}, \
+         repetitions {}/{}/{}",
+        m.tracks,
+        m.notes,
+        m.duration_seconds,
+        m.tone_span,
+        m.polyphony_rate,
+        m.pitch_class_entropy,
+        m.scale_consistency,
+        m.used_pitch_classes_per_bar,
+        m.empty_bar_rate,
+        m.qualified_note_rate,
+        m.repetitions[0],
+        m.repetitions[1],
+        m.repetitions[2],
+    )
+}
+
+/// `muselab render`: returns the length of the audio in seconds.
+pub fn render_file(input: &Path, output: &Path, tempo_scale: f64) -> anyhow::Result<f64> {
+    let score = read_midi_file(input)?;
+    let options = SynthOptions {
+        tempo_scale,
+        ..SynthOptions::default()
+    };
+    let samples = render(&score, &options);
+    write_wav_file(&samples, output)?;
+    Ok(samples.len() as f64 / f64::from(crate::audio::SAMPLE_RATE))
+}
+
+fn devices(choice: DeviceChoice) -> i32 {
+    let adapters = compute::list_adapters();
+    if adapters.is_empty() {
+        println!("adapters: none (Vulkan, Metal, DirectX 12)");
+    }
+    for (report, kind, _) in &adapters {
+        println!(
+            "adapter: {} ({}, {:?}{})",
+            report.name,
+            report.api,
+            kind,
+            if report.software { ", software" } else { "" }
+        );
+    }
+    let device = compute::probe_with_timeout(choice, compute::PROBE_LIMIT);
+    println!("compute: {}", device.label());
+    let audio = crate::audio::AudioOutput::start();
+    let started = std::time::Instant::now();
+    let status = loop {
+        match audio.status() {
+            crate::audio::AudioStatus::Starting
+                if started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            status => break status,
+        }
+    };
+    match status {
+        crate::audio::AudioStatus::Ready => println!("audio: default output device"),
+        crate::audio::AudioStatus::Starting => println!("audio: no answer from the device"),
+        crate::audio::AudioStatus::Unavailable(reason) => {
+            println!("audio: no audio output: {reason}");
+        }
+    }
+    0
+}

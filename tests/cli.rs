@@ -1,0 +1,85 @@
+//! The command line, run as a user would run it.
+
+mod common;
+
+use std::process::Command;
+
+fn muselab() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_muselab"));
+    command.env("MUSELAB_ASSETS", common::assets());
+    command
+}
+
+#[test]
+fn eval_json_reports_metrics_and_errors() {
+    let dir = common::temp_dir("cli-eval");
+    let broken = dir.join("broken.mid");
+    std::fs::write(&broken, b"not midi at all").expect("write");
+    let output = muselab()
+        .args(["eval", "--json"])
+        .arg(common::chorale())
+        .arg(&broken)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1), "one file could not be read");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["tracks"], 4);
+    assert!(lines[0]["notes"].as_u64().unwrap_or(0) > 100);
+    assert!(lines[0]["duration_seconds"].as_f64().unwrap_or(0.0) > 10.0);
+    assert!(lines[0]["scale_consistency"].as_f64().unwrap_or(0.0) > 0.8);
+    assert!(lines[1]["error"].as_str().unwrap_or("").contains("broken.mid"));
+
+    let ok = muselab().arg("eval").arg(common::chorale()).output().expect("runs");
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("4 tracks"));
+}
+
+#[test]
+fn render_writes_a_wav_and_reports_bad_input() {
+    let dir = common::temp_dir("cli-render");
+    let wav = dir.join("out.wav");
+    let output = muselab()
+        .arg("render")
+        .arg(common::chorale())
+        .arg(&wav)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(hound::WavReader::open(&wav).expect("wav").len() > 44_100);
+
+    let missing = muselab()
+        .args(["render", "/no/such.mid"])
+        .arg(dir.join("x.wav"))
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/no/such.mid"));
+}
+
+#[test]
+fn gui_without_display_says_so_in_one_line() {
+    let output = muselab()
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot open a window"), "{stderr}");
+    assert!(stderr.contains("eval"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn devices_reports_compute_and_audio() {
+    let output = muselab().args(["devices", "--device", "cpu"]).output().expect("runs");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("compute: CPU (forced by the user)"), "{stdout}");
+    assert!(stdout.contains("audio:"), "{stdout}");
+}

@@ -1,0 +1,114 @@
+//! The main window, clicked through with egui_kittest: open a chorale from the browser, see its
+//! four voices in the piano roll, play and stop, export.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use muselab::app::{AppConfig, MuseApp, Settings};
+use muselab::audio::AudioOutput;
+
+fn new_app() -> MuseApp {
+    MuseApp::new(AppConfig {
+        assets: common::assets(),
+        settings: Settings::default(),
+        audio: AudioOutput::disabled("disabled in tests"),
+        probe_device: false,
+        open: None,
+    })
+}
+
+fn harness() -> Harness<'static, MuseApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), new_app())
+}
+
+/// Steps the UI until `done` holds (background jobs answer on other threads).
+fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(&MuseApp) -> bool) {
+    let started = Instant::now();
+    while !done(harness.state()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+}
+
+#[test]
+fn open_chorale_play_stop_and_export() {
+    let mut harness = harness();
+    step_until(&mut harness, "corpora", |app| app.corpora.len() == 2);
+    harness.get_by_label_contains("Bach chorales (365)");
+    harness.get_by_label_contains("O'Neill's Celtic tunes (1739)");
+
+    // Search, then click the chorale in the browser.
+    let search = harness.get_by_role(Role::TextInput);
+    search.focus();
+    harness.step();
+    harness.get_by_role(Role::TextInput).type_text("bwv10_7");
+    harness.step();
+    harness.step();
+    harness.get_by_label_contains("Bach chorales (1)");
+    harness.get_by_label("bwv10_7").click();
+    step_until(&mut harness, "the chorale", |app| app.score.is_some());
+
+    // The piano roll shows its four voices, with their names in the legend.
+    let score = harness.state().score.clone().expect("score");
+    assert_eq!(score.name, "bwv10_7");
+    for voice in ["Soprano", "Alto", "Tenor", "Bass"] {
+        harness.get_by_label(voice);
+    }
+    harness.get_by_label_contains("bwv10_7: 4 tracks");
+
+    // Play, see the playhead move, stop.
+    harness.get_by_label("Play").click();
+    step_until(&mut harness, "playback", |app| app.playback.is_some());
+    std::thread::sleep(Duration::from_millis(120));
+    harness.step();
+    assert!(harness.state().playhead_tick().is_some_and(|t| t > 0));
+    harness.get_by_label("Stop").click();
+    harness.step();
+    harness.step();
+    assert!(harness.state().playback.is_none());
+    harness.get_by_label("Play");
+
+    // Export through the path field (the system dialog needs a desktop portal).
+    let dir = common::temp_dir("ui-export");
+    let midi = dir.join("out.mid");
+    let wav = dir.join("out.wav");
+    harness.get_by_label("Path").click();
+    harness.step();
+    harness.state_mut().path_field = midi.display().to_string();
+    harness.step();
+    harness.get_by_label("Save MIDI here").click();
+    step_until(&mut harness, "MIDI export", |_| midi.is_file());
+    harness.state_mut().path_field = wav.display().to_string();
+    harness.step();
+    harness.get_by_label("Save WAV here").click();
+    step_until(&mut harness, "WAV export", |_| wav.is_file());
+    let back = muselab::music::read_midi_file(&midi).expect("exported MIDI reads");
+    assert_eq!(back.tracks, score.tracks);
+}
+
+#[test]
+fn broken_file_shows_an_error_and_keeps_the_piece() {
+    let dir = common::temp_dir("ui-broken");
+    let broken = dir.join("broken.mid");
+    std::fs::write(&broken, b"MThd\0\0\0\x06\0\x01\0\x01").expect("write");
+    let mut harness = harness();
+    harness.state_mut().push(muselab::app::AppCommand::OpenPiece(common::chorale()));
+    step_until(&mut harness, "the chorale", |app| app.score.is_some());
+    harness.state_mut().push(muselab::app::AppCommand::OpenPiece(broken));
+    step_until(&mut harness, "the error", |app| !app.messages.is_empty());
+    let message = &harness.state().messages[0];
+    assert!(message.is_error);
+    assert!(message.text.contains("broken.mid"), "{}", message.text);
+    harness.get_by_label_contains("broken.mid: not a valid MIDI file");
+    // The chorale is still open.
+    assert_eq!(harness.state().score.as_ref().map(|s| s.name.as_str()), Some("bwv10_7"));
+    harness.get_by_label("no audio output: disabled in tests");
+}
