@@ -99,7 +99,10 @@ pub fn eval(files: &[PathBuf], json: bool) -> i32 {
             Err(e) => {
                 failed = true;
                 if json {
-                    println!("{}", serde_json::json!({"file": name, "error": e.to_string()}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": name, "error": e.to_string()})
+                    );
                 } else {
                     println!("{name}: error: {e}");
                 }

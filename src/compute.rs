@@ -188,7 +188,9 @@ pub fn probe(choice: DeviceChoice) -> ComputeDevice {
             adapter: report,
             device,
         },
-        Err(reason) => ComputeDevice::cpu(format!("no GPU adapter: {} failed: {reason}", report.name)),
+        Err(reason) => {
+            ComputeDevice::cpu(format!("no GPU adapter: {} failed: {reason}", report.name))
+        }
     }
 }
 

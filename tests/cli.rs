@@ -32,9 +32,18 @@ fn eval_json_reports_metrics_and_errors() {
     assert!(lines[0]["notes"].as_u64().unwrap_or(0) > 100);
     assert!(lines[0]["duration_seconds"].as_f64().unwrap_or(0.0) > 10.0);
     assert!(lines[0]["scale_consistency"].as_f64().unwrap_or(0.0) > 0.8);
-    assert!(lines[1]["error"].as_str().unwrap_or("").contains("broken.mid"));
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("broken.mid")
+    );
 
-    let ok = muselab().arg("eval").arg(common::chorale()).output().expect("runs");
+    let ok = muselab()
+        .arg("eval")
+        .arg(common::chorale())
+        .output()
+        .expect("runs");
     assert_eq!(ok.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("4 tracks"));
 }
@@ -49,7 +58,11 @@ fn render_writes_a_wav_and_reports_bad_input() {
         .arg(&wav)
         .output()
         .expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(hound::WavReader::open(&wav).expect("wav").len() > 44_100);
 
     let missing = muselab()
@@ -77,9 +90,15 @@ fn gui_without_display_says_so_in_one_line() {
 
 #[test]
 fn devices_reports_compute_and_audio() {
-    let output = muselab().args(["devices", "--device", "cpu"]).output().expect("runs");
+    let output = muselab()
+        .args(["devices", "--device", "cpu"])
+        .output()
+        .expect("runs");
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("compute: CPU (forced by the user)"), "{stdout}");
+    assert!(
+        stdout.contains("compute: CPU (forced by the user)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("audio:"), "{stdout}");
 }

@@ -7,8 +7,14 @@ use muselab::music::{export_smf, import_smf, read_midi_file};
 #[test]
 fn corpora_are_bundled_with_provenance() {
     let files = common::all_corpus_files();
-    let bach = files.iter().filter(|f| f.to_string_lossy().contains("bach_chorales")).count();
-    let celtic = files.iter().filter(|f| f.to_string_lossy().contains("celtic_oneills")).count();
+    let bach = files
+        .iter()
+        .filter(|f| f.to_string_lossy().contains("bach_chorales"))
+        .count();
+    let celtic = files
+        .iter()
+        .filter(|f| f.to_string_lossy().contains("celtic_oneills"))
+        .count();
     assert_eq!(bach, 365);
     assert_eq!(celtic, 1739);
     assert!(common::assets().join("corpora/PROVENANCE.md").is_file());
@@ -23,9 +29,19 @@ fn every_bundled_file_round_trips() {
         assert!(score.note_count() > 0, "{}: no notes", file.display());
         let bytes = export_smf(&score, &score.name).unwrap_or_else(|e| panic!("{e}"));
         let back = import_smf(&bytes, &score.name).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back.ticks_per_quarter, score.ticks_per_quarter, "{}", file.display());
+        assert_eq!(
+            back.ticks_per_quarter,
+            score.ticks_per_quarter,
+            "{}",
+            file.display()
+        );
         assert_eq!(back.tempos, score.tempos, "{}", file.display());
-        assert_eq!(back.time_signatures, score.time_signatures, "{}", file.display());
+        assert_eq!(
+            back.time_signatures,
+            score.time_signatures,
+            "{}",
+            file.display()
+        );
         assert_eq!(back.tracks.len(), score.tracks.len(), "{}", file.display());
         for (a, b) in score.tracks.iter().zip(&back.tracks) {
             assert_eq!(a.name, b.name, "{}", file.display());

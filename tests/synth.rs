@@ -19,7 +19,12 @@ fn empty_score_is_silence_of_release_length() {
 fn length_is_last_note_end_plus_release() {
     let score = Score::new("one", 480).with_track(Track::new(
         "m",
-        vec![Note { pitch: 69, start: 480, duration: 960, velocity: 100 }],
+        vec![Note {
+            pitch: 69,
+            start: 480,
+            duration: 960,
+            velocity: 100,
+        }],
     ));
     let options = SynthOptions::default();
     let samples = render(&score, &options);
@@ -28,11 +33,22 @@ fn length_is_last_note_end_plus_release() {
     assert_eq!(samples.len(), expected);
     assert_eq!(rendered_len(&score, &options), expected);
     // Silent before the onset, sounding after it, faded out at the very end.
-    assert!(samples[..(SAMPLE_RATE as usize / 2)].iter().all(|&s| s == 0.0));
-    assert!(samples[SAMPLE_RATE as usize..].iter().any(|&s| s.abs() > 0.05));
+    assert!(
+        samples[..(SAMPLE_RATE as usize / 2)]
+            .iter()
+            .all(|&s| s == 0.0)
+    );
+    assert!(
+        samples[SAMPLE_RATE as usize..]
+            .iter()
+            .any(|&s| s.abs() > 0.05)
+    );
     assert!(samples.last().is_some_and(|s| s.abs() < 1e-3));
     // Twice the tempo: half the music, same release.
-    let fast = SynthOptions { tempo_scale: 2.0, ..options };
+    let fast = SynthOptions {
+        tempo_scale: 2.0,
+        ..options
+    };
     assert_eq!(
         render(&score, &fast).len(),
         (0.75 * f64::from(SAMPLE_RATE)).round() as usize + options.release_samples()
@@ -42,7 +58,12 @@ fn length_is_last_note_end_plus_release() {
 #[test]
 fn never_clips_even_with_a_dense_cluster() {
     let notes = (40..100)
-        .map(|p| Note { pitch: p, start: 0, duration: 480, velocity: 127 })
+        .map(|p| Note {
+            pitch: p,
+            start: 0,
+            duration: 480,
+            velocity: 127,
+        })
         .collect();
     let score = Score::new("cluster", 480).with_track(Track::new("m", notes));
     let samples = render(&score, &SynthOptions::default());
@@ -55,7 +76,12 @@ fn never_clips_even_with_a_dense_cluster() {
 fn no_click_at_note_onset() {
     let score = Score::new("one", 480).with_track(Track::new(
         "m",
-        vec![Note { pitch: 81, start: 0, duration: 480, velocity: 127 }],
+        vec![Note {
+            pitch: 81,
+            start: 0,
+            duration: 480,
+            velocity: 127,
+        }],
     ));
     let samples = render(&score, &SynthOptions::default());
     // The attack ramps up: the first millisecond stays far below the peak.

@@ -31,7 +31,10 @@ fn harness() -> Harness<'static, MuseApp> {
 fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(&MuseApp) -> bool) {
     let started = Instant::now();
     while !done(harness.state()) {
-        assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -42,8 +45,12 @@ fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(&Mus
 fn open_chorale_play_stop_and_export() {
     let mut harness = harness();
     step_until(&mut harness, "corpora", |app| app.corpora.len() == 2);
-    harness.get_by_label_contains("Bach chorales (365)");
+    // Collapsing the chorales brings the Celtic tunes into view; expand them again.
+    harness.get_by_label_contains("Bach chorales (365)").click();
+    harness.run_steps(3);
     harness.get_by_label_contains("O'Neill's Celtic tunes (1739)");
+    harness.get_by_label_contains("Bach chorales (365)").click();
+    harness.run_steps(3);
 
     // Search, then click the chorale in the browser.
     let search = harness.get_by_role(Role::TextInput);
@@ -100,15 +107,22 @@ fn broken_file_shows_an_error_and_keeps_the_piece() {
     let broken = dir.join("broken.mid");
     std::fs::write(&broken, b"MThd\0\0\0\x06\0\x01\0\x01").expect("write");
     let mut harness = harness();
-    harness.state_mut().push(muselab::app::AppCommand::OpenPiece(common::chorale()));
+    harness
+        .state_mut()
+        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
     step_until(&mut harness, "the chorale", |app| app.score.is_some());
-    harness.state_mut().push(muselab::app::AppCommand::OpenPiece(broken));
+    harness
+        .state_mut()
+        .push(muselab::app::AppCommand::OpenPiece(broken));
     step_until(&mut harness, "the error", |app| !app.messages.is_empty());
     let message = &harness.state().messages[0];
     assert!(message.is_error);
     assert!(message.text.contains("broken.mid"), "{}", message.text);
     harness.get_by_label_contains("broken.mid: not a valid MIDI file");
     // The chorale is still open.
-    assert_eq!(harness.state().score.as_ref().map(|s| s.name.as_str()), Some("bwv10_7"));
+    assert_eq!(
+        harness.state().score.as_ref().map(|s| s.name.as_str()),
+        Some("bwv10_7")
+    );
     harness.get_by_label("no audio output: disabled in tests");
 }

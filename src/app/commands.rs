@@ -101,8 +101,9 @@ impl MuseApp {
                 self.jobs.spawn("list-folder", move || {
                     let title = crate::ui::corpus_browser::piece_name(&folder);
                     JobResult::FolderListed(
-                        CorpusListing::read(title, &folder)
-                            .map_err(|e| format!("{}: cannot list the folder: {e}", folder.display())),
+                        CorpusListing::read(title, &folder).map_err(|e| {
+                            format!("{}: cannot list the folder: {e}", folder.display())
+                        }),
                     )
                 });
             }
@@ -147,11 +148,12 @@ impl MuseApp {
             ..SynthOptions::default()
         };
         self.rendering = true;
-        self.jobs.spawn("render-audio", move || JobResult::Rendered {
-            generation,
-            samples: render(&score, &options),
-            from_seconds: 0.0,
-        });
+        self.jobs
+            .spawn("render-audio", move || JobResult::Rendered {
+                generation,
+                samples: render(&score, &options),
+                from_seconds: 0.0,
+            });
     }
 
     fn stop(&mut self) {
@@ -196,7 +198,11 @@ impl MuseApp {
                     self.settings.folders.push(listing.dir.clone());
                 }
                 self.corpora.retain(|c| c.dir != listing.dir);
-                self.info(format!("{}: {} MIDI files", listing.title, listing.files.len()));
+                self.info(format!(
+                    "{}: {} MIDI files",
+                    listing.title,
+                    listing.files.len()
+                ));
                 self.corpora.push(listing);
             }
             JobResult::FolderListed(Err(e)) => self.error(e),
@@ -214,7 +220,8 @@ impl MuseApp {
                     }
                     Err(e) => {
                         // A piece that no longer opens is not reopened at the next start.
-                        if self.settings.last_piece.as_ref() == Some(&path) && self.score.is_none() {
+                        if self.settings.last_piece.as_ref() == Some(&path) && self.score.is_none()
+                        {
                             self.settings.last_piece = None;
                         }
                         self.error(e);

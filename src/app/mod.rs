@@ -199,7 +199,11 @@ impl MuseApp {
                 ))
             });
         }
-        if let Some(path) = self.config_open.take().or_else(|| self.settings.last_piece.clone()) {
+        if let Some(path) = self
+            .config_open
+            .take()
+            .or_else(|| self.settings.last_piece.clone())
+        {
             self.push(AppCommand::OpenPiece(path));
         }
     }
@@ -249,7 +253,10 @@ impl MuseApp {
             } else if crate::corpus::is_midi_path(&path) {
                 self.push(AppCommand::OpenPiece(path));
             } else {
-                self.error(format!("{}: not a MIDI file (.mid or .midi)", path.display()));
+                self.error(format!(
+                    "{}: not a MIDI file (.mid or .midi)",
+                    path.display()
+                ));
             }
         }
         let space = ctx.input(|i| i.key_pressed(egui::Key::Space));

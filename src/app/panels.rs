@@ -96,7 +96,10 @@ fn path_row(app: &mut MuseApp, ui: &mut Ui) {
         );
         let path = PathBuf::from(app.path_field.trim());
         let empty = app.path_field.trim().is_empty();
-        if ui.add_enabled(!empty, egui::Button::new("Open path")).clicked() {
+        if ui
+            .add_enabled(!empty, egui::Button::new("Open path"))
+            .clicked()
+        {
             app.push(if path.is_dir() {
                 AppCommand::AddFolder(path.clone())
             } else {
@@ -104,10 +107,16 @@ fn path_row(app: &mut MuseApp, ui: &mut Ui) {
             });
         }
         let has_score = app.score.is_some();
-        if ui.add_enabled(!empty && has_score, egui::Button::new("Save MIDI here")).clicked() {
+        if ui
+            .add_enabled(!empty && has_score, egui::Button::new("Save MIDI here"))
+            .clicked()
+        {
             app.push(AppCommand::ExportMidi(path.clone()));
         }
-        if ui.add_enabled(!empty && has_score, egui::Button::new("Save WAV here")).clicked() {
+        if ui
+            .add_enabled(!empty && has_score, egui::Button::new("Save WAV here"))
+            .clicked()
+        {
             app.push(AppCommand::ExportWav(path));
         }
     });
@@ -153,7 +162,7 @@ pub(super) fn status_bar(app: &mut MuseApp, ui: &mut Ui) {
                     RichText::new(&message.text)
                 };
                 ui.label(text);
-                if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
+                if ui.small_button("x").on_hover_text("Dismiss").clicked() {
                     app.push(AppCommand::DismissMessage(index));
                 }
                 if index > 0 {

@@ -99,7 +99,12 @@ pub fn scale_consistency(score: &Score) -> f64 {
     let histogram = pitch_class_histogram(score);
     let total: usize = histogram.iter().sum();
     let best = (0..12)
-        .map(|root| MAJOR.iter().map(|i| histogram[(root + i) % 12]).sum::<usize>())
+        .map(|root| {
+            MAJOR
+                .iter()
+                .map(|i| histogram[(root + i) % 12])
+                .sum::<usize>()
+        })
         .max()
         .unwrap_or(0);
     ratio(best, total)
@@ -213,7 +218,10 @@ mod tests {
         assert_eq!(m.notes, 8);
         // 64 ticks = 16 quarters at 120 BPM.
         assert!((m.duration_seconds - 8.0).abs() < 1e-9);
-        assert_eq!((m.lowest_pitch, m.highest_pitch, m.tone_span), (Some(48), Some(67), 19));
+        assert_eq!(
+            (m.lowest_pitch, m.highest_pitch, m.tone_span),
+            (Some(48), Some(67), 19)
+        );
         // Sounding steps: 0..24 and 48..64 = 40; two pitches during 0..8.
         assert!((m.polyphony_rate - 8.0 / 40.0).abs() < 1e-12);
         // Pitch classes C:3, D:2, E:2, G:1 of 8.
@@ -233,13 +241,13 @@ mod tests {
         // At 96 ticks per quarter a 32nd note is 12 ticks; a 6-tick note does not qualify.
         let score = Score::new("c", 96).with_track(Track::new(
             "m",
-            vec![note(60, 0, 6), note(61, 6, 90)],
+            vec![note(60, 0, 6), note(61, 6, 90), note(62, 96, 96)],
         ));
         let m = compute(&score);
-        assert!((m.qualified_note_rate - 0.5).abs() < 1e-12);
-        // C and C# never share a major scale.
-        assert!((m.scale_consistency - 0.5).abs() < 1e-12);
-        assert!((m.pitch_class_entropy - 1.0).abs() < 1e-12);
+        assert!((m.qualified_note_rate - 2.0 / 3.0).abs() < 1e-12);
+        // No major scale holds three semitones in a row: at best two of C, C#, D fit.
+        assert!((m.scale_consistency - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.pitch_class_entropy - 3f64.log2()).abs() < 1e-12);
     }
 
     #[test]

@@ -198,13 +198,14 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
                         }
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                             let pitch = key.as_int();
-                            if let Some((start, velocity)) =
-                                open.get_mut(&(channel, pitch)).and_then(VecDeque::pop_front)
+                            if let Some((start, velocity)) = open
+                                .get_mut(&(channel, pitch))
+                                .and_then(VecDeque::pop_front)
                                 && tick > start
                             {
-                                let entry = by_channel
-                                    .entry(channel)
-                                    .or_insert_with(|| (programs[usize::from(channel)], Vec::new()));
+                                let entry = by_channel.entry(channel).or_insert_with(|| {
+                                    (programs[usize::from(channel)], Vec::new())
+                                });
                                 entry.1.push(Note {
                                     pitch,
                                     start,
@@ -302,21 +303,34 @@ fn with_deltas<'a>(
 pub fn export_smf(score: &Score, file: &str) -> Result<Vec<u8>, MidiError> {
     let tpq = u15::try_from(score.ticks_per_quarter).ok_or_else(|| MidiError::Write {
         file: file.to_string(),
-        reason: format!("{} ticks per quarter is above 32767", score.ticks_per_quarter),
+        reason: format!(
+            "{} ticks per quarter is above 32767",
+            score.ticks_per_quarter
+        ),
     })?;
     let mut smf = Smf::new(Header::new(Format::Parallel, Timing::Metrical(tpq)));
 
     let mut conductor = Vec::new();
     for tempo in &score.tempos {
-        let micros = u24::try_from(tempo.micros_per_quarter.clamp(1, 0xFF_FFFF)).unwrap_or(u24::max_value());
-        conductor.push((tempo.tick, 0, TrackEventKind::Meta(MetaMessage::Tempo(micros))));
+        let micros =
+            u24::try_from(tempo.micros_per_quarter.clamp(1, 0xFF_FFFF)).unwrap_or(u24::max_value());
+        conductor.push((
+            tempo.tick,
+            0,
+            TrackEventKind::Meta(MetaMessage::Tempo(micros)),
+        ));
     }
     for sig in &score.time_signatures {
         let power = sig.denominator.max(1).trailing_zeros() as u8;
         conductor.push((
             sig.tick,
             1,
-            TrackEventKind::Meta(MetaMessage::TimeSignature(sig.numerator.max(1), power, 24, 8)),
+            TrackEventKind::Meta(MetaMessage::TimeSignature(
+                sig.numerator.max(1),
+                power,
+                24,
+                8,
+            )),
         ));
     }
     smf.tracks.push(with_deltas(conductor, file)?);
@@ -324,7 +338,11 @@ pub fn export_smf(score: &Score, file: &str) -> Result<Vec<u8>, MidiError> {
     for (index, track) in score.tracks.iter().enumerate() {
         let channel = u4::new(channel_for(index));
         let mut events = vec![
-            (0, 0, TrackEventKind::Meta(MetaMessage::TrackName(track.name.as_bytes()))),
+            (
+                0,
+                0,
+                TrackEventKind::Meta(MetaMessage::TrackName(track.name.as_bytes())),
+            ),
             (
                 0,
                 1,
@@ -407,8 +425,14 @@ mod tests {
         assert_eq!(score.tracks.len(), 1);
         let notes = &score.tracks[0].notes;
         assert_eq!(notes.len(), 2);
-        assert_eq!((notes[0].pitch, notes[0].start, notes[0].duration), (60, 0, 96));
-        assert_eq!((notes[1].pitch, notes[1].start, notes[1].duration), (64, 96, 96));
+        assert_eq!(
+            (notes[0].pitch, notes[0].start, notes[0].duration),
+            (60, 0, 96)
+        );
+        assert_eq!(
+            (notes[1].pitch, notes[1].start, notes[1].duration),
+            (64, 96, 96)
+        );
     }
 
     #[test]
@@ -437,7 +461,10 @@ mod tests {
         bytes[12] = 0xE7;
         bytes[13] = 0x28;
         let err = import_smf(&bytes, "smpte.mid").unwrap_err();
-        assert!(matches!(err, MidiError::SmpteTiming { fps: 25, .. }), "{err}");
+        assert!(
+            matches!(err, MidiError::SmpteTiming { fps: 25, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("smpte.mid"));
         assert!(err.to_string().contains("SMPTE"));
     }
@@ -445,7 +472,11 @@ mod tests {
     #[test]
     fn garbage_names_the_file() {
         let err = import_smf(b"RIFF....WAVE", "song.wav").unwrap_err();
-        assert!(err.to_string().starts_with("song.wav: not a valid MIDI file"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("song.wav: not a valid MIDI file"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl CorpusBrowser {
                         Row::Header(c) => {
                             let corpus = &corpora[c];
                             let open = !self.collapsed.contains(&corpus.title);
-                            let arrow = if open { "⏷" } else { "⏵" };
+                            let arrow = if open { "-" } else { "+" };
                             let text = format!("{arrow} {} ({})", corpus.title, matches[c]);
                             if ui
                                 .selectable_label(false, egui::RichText::new(text).strong())
@@ -105,6 +105,8 @@ impl CorpusBrowser {
 
 /// A file's display name: its stem.
 pub fn piece_name(path: &std::path::Path) -> String {
-    path.file_stem()
-        .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }

@@ -73,7 +73,10 @@ impl Layout {
         let x0 = self.x(note.start);
         let x1 = self.x(note.end()).max(x0 + 2.0);
         let y0 = self.y_top(note.pitch);
-        Rect::from_min_max(Pos2::new(x0, y0), Pos2::new(x1 - 1.0, y0 + self.key_height - 1.0))
+        Rect::from_min_max(
+            Pos2::new(x0, y0),
+            Pos2::new(x1 - 1.0, y0 + self.key_height - 1.0),
+        )
     }
 }
 
@@ -106,7 +109,11 @@ impl PianoRoll {
             ui.label("Pitch zoom");
             ui.add(egui::Slider::new(&mut self.key_height, 3.0..=30.0))
                 .on_hover_text("Pixels per semitone");
-            if ui.button("Fit").on_hover_text("Show the whole piece").clicked() {
+            if ui
+                .button("Fit")
+                .on_hover_text("Show the whole piece")
+                .clicked()
+            {
                 self.fitted_to = None;
                 let quarters = score.end_tick() as f32 / f32::from(score.ticks_per_quarter);
                 let width = (ui.available_width() + 300.0).max(200.0);
@@ -115,14 +122,20 @@ impl PianoRoll {
             ui.separator();
             for (index, track) in score.tracks.iter().enumerate() {
                 let (rect, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
-                ui.painter().rect_filled(rect, 2.0, theme::track_color(index));
+                ui.painter()
+                    .rect_filled(rect, 2.0, theme::track_color(index));
                 ui.label(&track.name);
             }
         });
     }
 
     /// Draws the roll into the remaining space. `playhead` is the tick being played, if any.
-    pub fn ui(&mut self, ui: &mut Ui, score: &Score, playhead: Option<u64>) -> Option<PianoRollAction> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        score: &Score,
+        playhead: Option<u64>,
+    ) -> Option<PianoRollAction> {
         let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
         let notes_rect = Rect::from_min_max(
             rect.min + Vec2::new(theme::KEYBOARD_WIDTH, theme::RULER_HEIGHT),
@@ -223,21 +236,42 @@ impl PianoRoll {
             if y > r.bottom() || y + layout.key_height < r.top() {
                 continue;
             }
-            let row = Rect::from_min_max(Pos2::new(r.left(), y), Pos2::new(r.right(), y + layout.key_height));
-            let color = if is_black(pitch) { theme::ROW_BLACK } else { theme::ROW_WHITE };
+            let row = Rect::from_min_max(
+                Pos2::new(r.left(), y),
+                Pos2::new(r.right(), y + layout.key_height),
+            );
+            let color = if is_black(pitch) {
+                theme::ROW_BLACK
+            } else {
+                theme::ROW_WHITE
+            };
             painter.rect_filled(row, 0.0, color);
             if pitch % 12 == 0 {
-                painter.hline(r.x_range(), row.bottom(), Stroke::new(1.0, theme::OCTAVE_LINE));
+                painter.hline(
+                    r.x_range(),
+                    row.bottom(),
+                    Stroke::new(1.0, theme::OCTAVE_LINE),
+                );
             }
         }
     }
 
-    fn draw_bars(&self, painter: &egui::Painter, layout: &Layout, score: &Score, end: u64, rect: Rect) {
+    fn draw_bars(
+        &self,
+        painter: &egui::Painter,
+        layout: &Layout,
+        score: &Score,
+        end: u64,
+        rect: Rect,
+    ) {
         let r = layout.notes_rect;
         let tpq = u64::from(score.ticks_per_quarter.max(1));
         let lines = score.bar_lines(end);
         let beat_px = layout.px_per_tick * tpq as f32;
-        let ruler = Rect::from_min_max(Pos2::new(r.left(), rect.top()), Pos2::new(r.right(), r.top()));
+        let ruler = Rect::from_min_max(
+            Pos2::new(r.left(), rect.top()),
+            Pos2::new(r.right(), r.top()),
+        );
         painter.rect_filled(ruler, 0.0, Color32::from_rgb(24, 25, 29));
         for (index, pair) in lines.windows(2).enumerate() {
             let (start, stop) = (pair[0], pair[1]);
@@ -251,12 +285,20 @@ impl PianoRoll {
             if beat_px > 8.0 {
                 let mut beat = start + tpq;
                 while beat < stop {
-                    painter.vline(layout.x(beat), r.y_range(), Stroke::new(1.0, theme::BEAT_LINE));
+                    painter.vline(
+                        layout.x(beat),
+                        r.y_range(),
+                        Stroke::new(1.0, theme::BEAT_LINE),
+                    );
                     beat += tpq;
                 }
             }
             if x >= r.left() {
-                painter.vline(x, rect.top()..=r.bottom(), Stroke::new(1.0, theme::BAR_LINE));
+                painter.vline(
+                    x,
+                    rect.top()..=r.bottom(),
+                    Stroke::new(1.0, theme::BAR_LINE),
+                );
                 let bar_px = layout.x(stop) - x;
                 if bar_px > 18.0 || index % 4 == 0 {
                     painter.text(
@@ -290,7 +332,12 @@ impl PianoRoll {
                 }
                 let rect = rect.intersect(r);
                 painter.rect_filled(rect, 2.0, color);
-                painter.rect_stroke(rect, 2.0, Stroke::new(1.0, color.gamma_multiply(0.5)), StrokeKind::Inside);
+                painter.rect_stroke(
+                    rect,
+                    2.0,
+                    Stroke::new(1.0, color.gamma_multiply(0.5)),
+                    StrokeKind::Inside,
+                );
                 if pointer.is_some_and(|p| rect.contains(p)) {
                     hovered = Some((index, *note));
                 }
@@ -298,15 +345,24 @@ impl PianoRoll {
         }
         if let Some((_, note)) = hovered {
             let rect = layout.note_rect(&note).intersect(r);
-            painter.rect_stroke(rect, 2.0, Stroke::new(2.0, Color32::WHITE), StrokeKind::Outside);
+            painter.rect_stroke(
+                rect,
+                2.0,
+                Stroke::new(2.0, Color32::WHITE),
+                StrokeKind::Outside,
+            );
         }
         hovered
     }
 
     fn draw_keyboard(&self, painter: &egui::Painter, layout: &Layout, rect: Rect) {
         let r = layout.notes_rect;
-        let keys = Rect::from_min_max(Pos2::new(rect.left(), r.top()), Pos2::new(r.left(), r.bottom()));
-        painter.rect_filled(keys, 0.0, Color32::from_rgb(20, 20, 22));
+        let keys = Rect::from_min_max(
+            Pos2::new(rect.left(), r.top()),
+            Pos2::new(r.left(), r.bottom()),
+        );
+        // Ivory background with a line under each white key, black keys on top at 60 % width.
+        painter.rect_filled(keys, 0.0, Color32::from_rgb(228, 226, 218));
         let corner = Rect::from_min_max(rect.min, Pos2::new(r.left(), r.top()));
         painter.rect_filled(corner, 0.0, Color32::from_rgb(24, 25, 29));
         for pitch in 0..=127u8 {
@@ -314,14 +370,25 @@ impl PianoRoll {
             if y > r.bottom() || y + layout.key_height < r.top() {
                 continue;
             }
-            let black = is_black(pitch);
-            let width = if black { keys.width() * 0.6 } else { keys.width() - 1.0 };
-            let key = Rect::from_min_size(Pos2::new(keys.left(), y), Vec2::new(width, layout.key_height - 1.0))
+            if is_black(pitch) {
+                let key = Rect::from_min_size(
+                    Pos2::new(keys.left(), y),
+                    Vec2::new(keys.width() * 0.6, layout.key_height),
+                )
                 .intersect(keys);
-            let fill = if black { Color32::from_rgb(25, 25, 25) } else { Color32::from_rgb(225, 225, 220) };
-            painter.rect_filled(key, 1.0, fill);
-            let label_every = layout.key_height >= 11.0 || pitch % 12 == 0;
-            if label_every && layout.key_height >= 7.0 && !black {
+                painter.rect_filled(key, 1.0, Color32::from_rgb(28, 28, 30));
+                continue;
+            }
+            // E/F and B/C share an edge: draw it; other white keys meet behind a black key.
+            if matches!(pitch % 12, 4 | 11) && y >= keys.top() {
+                painter.hline(
+                    keys.x_range(),
+                    y,
+                    Stroke::new(1.0, Color32::from_rgb(150, 150, 145)),
+                );
+            }
+            let label = layout.key_height >= 11.0 || pitch % 12 == 0;
+            if label && layout.key_height >= 7.0 {
                 painter.text(
                     Pos2::new(keys.right() - 3.0, y + layout.key_height / 2.0),
                     Align2::RIGHT_CENTER,
@@ -331,10 +398,20 @@ impl PianoRoll {
                 );
             }
         }
+        painter.vline(
+            keys.right(),
+            keys.y_range(),
+            Stroke::new(1.0, theme::BAR_LINE),
+        );
     }
 }
 
 /// The 1-based bar number that contains `tick`.
 pub fn bar_number(score: &Score, tick: u64) -> usize {
-    score.bar_lines(tick).iter().filter(|&&line| line <= tick).count().max(1)
+    score
+        .bar_lines(tick)
+        .iter()
+        .filter(|&&line| line <= tick)
+        .count()
+        .max(1)
 }
