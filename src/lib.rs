@@ -10,6 +10,8 @@ pub mod bench;
 pub mod cli;
 pub mod compute;
 pub mod corpus;
+pub mod data;
+pub mod models;
 pub mod music;
 pub mod ui;
 pub mod util;

@@ -1,0 +1,8 @@
+//! From corpora on disk to training examples: token encodings of voices and melodies, and the
+//! datasets each model trains on. No egui, no tensors: plain vectors the models batch.
+
+pub mod datasets;
+pub mod encoding;
+
+pub use datasets::{ChoraleWindows, MelodyWindows, TuneSequences, load_scores};
+pub use encoding::{HOLD, PitchRange, REST};

@@ -1,0 +1,269 @@
+//! The LSTM melody model, after folk-rnn and Briot's lstm.py: a tune is a sequence of 16th-note
+//! steps, each one token of {rest, hold, pitch…}; stacked LSTM layers predict the next token
+//! (cross-entropy). Generation samples one token at a time at a temperature; a tune can be
+//! continued by first feeding its opening bars.
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+
+use super::{Sample, Session, accuracy, rows, sample_logits, scalar};
+use crate::data::encoding::tokens_to_track;
+use crate::data::{PitchRange, TuneSequences};
+use crate::music::Score;
+
+crate::hyperparameters! {
+    /// Hyperparameters of the LSTM melody model.
+    pub struct LstmMelodyConfig {
+        /// Units per LSTM layer (folk-rnn uses 512).
+        pub hidden: usize = 256,
+        /// Stacked LSTM layers (2 or 3).
+        pub layers: usize = 2,
+        /// Size of the learned token embedding.
+        pub embedding: usize = 32,
+        /// Steps per training sequence (64 = four bars of 4/4).
+        pub sequence: usize = 64,
+        /// Steps to generate for a new tune (128 = eight bars).
+        pub generate_steps: usize = 128,
+    }
+}
+
+/// The network: token embedding, stacked LSTMs, a linear read-out to next-token logits.
+#[derive(Module, Debug)]
+pub struct LstmMelody {
+    embed: Embedding,
+    layers: Vec<Lstm>,
+    output: Linear,
+}
+
+/// The start token's index: one past the melody tokens.
+pub fn start_token(range: &PitchRange) -> usize {
+    range.vocab_size()
+}
+
+impl LstmMelody {
+    /// Builds the network for melodies over `range`.
+    pub fn new(config: &LstmMelodyConfig, range: &PitchRange, device: &Device) -> Self {
+        let vocab = range.vocab_size();
+        let layers = (0..config.layers.max(1))
+            .map(|i| {
+                let input = if i == 0 { config.embedding } else { config.hidden };
+                LstmConfig::new(input, config.hidden, true).init(device)
+            })
+            .collect();
+        Self {
+            embed: EmbeddingConfig::new(vocab + 1, config.embedding).init(device),
+            layers,
+            output: LinearConfig::new(config.hidden, vocab).init(device),
+        }
+    }
+
+    /// # Shapes
+    /// - tokens: `[batch, steps]`
+    /// - returns: `[batch * steps, vocab]` next-token logits and the final state of each layer
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<Vec<LstmState<2>>>,
+    ) -> (Tensor<2>, Vec<LstmState<2>>) {
+        let [batch, steps] = tokens.dims();
+        let mut x = self.embed.forward(tokens); // [batch, steps, embedding]
+        let mut states = Vec::with_capacity(self.layers.len());
+        let mut previous = state.map(Vec::into_iter);
+        for layer in &self.layers {
+            let initial = previous.as_mut().and_then(Iterator::next);
+            let (y, s) = layer.forward(x, initial); // [batch, steps, hidden]
+            x = y;
+            states.push(s);
+        }
+        let [_, _, hidden] = x.dims();
+        (self.output.forward(x.reshape([batch * steps, hidden])), states)
+    }
+}
+
+fn token_tensor(rows: &[Vec<usize>], device: &Device) -> Tensor<2, Int> {
+    let steps = rows.first().map_or(0, Vec::len);
+    let data: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&t| t as i64)).collect();
+    Tensor::from_data(TensorData::new(data, [rows.len(), steps]), device)
+}
+
+/// Generates `steps` tokens after feeding the start token and then `prime` (the opening of a
+/// tune to continue). Returns prime followed by the continuation.
+pub fn generate(
+    model: &LstmMelody,
+    range: &PitchRange,
+    prime: &[usize],
+    steps: usize,
+    temperature: f64,
+    seed: u64,
+    device: &Device,
+) -> Vec<usize> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut input: Vec<usize> = vec![start_token(range)];
+    input.extend(prime.iter().map(|&t| t.min(range.vocab_size() - 1)));
+    let (logits, mut state) = model.forward(token_tensor(&[input], device), None);
+    let mut next = sample_logits(rows(logits).last().map_or(&[][..], Vec::as_slice), temperature, &mut rng);
+    let mut out = prime.to_vec();
+    for _ in 0..steps {
+        out.push(next);
+        let (logits, s) = model.forward(token_tensor(&[vec![next]], device), Some(state));
+        state = s;
+        next = sample_logits(&rows(logits)[0], temperature, &mut rng);
+    }
+    out
+}
+
+/// Decodes tokens into a one-track score.
+pub fn tokens_to_score(name: &str, tokens: &[usize], range: &PitchRange) -> Score {
+    let mut score = Score::new(name, 480);
+    score.tracks.push(tokens_to_track("Melody", tokens, range, 480));
+    score
+}
+
+/// The LSTM under training.
+pub struct LstmSession {
+    model: LstmMelody,
+    optimizer: burn::optim::ModuleOptimizer,
+    config: LstmMelodyConfig,
+    data: TuneSequences,
+    train: Vec<usize>,
+    validation: Vec<usize>,
+    batch_size: usize,
+    steps_per_epoch: usize,
+    rng: rand::rngs::StdRng,
+    learning_rate: f64,
+    device: Device,
+}
+
+impl LstmSession {
+    /// Encodes the tunes and builds a fresh network.
+    pub fn new(
+        config: LstmMelodyConfig,
+        scores: &[Score],
+        batch_size: usize,
+        learning_rate: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let data = TuneSequences::from_scores(scores, None);
+        let (train, mut validation): (Vec<usize>, Vec<usize>) = data.split();
+        let train: Vec<usize> = train.into_iter().filter(|&i| data.tunes[i].len() > 4).collect();
+        if train.is_empty() {
+            return Err("no tunes with notes in this corpus".into());
+        }
+        if validation.is_empty() {
+            validation = train.iter().copied().take(4).collect();
+        }
+        let total_steps: usize = train.iter().map(|&i| data.tunes[i].len()).sum();
+        let steps_per_epoch = (total_steps / (config.sequence.max(1) * batch_size.max(1))).max(1);
+        Ok(Self {
+            model: LstmMelody::new(&config, &data.range, device),
+            optimizer: AdamConfig::new().init(),
+            config,
+            data,
+            train,
+            validation,
+            batch_size: batch_size.max(1),
+            steps_per_epoch,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            learning_rate,
+            device: device.clone(),
+        })
+    }
+
+    /// The melody range (saved in the checkpoint's config).
+    pub fn range(&self) -> PitchRange {
+        self.data.range
+    }
+
+    /// A random crop of `sequence + 1` tokens: half the time the opening of a tune after the
+    /// start token (so the model learns how tunes begin), otherwise anywhere in it.
+    fn crop(&self, tune: usize, rng: &mut impl Rng) -> Vec<usize> {
+        let tokens = &self.data.tunes[tune];
+        let len = self.config.sequence + 1;
+        let mut crop: Vec<usize> = if rng.random_bool(0.5) || tokens.len() < len {
+            std::iter::once(start_token(&self.data.range)).chain(tokens.iter().copied()).take(len).collect()
+        } else {
+            let from = rng.random_range(0..=tokens.len() - len);
+            tokens[from..from + len].to_vec()
+        };
+        crop.resize(len, crate::data::REST);
+        crop
+    }
+
+    fn loss(&self, model: &LstmMelody, crops: &[Vec<usize>]) -> (Tensor<1>, Tensor<2>, Vec<usize>) {
+        let inputs: Vec<Vec<usize>> = crops.iter().map(|c| c[..c.len() - 1].to_vec()).collect();
+        let next: Vec<usize> = crops.iter().flat_map(|c| c[1..].iter().copied()).collect();
+        let (logits, _) = model.forward(token_tensor(&inputs, &self.device), None);
+        let len = next.len();
+        let targets = Tensor::<1, Int>::from_data(
+            TensorData::new(next.iter().map(|&t| t as i64).collect::<Vec<_>>(), [len]),
+            &self.device,
+        );
+        let loss = CrossEntropyLossConfig::new().init(&self.device).forward(logits.clone(), targets);
+        (loss, logits, next)
+    }
+}
+
+impl Session for LstmSession {
+    fn loss_names(&self) -> Vec<String> {
+        vec!["next-step loss".into()]
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.steps_per_epoch
+    }
+
+    fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
+        self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
+    }
+
+    fn train_step(&mut self, _step: usize) -> Vec<f64> {
+        let mut rng = self.rng.clone();
+        let crops: Vec<Vec<usize>> = (0..self.batch_size)
+            .map(|_| {
+                let tune = self.train[rng.random_range(0..self.train.len())];
+                self.crop(tune, &mut rng)
+            })
+            .collect();
+        self.rng = rng;
+        let (loss, _, _) = self.loss(&self.model, &crops);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optimizer.step(self.learning_rate, self.model.clone(), grads);
+        vec![scalar(loss)]
+    }
+
+    fn validate(&mut self) -> Vec<(String, f64)> {
+        let model = self.model.valid();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let crops: Vec<Vec<usize>> = self
+            .validation
+            .iter()
+            .take(64)
+            .map(|&t| self.crop(t, &mut rng))
+            .collect();
+        let (loss, logits, next) = self.loss(&model, &crops);
+        vec![
+            ("validation loss".into(), scalar(loss)),
+            ("next-step accuracy".into(), accuracy(logits, &next)),
+        ]
+    }
+
+    fn samples(&mut self, seed: u64) -> Vec<Sample> {
+        let model = self.model.valid();
+        let range = self.data.range;
+        let steps = self.config.generate_steps.min(256);
+        let tokens = generate(&model, &range, &[], steps, 1.0, seed, &self.device);
+        vec![Sample {
+            label: "new tune (temperature 1.0)".into(),
+            score: tokens_to_score("lstm sample", &tokens, &range),
+        }]
+    }
+
+    fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        super::save_module(&self.model, path)
+    }
+}

@@ -1,0 +1,280 @@
+//! mini-bach, after Briot's book and napulen/MiniBach: a feedforward network that reads the
+//! soprano of a 4-bar chorale excerpt (64 sixteenth-note steps, one-hot per step over the
+//! soprano's range plus rest and hold) and writes alto, tenor and bass the same way.
+//!
+//! One hidden ReLU layer with dropout; per voice and step a softmax; the loss is the sum of the
+//! three voices' cross-entropies; Adam. Trained, it harmonizes any melody window by window.
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar, targets};
+use crate::data::encoding::{tokens_to_track, voice_tokens};
+use crate::data::{ChoraleWindows, PitchRange, REST};
+use crate::music::{Score, Track};
+
+crate::hyperparameters! {
+    /// Hyperparameters of mini-bach.
+    pub struct MiniBachConfig {
+        /// Hidden units of the single hidden layer (ReLU); MiniBach uses 200 to 400.
+        pub hidden: usize = 400,
+        /// Dropout probability after the hidden layer while training (0 turns it off).
+        pub dropout: f64 = 0.2,
+        /// Step between two training windows, in 16th notes (16 = one bar).
+        pub stride: usize = 16,
+    }
+}
+
+/// Steps per example: 64 sixteenth notes, four bars of 4/4.
+pub const STEPS: usize = 64;
+/// Names of the generated voices.
+pub const VOICES: [&str; 4] = ["Soprano", "Alto", "Tenor", "Bass"];
+
+/// The network.
+#[derive(Module, Debug)]
+pub struct MiniBach {
+    hidden: Linear,
+    output: Linear,
+    dropout: Dropout,
+}
+
+/// Vocabulary sizes the network was built for: soprano in, alto/tenor/bass out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VoiceRanges(pub [PitchRange; 4]);
+
+impl VoiceRanges {
+    fn vocab(&self, voice: usize) -> usize {
+        self.0[voice].vocab_size()
+    }
+    fn output_width(&self) -> usize {
+        (1..4).map(|v| self.vocab(v)).sum()
+    }
+}
+
+impl MiniBach {
+    /// Builds the network for these voice ranges.
+    pub fn new(config: &MiniBachConfig, ranges: &VoiceRanges, device: &Device) -> Self {
+        Self {
+            hidden: LinearConfig::new(STEPS * ranges.vocab(0), config.hidden).init(device),
+            output: LinearConfig::new(config.hidden, STEPS * ranges.output_width()).init(device),
+            dropout: DropoutConfig::new(config.dropout).init(),
+        }
+    }
+
+    /// # Shapes
+    /// - soprano: `[batch, STEPS * soprano_vocab]` one-hot
+    /// - returns: `[batch, STEPS, alto_vocab + tenor_vocab + bass_vocab]` logits
+    pub fn forward(&self, soprano: Tensor<2>, ranges: &VoiceRanges) -> Tensor<3> {
+        let [batch, _] = soprano.dims();
+        let h = self.dropout.forward(relu(self.hidden.forward(soprano))); // [batch, hidden]
+        self.output
+            .forward(h) // [batch, STEPS * out]
+            .reshape([batch, STEPS, ranges.output_width()])
+    }
+}
+
+/// The logits of voice `v` (1 = alto, 2 = tenor, 3 = bass) as `[batch * STEPS, vocab]`.
+fn voice_logits(logits: &Tensor<3>, ranges: &VoiceRanges, v: usize) -> Tensor<2> {
+    let [batch, steps, _] = logits.dims();
+    let start: usize = (1..v).map(|u| ranges.vocab(u)).sum();
+    let width = ranges.vocab(v);
+    logits
+        .clone()
+        .narrow(2, start, width)
+        .reshape([batch * steps, width])
+}
+
+/// Harmonizes soprano tokens (any length; padded with rests to whole windows) into four voices.
+/// With `temperature` 0 the most likely token wins at each step.
+pub fn harmonize_tokens(
+    model: &MiniBach,
+    ranges: &VoiceRanges,
+    soprano: &[usize],
+    temperature: f64,
+    rng: &mut impl rand::Rng,
+    device: &Device,
+) -> [Vec<usize>; 4] {
+    let windows = soprano.len().div_ceil(STEPS).max(1);
+    let mut padded = soprano.to_vec();
+    padded.resize(windows * STEPS, REST);
+    let chunks: Vec<&[usize]> = padded.chunks(STEPS).collect();
+    let logits = model.forward(one_hot(&chunks, ranges.vocab(0), device), ranges);
+    let mut voices: [Vec<usize>; 4] = [padded.clone(), Vec::new(), Vec::new(), Vec::new()];
+    for (v, voice) in voices.iter_mut().enumerate().skip(1) {
+        *voice = rows(voice_logits(&logits, ranges, v))
+            .iter()
+            .map(|row| sample_logits(row, temperature, rng))
+            .collect();
+    }
+    for voice in &mut voices {
+        voice.truncate(soprano.len());
+    }
+    voices
+}
+
+/// Builds a four-track score from voice tokens.
+pub fn voices_to_score(name: &str, voices: &[Vec<usize>; 4], ranges: &VoiceRanges) -> Score {
+    let mut score = Score::new(name, 480);
+    score.tracks = (0..4)
+        .map(|v| tokens_to_track(VOICES[v], &voices[v], &ranges.0[v], 480))
+        .collect::<Vec<Track>>();
+    score
+}
+
+/// Harmonizes the melody of `melody` (its track named `track`, else its first track with notes).
+pub fn harmonize_score(
+    model: &MiniBach,
+    ranges: &VoiceRanges,
+    melody: &Score,
+    track: Option<&str>,
+    temperature: f64,
+    rng: &mut impl rand::Rng,
+    device: &Device,
+) -> Result<Score, String> {
+    let grid = melody.to_grid(4);
+    let chosen = crate::data::encoding::pick_track(&grid.tracks, track)
+        .ok_or_else(|| format!("{}: no notes to harmonize", melody.name))?;
+    let soprano = voice_tokens(&chosen.notes, 0, grid.total_steps() as usize, &ranges.0[0]);
+    let voices = harmonize_tokens(model, ranges, &soprano, temperature, rng, device);
+    let mut score = voices_to_score(&format!("{} harmonized", melody.name), &voices, ranges);
+    score.tempos = melody.tempos.iter().map(|t| crate::music::TempoChange {
+        tick: t.tick * 480 / u64::from(melody.ticks_per_quarter.max(1)),
+        ..*t
+    }).collect();
+    Ok(score)
+}
+
+/// mini-bach under training.
+pub struct MiniBachSession {
+    model: MiniBach,
+    optimizer: burn::optim::ModuleOptimizer,
+    ranges: VoiceRanges,
+    data: ChoraleWindows,
+    train: Batches,
+    validation: Vec<usize>,
+    learning_rate: f64,
+    device: Device,
+}
+
+impl MiniBachSession {
+    /// Prepares the data (windows of the four-voice scores) and a fresh network.
+    pub fn new(
+        config: MiniBachConfig,
+        scores: &[Score],
+        batch_size: usize,
+        learning_rate: f64,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let data = ChoraleWindows::from_scores(scores, STEPS, config.stride);
+        if data.windows.is_empty() {
+            return Err("mini-bach needs four-voice pieces (SATB); this corpus has none".into());
+        }
+        let ranges = VoiceRanges(data.ranges);
+        let (train, mut validation) = data.split();
+        if validation.is_empty() {
+            validation = train.iter().copied().take(8).collect();
+        }
+        Ok(Self {
+            model: MiniBach::new(&config, &ranges, device),
+            optimizer: AdamConfig::new().init(),
+            ranges,
+            train: Batches::new(train, batch_size),
+            validation,
+            data,
+            learning_rate,
+            device: device.clone(),
+        })
+    }
+
+    /// The voice ranges (saved in the checkpoint's config).
+    pub fn ranges(&self) -> VoiceRanges {
+        self.ranges
+    }
+
+    fn batch(&self, indices: &[usize]) -> (Tensor<2>, [Vec<usize>; 3]) {
+        let soprano: Vec<&[usize]> = indices.iter().map(|&i| self.data.windows[i][0].as_slice()).collect();
+        let x = one_hot(&soprano, self.ranges.vocab(0), &self.device);
+        let ys = std::array::from_fn(|v| {
+            indices.iter().flat_map(|&i| self.data.windows[i][v + 1].iter().copied()).collect()
+        });
+        (x, ys)
+    }
+
+    fn losses(&self, model: &MiniBach, indices: &[usize]) -> (Tensor<1>, Vec<Tensor<1>>, Tensor<3>) {
+        let (x, ys) = self.batch(indices);
+        let logits = model.forward(x, &self.ranges);
+        let ce = CrossEntropyLossConfig::new().init(&self.device);
+        let per_voice: Vec<Tensor<1>> = (1..4)
+            .map(|v| {
+                let y: Vec<&[usize]> = vec![ys[v - 1].as_slice()];
+                ce.forward(voice_logits(&logits, &self.ranges, v), targets(&y, &self.device))
+            })
+            .collect();
+        let total = per_voice[0].clone() + per_voice[1].clone() + per_voice[2].clone();
+        (total, per_voice, logits)
+    }
+}
+
+impl Session for MiniBachSession {
+    fn loss_names(&self) -> Vec<String> {
+        vec!["loss".into(), "alto".into(), "tenor".into(), "bass".into()]
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.train.len()
+    }
+
+    fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
+        self.train.shuffle(rng);
+    }
+
+    fn train_step(&mut self, step: usize) -> Vec<f64> {
+        let indices = self.train.get(step).to_vec();
+        let (total, per_voice, _) = self.losses(&self.model, &indices);
+        let grads = GradientsParams::from_grads(total.backward(), &self.model);
+        self.model = self.optimizer.step(self.learning_rate, self.model.clone(), grads);
+        let mut out = vec![scalar(total)];
+        out.extend(per_voice.into_iter().map(scalar));
+        out
+    }
+
+    fn validate(&mut self) -> Vec<(String, f64)> {
+        let model = self.model.valid();
+        let indices: Vec<usize> = self.validation.iter().copied().take(512).collect();
+        let (total, _, logits) = self.losses(&model, &indices);
+        let (_, ys) = self.batch(&indices);
+        let mut out = vec![("validation loss".to_string(), scalar(total))];
+        for v in 1..4 {
+            let acc = accuracy(voice_logits(&logits, &self.ranges, v), &ys[v - 1]);
+            out.push((format!("{} accuracy", VOICES[v].to_lowercase()), acc));
+        }
+        out
+    }
+
+    fn samples(&mut self, seed: u64) -> Vec<Sample> {
+        let model = self.model.valid();
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+        let Some(&index) = self.validation.first() else {
+            return Vec::new();
+        };
+        let soprano = self.data.windows[index][0].clone();
+        let voices = harmonize_tokens(&model, &self.ranges, &soprano, 0.0, &mut rng, &self.device);
+        vec![Sample {
+            label: "harmonization of a held-out soprano".into(),
+            score: voices_to_score("mini-bach sample", &voices, &self.ranges),
+        }]
+    }
+
+    fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        super::save_module(&self.model, path)
+    }
+}
+
+/// Reads `config` for the hyperparameters when building for inference.
+pub fn build(config: &MiniBachConfig, ranges: &VoiceRanges, device: &Device) -> MiniBach {
+    MiniBach::new(config, ranges, device)
+}

@@ -1,0 +1,289 @@
+//! The models, one file each, and what they share: the registry ([`ModelKind`]), hyperparameter
+//! forms ([`Field`]) and small tensor helpers.
+
+pub mod autoencoder;
+pub mod lstm;
+pub mod minibach;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::Rng;
+
+/// The models the app can train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Feedforward soprano → alto, tenor, bass (Briot's mini-bach).
+    Minibach,
+    /// Autoencoder on 4-bar melodies (auto-bach).
+    Autoencoder,
+    /// Stacked autoencoder (DeepHear): several encoder layers, trained end to end.
+    StackedAutoencoder,
+    /// LSTM next-step melody model (folk-rnn style).
+    Lstm,
+}
+
+impl ModelKind {
+    /// Every model, in menu order.
+    pub const ALL: [ModelKind; 4] = [Self::Minibach, Self::Autoencoder, Self::StackedAutoencoder, Self::Lstm];
+
+    /// Identifier used on the command line and in `models/<id>/`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Minibach => "minibach",
+            Self::Autoencoder => "autoencoder",
+            Self::StackedAutoencoder => "stacked-autoencoder",
+            Self::Lstm => "lstm",
+        }
+    }
+
+    /// Name shown in the UI.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Minibach => "mini-bach (feedforward harmonizer)",
+            Self::Autoencoder => "auto-bach (autoencoder)",
+            Self::StackedAutoencoder => "stacked autoencoder (DeepHear)",
+            Self::Lstm => "LSTM melody (folk-rnn)",
+        }
+    }
+
+    /// One line on what the model does.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Minibach => "Reads the soprano of 4 bars and writes alto, tenor and bass; then harmonizes any melody.",
+            Self::Autoencoder => "Compresses 4-bar melodies into a small code and back; generates by decoding random codes.",
+            Self::StackedAutoencoder => "Like auto-bach with several encoder and decoder layers (DeepHear), trained end to end.",
+            Self::Lstm => "Predicts the next 16th-note step of a tune; generates new tunes and continues yours.",
+        }
+    }
+
+    /// The corpus it trains on by default.
+    pub fn default_corpus(self) -> &'static str {
+        match self {
+            Self::Lstm => "celtic",
+            _ => "bach",
+        }
+    }
+
+    /// Parses a command-line id.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.id() == id)
+    }
+}
+
+/// A value in a hyperparameter form.
+pub enum FieldValue<'a> {
+    /// A count or size.
+    Usize(&'a mut usize),
+    /// A rate or weight.
+    F64(&'a mut f64),
+}
+
+impl<'a> From<&'a mut usize> for FieldValue<'a> {
+    fn from(v: &'a mut usize) -> Self {
+        Self::Usize(v)
+    }
+}
+
+impl<'a> From<&'a mut f64> for FieldValue<'a> {
+    fn from(v: &'a mut f64) -> Self {
+        Self::F64(v)
+    }
+}
+
+/// One hyperparameter: its name, its doc line (the form's tooltip) and its value.
+pub struct Field<'a> {
+    /// Field name.
+    pub name: &'static str,
+    /// The doc comment of the field.
+    pub doc: &'static str,
+    /// The value to edit.
+    pub value: FieldValue<'a>,
+}
+
+/// Declares a hyperparameter struct whose doc lines double as the form's tooltips: each field
+/// gets a default and appears in `fields()` with its doc text. (burn's `Config` derive keeps no
+/// doc text at run time, which the form needs.)
+#[macro_export]
+macro_rules! hyperparameters {
+    ($(#[doc = $sdoc:literal])* pub struct $name:ident {
+        $( #[doc = $doc:literal] pub $field:ident : $ty:ty = $default:expr, )*
+    }) => {
+        $(#[doc = $sdoc])*
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
+        pub struct $name {
+            $( #[doc = $doc] pub $field: $ty, )*
+        }
+        impl Default for $name {
+            fn default() -> Self {
+                Self { $( $field: $default, )* }
+            }
+        }
+        impl $name {
+            /// The fields for a form, with their doc lines.
+            pub fn fields(&mut self) -> Vec<$crate::models::Field<'_>> {
+                vec![ $( $crate::models::Field {
+                    name: stringify!($field),
+                    doc: $doc.trim(),
+                    value: (&mut self.$field).into(),
+                }, )* ]
+            }
+        }
+    };
+}
+
+/// One-hot encodes token rows: `[rows, steps]` tokens → `[rows, steps * vocab]` floats.
+pub fn one_hot(rows: &[&[usize]], vocab: usize, device: &Device) -> Tensor<2> {
+    let steps = rows.first().map_or(0, |r| r.len());
+    let mut data = vec![0.0f32; rows.len() * steps * vocab];
+    for (r, row) in rows.iter().enumerate() {
+        for (s, &token) in row.iter().enumerate() {
+            data[(r * steps + s) * vocab + token.min(vocab - 1)] = 1.0;
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [rows.len(), steps * vocab]), device)
+}
+
+/// Token targets as an int tensor `[rows * steps]`.
+pub fn targets(rows: &[&[usize]], device: &Device) -> Tensor<1, Int> {
+    let data: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&t| t as i64)).collect();
+    let len = data.len();
+    Tensor::from_data(TensorData::new(data, [len]), device)
+}
+
+/// Reads a one-element tensor back as `f64`.
+pub fn scalar(tensor: Tensor<1>) -> f64 {
+    f64::from(tensor.into_scalar::<f32>())
+}
+
+/// Reads a 2-D float tensor back as rows.
+pub fn rows(tensor: Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, cols] = tensor.dims();
+    let data = tensor.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    data.chunks(cols.max(1)).map(<[f32]>::to_vec).collect()
+}
+
+/// Index of the largest value.
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .0
+}
+
+/// Samples an index from logits at a temperature (0 or less: the most likely one).
+pub fn sample_logits(logits: &[f32], temperature: f64, rng: &mut impl Rng) -> usize {
+    if temperature <= 1e-6 {
+        return argmax(logits);
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let weights: Vec<f64> = logits
+        .iter()
+        .map(|&l| (f64::from(l - max) / temperature).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let mut pick = rng.random::<f64>() * total;
+    for (i, w) in weights.iter().enumerate() {
+        pick -= w;
+        if pick <= 0.0 {
+            return i;
+        }
+    }
+    weights.len() - 1
+}
+
+/// Accuracy of argmax predictions: `logits` `[n, vocab]` against `targets` `[n]`.
+pub fn accuracy(logits: Tensor<2>, targets: &[usize]) -> f64 {
+    let predicted = rows(logits);
+    let correct = predicted
+        .iter()
+        .zip(targets)
+        .filter(|(row, t)| argmax(row) == **t)
+        .count();
+    correct as f64 / targets.len().max(1) as f64
+}
+
+/// One labelled piece of music a model produced (shown on the dashboard after each epoch).
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// What it is ("harmonization of bwv…", "reconstruction", "random code").
+    pub label: String,
+    /// The music.
+    pub score: crate::music::Score,
+}
+
+/// What the training engine needs from a model under training: steps, validation, samples and
+/// saving. Each model file implements it for its own model and data.
+pub trait Session: Send {
+    /// Names of the losses each step reports.
+    fn loss_names(&self) -> Vec<String>;
+    /// Batches per epoch.
+    fn steps_per_epoch(&self) -> usize;
+    /// Starts a new epoch (reshuffles with the run's random generator).
+    fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng);
+    /// Trains on the next batch; returns the losses.
+    fn train_step(&mut self, step: usize) -> Vec<f64>;
+    /// Held-out measures (loss, accuracy), name → value.
+    fn validate(&mut self) -> Vec<(String, f64)>;
+    /// A few generated samples.
+    fn samples(&mut self, seed: u64) -> Vec<Sample>;
+    /// Writes the parameters to `path`.
+    fn save(&self, path: &std::path::Path) -> Result<(), String>;
+}
+
+/// Writes a module's parameters to a burnpack file.
+pub fn save_module<M: burn::module::Module>(module: &M, path: &std::path::Path) -> Result<(), String> {
+    module
+        .clone()
+        .into_record()
+        .save(path)
+        .map_err(|e| format!("{}: cannot save the model: {e}", path.display()))
+}
+
+/// Reads parameters from a burnpack file into a freshly built module.
+pub fn load_module<M: burn::module::Module>(module: M, path: &std::path::Path) -> Result<M, String> {
+    let record = burn::store::ModuleRecord::load(path)
+        .map_err(|e| format!("{}: cannot read the model: {e}", path.display()))?;
+    module
+        .try_load_record(record)
+        .map_err(|e| format!("{}: the saved parameters do not fit this model: {e}", path.display()))
+}
+
+/// Shuffled batches over a set of example indices.
+#[derive(Clone, Debug, Default)]
+pub struct Batches {
+    order: Vec<usize>,
+    batch: usize,
+}
+
+impl Batches {
+    /// Batches of `batch` examples over `indices`.
+    pub fn new(indices: Vec<usize>, batch: usize) -> Self {
+        Self {
+            order: indices,
+            batch: batch.max(1),
+        }
+    }
+    /// Number of batches (the last one may be short).
+    pub fn len(&self) -> usize {
+        self.order.len().div_ceil(self.batch)
+    }
+    /// True when there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+    /// Reshuffles.
+    pub fn shuffle(&mut self, rng: &mut impl Rng) {
+        use rand::seq::SliceRandom;
+        self.order.shuffle(rng);
+    }
+    /// The example indices of batch `i` (wrapping around).
+    pub fn get(&self, i: usize) -> &[usize] {
+        if self.order.is_empty() {
+            return &[];
+        }
+        let start = (i % self.len()) * self.batch;
+        &self.order[start..(start + self.batch).min(self.order.len())]
+    }
+}
