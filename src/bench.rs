@@ -102,3 +102,88 @@ pub fn run(json: bool) -> i32 {
     );
     0
 }
+
+/// Training throughput of each model (batch 64, default hyperparameters) on the CPU and, when
+/// a real GPU adapter exists (or `--device gpu`), on the GPU; and the time to generate a sample.
+pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::DeviceChoice) -> i32 {
+    use crate::compute::{ComputeDevice, DeviceChoice, PROBE_LIMIT, probe_with_timeout};
+    use crate::models::ModelKind;
+    let kinds: Vec<ModelKind> = match only {
+        Some(id) => match ModelKind::from_id(id) {
+            Some(kind) => vec![kind],
+            None => {
+                eprintln!("muselab bench: unknown model '{id}'");
+                return 2;
+            }
+        },
+        None => ModelKind::ALL.to_vec(),
+    };
+    let mut devices = Vec::new();
+    if choice != DeviceChoice::Gpu {
+        devices.push(ComputeDevice::cpu("benchmark"));
+    }
+    if choice != DeviceChoice::Cpu {
+        let gpu = probe_with_timeout(choice, PROBE_LIMIT);
+        if gpu.is_gpu() {
+            devices.push(gpu);
+        } else if choice == DeviceChoice::Gpu {
+            eprintln!("muselab bench: no GPU: {}", gpu.label());
+            return 1;
+        }
+    }
+    let assets = corpus::assets_dir();
+    for kind in kinds {
+        let mut config = crate::training::RunConfig::new(kind);
+        config.batch_size = 64;
+        config.max_pieces = Some(if kind == ModelKind::Lstm { 400 } else { 120 });
+        let scores = match crate::data::load_scores(&config.corpus_dir(&assets), config.max_pieces) {
+            Ok((scores, _)) => scores,
+            Err(e) => {
+                eprintln!("muselab bench: {e}");
+                return 1;
+            }
+        };
+        for device in &devices {
+            let autodiff = device.device().clone().autodiff();
+            device.device().seed(1);
+            let mut session = match crate::training::build_session(&mut config, &scores, &autodiff) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("muselab bench: {}: {e}", kind.id());
+                    return 1;
+                }
+            };
+            let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+            session.start_epoch(&mut rng);
+            let per_epoch = session.steps_per_epoch().max(1);
+            // Warm-up (kernel compilation on the GPU, allocator on the CPU).
+            for step in 0..3 {
+                session.train_step(step % per_epoch);
+            }
+            let started = Instant::now();
+            let mut steps = 0;
+            while started.elapsed().as_secs_f64() < 3.0 || steps < 5 {
+                session.train_step(steps % per_epoch);
+                steps += 1;
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let examples_per_second = (steps * config.batch_size) as f64 / seconds;
+            session.samples(1);
+            let started = Instant::now();
+            std::hint::black_box(session.samples(2));
+            let generate_ms = started.elapsed().as_secs_f64() * 1e3;
+            let device_name = if device.is_gpu() { "gpu" } else { "cpu" };
+            report(
+                json,
+                serde_json::json!({"model": kind.id(), "device": device_name, "adapter": device.label(),
+                    "batch": config.batch_size, "train_examples_per_second": examples_per_second,
+                    "steps": steps, "generate_ms": generate_ms}),
+                format!(
+                    "{:<20} {device_name}: {examples_per_second:>9.0} examples/s ({steps} steps of 64 in {seconds:.1} s), sample in {generate_ms:.1} ms",
+                    kind.id()
+                ),
+            );
+        }
+    }
+    0
+}

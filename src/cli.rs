@@ -46,12 +46,81 @@ pub enum Command {
     },
     /// Show the compute device that would be used and the audio output.
     Devices,
-    /// Measure corpus loading and synthesis speed.
+    /// Measure corpus loading and synthesis speed, or (with --model/--models) training speed.
     Bench {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Benchmark training of this model (minibach, autoencoder, stacked-autoencoder, lstm).
+        #[arg(long)]
+        model: Option<String>,
+        /// Benchmark training of every model.
+        #[arg(long)]
+        models: bool,
     },
+    /// Train a model on a corpus and write checkpoints to models/<model>/<run>/.
+    Train(TrainArgs),
+    /// Generate music with a trained checkpoint.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `muselab train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// minibach, autoencoder, stacked-autoencoder or lstm.
+    pub model: String,
+    /// bach, celtic, or a folder of MIDI files (default: the model's own corpus).
+    #[arg(long)]
+    pub corpus: Option<String>,
+    /// Passes over the data.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Examples per step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam's learning rate.
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Seed of every random choice.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Read at most this many pieces.
+    #[arg(long)]
+    pub max_pieces: Option<usize>,
+    /// Stop each epoch after this many steps.
+    #[arg(long)]
+    pub steps_per_epoch: Option<usize>,
+    /// Folder of checkpoints (default: models/).
+    #[arg(long, default_value = "models")]
+    pub out: PathBuf,
+    /// Continue the run in this checkpoint folder.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+}
+
+/// Arguments of `muselab generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// A checkpoint folder (models/<model>/<run>).
+    pub checkpoint: PathBuf,
+    /// Seed of the random choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Sampling temperature (0 = most likely token each step).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Melody to harmonize (mini-bach) or continue (LSTM).
+    #[arg(long)]
+    pub melody: Option<PathBuf>,
+    /// Track of the melody file to use (default: the first with notes).
+    #[arg(long)]
+    pub track: Option<String>,
+    /// Bars of the melody that prime the LSTM.
+    #[arg(long, default_value_t = 2)]
+    pub prime_bars: usize,
+    /// Output: .mid or .wav.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Runs a headless subcommand and returns the process exit code.
@@ -73,7 +142,15 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             }
         },
         Command::Devices => devices(device),
-        Command::Bench { json } => crate::bench::run(json),
+        Command::Bench { json, model, models } => {
+            if model.is_some() || models {
+                crate::bench::run_models(json, model.as_deref(), device)
+            } else {
+                crate::bench::run(json)
+            }
+        }
+        Command::Train(args) => crate::cli_train::train(args, device),
+        Command::Generate(args) => crate::cli_train::generate(args, device),
     }
 }
 

@@ -257,4 +257,9 @@ impl Session for AutoencoderSession {
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
         super::save_module(&self.model, path)
     }
+
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.model = super::load_module(self.model.clone(), path)?;
+        Ok(())
+    }
 }

@@ -272,6 +272,11 @@ impl Session for MiniBachSession {
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
         super::save_module(&self.model, path)
     }
+
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.model = super::load_module(self.model.clone(), path)?;
+        Ok(())
+    }
 }
 
 /// Reads `config` for the hyperparameters when building for inference.

@@ -230,6 +230,8 @@ pub trait Session: Send {
     fn samples(&mut self, seed: u64) -> Vec<Sample>;
     /// Writes the parameters to `path`.
     fn save(&self, path: &std::path::Path) -> Result<(), String>;
+    /// Reads parameters saved by [`Session::save`] (to resume a run).
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String>;
 }
 
 /// Writes a module's parameters to a burnpack file.

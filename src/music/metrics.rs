@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::{Note, Score};
 
 /// The metric values of one score. Field docs give the exact definitions.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     /// Number of tracks.
     pub tracks: usize,
@@ -61,6 +61,40 @@ pub fn compute(score: &Score) -> Metrics {
         qualified_note_rate: qualified_note_rate(score),
         repetitions: repetitions(score),
     }
+}
+
+/// The metrics the dashboard compares between generated samples and the corpus, by name.
+pub fn summary(m: &Metrics) -> Vec<(String, f64)> {
+    vec![
+        ("pitch-class entropy".into(), m.pitch_class_entropy),
+        ("scale consistency".into(), m.scale_consistency),
+        ("pitch classes per bar".into(), m.used_pitch_classes_per_bar),
+        ("empty-bar rate".into(), m.empty_bar_rate),
+        ("polyphony rate".into(), m.polyphony_rate),
+        ("qualified-note rate".into(), m.qualified_note_rate),
+        ("tone span".into(), f64::from(m.tone_span)),
+    ]
+}
+
+/// The mean of [`summary`] over several scores (empty for none).
+pub fn mean_summary<'a>(scores: impl IntoIterator<Item = &'a Score>) -> Vec<(String, f64)> {
+    let mut total: Vec<(String, f64)> = Vec::new();
+    let mut count = 0usize;
+    for score in scores {
+        let values = summary(&compute(score));
+        if total.is_empty() {
+            total = values;
+        } else {
+            for (t, (_, v)) in total.iter_mut().zip(values) {
+                t.1 += v;
+            }
+        }
+        count += 1;
+    }
+    for t in &mut total {
+        t.1 /= count.max(1) as f64;
+    }
+    total
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {

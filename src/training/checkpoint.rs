@@ -1,0 +1,207 @@
+//! Checkpoints on disk: `models/<model>/<run>/` holds `config.json`, `model.bpk` (burn's
+//! burnpack record) and `history.json`. A checkpoint is written into a temporary folder and then
+//! renamed into place, so a crash never leaves half of one, and the previous one stays until the
+//! new one is complete.
+
+use std::path::{Path, PathBuf};
+
+use super::config::{CHECKPOINT_FORMAT, RunConfig};
+use crate::models::{ModelKind, Session};
+
+/// File names inside a checkpoint folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// The burn record.
+pub const MODEL_FILE: &str = "model.bpk";
+/// All curves.
+pub const HISTORY_FILE: &str = "history.json";
+
+/// One step's losses.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepRecord {
+    /// Steps since the start of the run.
+    pub global_step: usize,
+    /// Epoch (from 1).
+    pub epoch: usize,
+    /// Losses in the order of [`History::loss_names`].
+    pub losses: Vec<f64>,
+}
+
+/// One epoch's summary.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochRecord {
+    /// Epoch (from 1).
+    pub epoch: usize,
+    /// Steps since the start of the run, at the end of the epoch.
+    pub global_step: usize,
+    /// Mean training losses of the epoch.
+    pub train_losses: Vec<f64>,
+    /// Held-out measures.
+    pub validation: Vec<(String, f64)>,
+    /// Metrics of the first sample, by name.
+    pub sample_metrics: Vec<(String, f64)>,
+    /// Wall-clock seconds since the run started.
+    pub seconds: f64,
+}
+
+/// Every curve of a run.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct History {
+    /// Names of the losses.
+    pub loss_names: Vec<String>,
+    /// Per step.
+    pub steps: Vec<StepRecord>,
+    /// Per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// The corpus's own metric values (for comparison with samples).
+    pub corpus_metrics: Vec<(String, f64)>,
+}
+
+/// Why a checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// A file is missing or unreadable.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The folder belongs to another model.
+    #[error("{path}: this is a {found} checkpoint, not a {expected} one")]
+    WrongModel {
+        /// The folder.
+        path: String,
+        /// The model asked for.
+        expected: String,
+        /// The model found.
+        found: String,
+    },
+    /// Another layout version.
+    #[error("{path}: checkpoint format {found} is not supported (this muselab reads format {CHECKPOINT_FORMAT})")]
+    Format {
+        /// The folder.
+        path: String,
+        /// The version found.
+        found: u32,
+    },
+}
+
+fn io(path: &Path, reason: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::Io {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Writes a checkpoint of `session` to `dir`, atomically.
+pub fn write(dir: &Path, config: &RunConfig, history: &History, session: &dyn Session) -> Result<(), CheckpointError> {
+    let parent = dir.parent().ok_or_else(|| io(dir, "no parent folder"))?;
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
+    let old = parent.join(format!(".{name}.old{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    std::fs::write(tmp.join(CONFIG_FILE), to_json(config)).map_err(|e| io(&tmp, e))?;
+    std::fs::write(tmp.join(HISTORY_FILE), to_json(history)).map_err(|e| io(&tmp, e))?;
+    session.save(&tmp.join(MODEL_FILE)).map_err(|e| io(&tmp, e))?;
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Reads a checkpoint's config and history, checking that it belongs to `expected` (if given).
+pub fn read(dir: &Path, expected: Option<ModelKind>) -> Result<(RunConfig, History), CheckpointError> {
+    let config_path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&config_path)
+        .map_err(|e| io(&config_path, format!("not a muselab checkpoint ({e})")))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(&config_path, e))?;
+    let format = value.get("format").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+    if format != CHECKPOINT_FORMAT {
+        return Err(CheckpointError::Format {
+            path: dir.display().to_string(),
+            found: format,
+        });
+    }
+    let config: RunConfig = serde_json::from_value(value).map_err(|e| io(&config_path, e))?;
+    if let Some(expected) = expected
+        && expected != config.model
+    {
+        return Err(CheckpointError::WrongModel {
+            path: dir.display().to_string(),
+            expected: expected.id().into(),
+            found: config.model.id().into(),
+        });
+    }
+    if !dir.join(MODEL_FILE).is_file() {
+        return Err(io(&dir.join(MODEL_FILE), "missing: the checkpoint has no parameters"));
+    }
+    let history_path = dir.join(HISTORY_FILE);
+    let history = std::fs::read_to_string(&history_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    Ok((config, history))
+}
+
+/// A saved run, for the dashboard's list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// The checkpoint folder.
+    pub dir: PathBuf,
+    /// Its model.
+    pub model: ModelKind,
+    /// Epochs done.
+    pub epochs: usize,
+    /// Last training loss, if any.
+    pub final_loss: Option<f64>,
+}
+
+/// Lists the checkpoints under `models_dir`, newest first.
+pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
+    let mut runs = Vec::new();
+    for kind in ModelKind::ALL {
+        let Ok(entries) = std::fs::read_dir(models_dir.join(kind.id())) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            if dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            if let Ok((config, history)) = read(&dir, None) {
+                runs.push(RunSummary {
+                    dir,
+                    model: config.model,
+                    epochs: history.epochs.len(),
+                    final_loss: history.steps.last().and_then(|s| s.losses.first().copied()),
+                });
+            }
+        }
+    }
+    runs.sort_by(|a, b| b.dir.file_name().cmp(&a.dir.file_name()));
+    runs
+}
+
+/// A new run folder name: `run-<unix seconds>-<seed>`.
+pub fn new_run_dir(models_dir: &Path, config: &RunConfig) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = models_dir.join(config.model.id());
+    let mut dir = base.join(format!("run-{secs}-seed{}", config.seed));
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = base.join(format!("run-{secs}-seed{}-{n}", config.seed));
+    }
+    dir
+}

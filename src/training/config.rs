@@ -1,0 +1,130 @@
+//! What a training run is: the model and its hyperparameters, the corpus, the optimiser
+//! settings, the seed — saved as `config.json` beside each checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use crate::compute::DeviceChoice;
+use crate::data::PitchRange;
+use crate::models::ModelKind;
+use crate::models::autoencoder::AutoencoderConfig;
+use crate::models::lstm::LstmMelodyConfig;
+use crate::models::minibach::{MiniBachConfig, VoiceRanges};
+
+/// Version of the checkpoint layout; a checkpoint of another version is refused clearly.
+pub const CHECKPOINT_FORMAT: u32 = 1;
+
+/// Hyperparameters of one model.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// mini-bach.
+    Minibach(MiniBachConfig),
+    /// auto-bach or the stacked autoencoder.
+    Autoencoder(AutoencoderConfig),
+    /// The LSTM melody model.
+    Lstm(LstmMelodyConfig),
+}
+
+impl ModelConfig {
+    /// The defaults of a model.
+    pub fn default_for(kind: ModelKind) -> Self {
+        match kind {
+            ModelKind::Minibach => Self::Minibach(MiniBachConfig::default()),
+            ModelKind::Autoencoder => Self::Autoencoder(AutoencoderConfig::default()),
+            ModelKind::StackedAutoencoder => Self::Autoencoder(AutoencoderConfig {
+                hidden: 512,
+                code: 16,
+                layers: 3,
+                ..AutoencoderConfig::default()
+            }),
+            ModelKind::Lstm => Self::Lstm(LstmMelodyConfig::default()),
+        }
+    }
+
+    /// The form fields of these hyperparameters.
+    pub fn fields(&mut self) -> Vec<crate::models::Field<'_>> {
+        match self {
+            Self::Minibach(c) => c.fields(),
+            Self::Autoencoder(c) => c.fields(),
+            Self::Lstm(c) => c.fields(),
+        }
+    }
+}
+
+/// What the data taught the model about pitch: the token vocabularies it was built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Vocabulary {
+    /// Not known yet (before the data is read).
+    Unknown,
+    /// Soprano, alto, tenor and bass ranges.
+    Voices(VoiceRanges),
+    /// One melody range.
+    Melody(PitchRange),
+}
+
+/// One training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunConfig {
+    /// Checkpoint layout version.
+    pub format: u32,
+    /// Which model.
+    pub model: ModelKind,
+    /// Its hyperparameters.
+    pub hyperparameters: ModelConfig,
+    /// `bach`, `celtic` or a folder of MIDI files.
+    pub corpus: String,
+    /// Read at most this many pieces (for quick runs and tests).
+    pub max_pieces: Option<usize>,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Seed of every random choice (initial weights, shuffling, sampling).
+    pub seed: u64,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// Stop each epoch after this many steps (for quick runs and tests).
+    pub max_steps_per_epoch: Option<usize>,
+    /// Token vocabularies, filled in from the data.
+    pub vocabulary: Vocabulary,
+}
+
+impl RunConfig {
+    /// Sensible defaults for a model.
+    pub fn new(model: ModelKind) -> Self {
+        Self {
+            format: CHECKPOINT_FORMAT,
+            model,
+            hyperparameters: ModelConfig::default_for(model),
+            corpus: model.default_corpus().into(),
+            max_pieces: None,
+            epochs: 20,
+            batch_size: 64,
+            learning_rate: match model {
+                ModelKind::Lstm => 2e-3,
+                _ => 1e-3,
+            },
+            seed: 42,
+            device: DeviceChoice::Auto,
+            max_steps_per_epoch: None,
+            vocabulary: Vocabulary::Unknown,
+        }
+    }
+
+    /// The corpus folder.
+    pub fn corpus_dir(&self, assets: &Path) -> PathBuf {
+        crate::corpus::resolve(assets, &self.corpus)
+    }
+}
+
+/// Doc lines of the run-level settings, for the form's tooltips.
+pub const RUN_FIELD_DOCS: [(&str, &str); 5] = [
+    ("epochs", "Passes over the training data."),
+    ("batch size", "Examples per optimisation step; larger batches suit the GPU."),
+    ("learning rate", "Adam's step size; lower it if the loss jumps around or turns NaN."),
+    ("seed", "Seed of every random choice: the same seed on the same device gives the same run."),
+    ("max pieces", "Read at most this many pieces of the corpus (0 = all), for quick experiments."),
+];

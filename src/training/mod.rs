@@ -1,0 +1,45 @@
+//! The training engine: a run ([`RunConfig`]) trains on its own named thread, which owns the
+//! model, optimiser and device, and reports [`TrainingEvent`]s through a bounded channel. Pause,
+//! resume and stop are shared flags checked before every step.
+
+pub mod checkpoint;
+pub mod config;
+mod worker;
+
+pub use checkpoint::{EpochRecord, History, RunSummary, StepRecord, list_runs};
+pub use config::{ModelConfig, RunConfig, Vocabulary};
+pub use worker::{TrainingEvent, TrainingHandle, TrainingRequest, spawn};
+
+use burn::tensor::Device;
+
+use crate::models::autoencoder::AutoencoderSession;
+use crate::models::lstm::LstmSession;
+use crate::models::minibach::MiniBachSession;
+use crate::models::{ModelKind, Session};
+use crate::music::Score;
+
+/// Builds the session of a run from its corpus, and records the vocabulary in the config.
+pub fn build_session(config: &mut RunConfig, scores: &[Score], device: &Device) -> Result<Box<dyn Session>, String> {
+    let (batch, lr) = (config.batch_size.max(1), config.learning_rate);
+    let session: Box<dyn Session> = match (&config.hyperparameters, config.model) {
+        (ModelConfig::Minibach(c), ModelKind::Minibach) => {
+            let s = MiniBachSession::new(c.clone(), scores, batch, lr, device)?;
+            config.vocabulary = Vocabulary::Voices(s.ranges());
+            Box::new(s)
+        }
+        (ModelConfig::Autoencoder(c), ModelKind::Autoencoder | ModelKind::StackedAutoencoder) => {
+            let s = AutoencoderSession::new(c.clone(), scores, batch, lr, device)?;
+            config.vocabulary = Vocabulary::Melody(s.range());
+            Box::new(s)
+        }
+        (ModelConfig::Lstm(c), ModelKind::Lstm) => {
+            let s = LstmSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
+            config.vocabulary = Vocabulary::Melody(s.range());
+            Box::new(s)
+        }
+        (_, kind) => {
+            return Err(format!("the hyperparameters in this config are not those of {}", kind.id()));
+        }
+    };
+    Ok(session)
+}

@@ -1,0 +1,337 @@
+//! The training thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+
+use super::checkpoint::{self, EpochRecord, History, StepRecord};
+use super::{RunConfig, build_session};
+use crate::compute::{ComputeDevice, DeviceChoice};
+use crate::models::Sample;
+use crate::music::metrics;
+
+/// What the training thread reports.
+#[derive(Clone, Debug)]
+pub enum TrainingEvent {
+    /// A line of progress before training starts ("reading the corpus…").
+    Status(String),
+    /// Training started.
+    Started {
+        /// Where checkpoints go.
+        run_dir: PathBuf,
+        /// The compute device, as the status bar shows it.
+        device: String,
+        /// Names of the step losses.
+        loss_names: Vec<String>,
+        /// Steps per epoch.
+        steps_per_epoch: usize,
+        /// First epoch of this session (above 1 when resuming).
+        first_epoch: usize,
+        /// Epochs in all.
+        epochs: usize,
+        /// The corpus's metric values.
+        corpus_metrics: Vec<(String, f64)>,
+    },
+    /// One step done.
+    Step {
+        /// The step's record.
+        record: StepRecord,
+        /// Step within the epoch (from 0).
+        step: usize,
+        /// Recent throughput.
+        steps_per_second: f64,
+    },
+    /// One epoch done, with its samples.
+    Epoch {
+        /// The epoch's record.
+        record: EpochRecord,
+        /// Generated samples.
+        samples: Vec<Sample>,
+    },
+    /// A checkpoint was written.
+    Checkpoint(PathBuf),
+    /// The run ended: a message, or the error that stopped it.
+    Finished(Result<String, String>),
+}
+
+/// What to train and where.
+pub struct TrainingRequest {
+    /// The run.
+    pub config: RunConfig,
+    /// Where `bach` and `celtic` live.
+    pub assets: PathBuf,
+    /// Where checkpoints go (`models/`).
+    pub models_dir: PathBuf,
+    /// Resume from this checkpoint instead of starting fresh.
+    pub resume_from: Option<PathBuf>,
+    /// The probed compute device (probed again when absent).
+    pub compute: Option<ComputeDevice>,
+    /// Called after each event is sent (the UI's repaint).
+    pub notify: Option<Box<dyn Fn() + Send>>,
+}
+
+/// The UI's handle on a running job.
+pub struct TrainingHandle {
+    /// Events, oldest first.
+    pub events: Receiver<TrainingEvent>,
+    stop: Arc<AtomicBool>,
+    pause: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainingHandle {
+    /// Pauses before the next step.
+    pub fn pause(&self) {
+        self.pause.store(true, Ordering::SeqCst);
+    }
+    /// Resumes a paused run.
+    pub fn resume(&self) {
+        self.pause.store(false, Ordering::SeqCst);
+    }
+    /// True while paused.
+    pub fn is_paused(&self) -> bool {
+        self.pause.load(Ordering::SeqCst)
+    }
+    /// Stops before the next step (a checkpoint of the current state is written).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+    /// True when the thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for TrainingHandle {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts a run on a thread named `training`.
+pub fn spawn(request: TrainingRequest) -> TrainingHandle {
+    let (sender, events) = sync_channel(512);
+    let stop = Arc::new(AtomicBool::new(false));
+    let pause = Arc::new(AtomicBool::new(false));
+    let flags = (Arc::clone(&stop), Arc::clone(&pause));
+    let thread = std::thread::Builder::new()
+        .name("training".into())
+        .spawn(move || {
+            let reporter = Reporter {
+                sender,
+                notify: request.notify,
+            };
+            let result = run(
+                request.config,
+                &request.assets,
+                &request.models_dir,
+                request.resume_from,
+                request.compute,
+                &flags.0,
+                &flags.1,
+                &reporter,
+            );
+            reporter.send(TrainingEvent::Finished(result));
+        });
+    let thread = match thread {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::error!("cannot start the training thread: {e}");
+            None
+        }
+    };
+    TrainingHandle {
+        events,
+        stop,
+        pause,
+        thread,
+    }
+}
+
+struct Reporter {
+    sender: SyncSender<TrainingEvent>,
+    notify: Option<Box<dyn Fn() + Send>>,
+}
+
+impl Reporter {
+    /// Sends an event that must arrive (waits while the channel is full).
+    fn send(&self, event: TrainingEvent) {
+        let _ = self.sender.send(event);
+        self.wake();
+    }
+    /// Sends a step event, dropped when the UI is behind.
+    fn offer(&self, event: TrainingEvent) {
+        match self.sender.try_send(event) {
+            Ok(()) | Err(TrySendError::Full(_)) => self.wake(),
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+    fn wake(&self) {
+        if let Some(notify) = &self.notify {
+            notify();
+        }
+    }
+}
+
+fn choose_device(choice: DeviceChoice, probed: Option<ComputeDevice>) -> ComputeDevice {
+    match (choice, probed) {
+        (DeviceChoice::Cpu, _) => ComputeDevice::cpu("forced by the user"),
+        (DeviceChoice::Auto, Some(device)) => device,
+        (DeviceChoice::Gpu, Some(device)) if device.is_gpu() => device,
+        (choice, _) => crate::compute::probe_with_timeout(choice, crate::compute::PROBE_LIMIT),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    mut config: RunConfig,
+    assets: &std::path::Path,
+    models_dir: &std::path::Path,
+    resume_from: Option<PathBuf>,
+    compute: Option<ComputeDevice>,
+    stop: &AtomicBool,
+    pause: &AtomicBool,
+    reporter: &Reporter,
+) -> Result<String, String> {
+    let started = Instant::now();
+    let mut history = History::default();
+    let mut first_epoch = 1;
+    if let Some(dir) = &resume_from {
+        let (saved, saved_history) = checkpoint::read(dir, Some(config.model)).map_err(|e| e.to_string())?;
+        let epochs = config.epochs.max(saved.epochs);
+        config = RunConfig { epochs, ..saved };
+        first_epoch = saved_history.epochs.len() + 1;
+        history = saved_history;
+    }
+
+    let device = choose_device(config.device, compute);
+    let label = device.label();
+    device.device().seed(config.seed);
+    let autodiff = device.device().clone().autodiff();
+
+    let corpus = config.corpus_dir(assets);
+    reporter.send(TrainingEvent::Status(format!("reading {}…", corpus.display())));
+    let (scores, skipped) = crate::data::load_scores(&corpus, config.max_pieces)?;
+    if skipped > 0 {
+        reporter.send(TrainingEvent::Status(format!("{skipped} unreadable files skipped")));
+    }
+    let mut session = build_session(&mut config, &scores, &autodiff)?;
+    let run_dir = match &resume_from {
+        Some(dir) => {
+            session.load(&dir.join(checkpoint::MODEL_FILE))?;
+            dir.clone()
+        }
+        None => checkpoint::new_run_dir(models_dir, &config),
+    };
+    history.loss_names = session.loss_names();
+    history.corpus_metrics = metrics::mean_summary(scores.iter().take(100));
+
+    let per_epoch = session
+        .steps_per_epoch()
+        .min(config.max_steps_per_epoch.unwrap_or(usize::MAX))
+        .max(1);
+    reporter.send(TrainingEvent::Started {
+        run_dir: run_dir.clone(),
+        device: label,
+        loss_names: history.loss_names.clone(),
+        steps_per_epoch: per_epoch,
+        first_epoch,
+        epochs: config.epochs,
+        corpus_metrics: history.corpus_metrics.clone(),
+    });
+    if device.is_gpu() {
+        reporter.send(TrainingEvent::Status("compiling GPU kernels (first steps are slow)…".into()));
+    }
+
+    // One generator for the whole run: shuffles depend on the seed and the epoch only.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+    for _ in 1..first_epoch {
+        session.start_epoch(&mut rng);
+    }
+    let mut global_step = history.steps.last().map_or(0, |s| s.global_step);
+    let mut window = (Instant::now(), 0usize);
+    let mut saved_any = resume_from.is_some();
+    for epoch in first_epoch..=config.epochs {
+        session.start_epoch(&mut rng);
+        let mut sums = vec![0.0; history.loss_names.len()];
+        let mut done = 0;
+        for step in 0..per_epoch {
+            while pause.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if stop.load(Ordering::SeqCst) {
+                if done > 0 || !saved_any {
+                    checkpoint::write(&run_dir, &config, &history, session.as_ref()).map_err(|e| e.to_string())?;
+                    reporter.send(TrainingEvent::Checkpoint(run_dir.clone()));
+                }
+                return Ok(format!("stopped in epoch {epoch}; checkpoint in {}", run_dir.display()));
+            }
+            let losses = session.train_step(step);
+            if let Some(bad) = losses.iter().find(|l| !l.is_finite()) {
+                let kept = if saved_any {
+                    format!("the last good checkpoint is kept in {}", run_dir.display())
+                } else {
+                    "no checkpoint was written".to_string()
+                };
+                return Err(format!(
+                    "training diverged: the loss became {bad} at epoch {epoch}, step {}; {kept}. Try a lower learning rate.",
+                    step + 1
+                ));
+            }
+            global_step += 1;
+            done += 1;
+            for (s, l) in sums.iter_mut().zip(&losses) {
+                *s += l;
+            }
+            window.1 += 1;
+            let elapsed = window.0.elapsed().as_secs_f64().max(1e-9);
+            let record = StepRecord {
+                global_step,
+                epoch,
+                losses,
+            };
+            history.steps.push(record.clone());
+            reporter.offer(TrainingEvent::Step {
+                record,
+                step,
+                steps_per_second: window.1 as f64 / elapsed,
+            });
+            if elapsed > 2.0 {
+                window = (Instant::now(), 0);
+            }
+        }
+        let validation = session.validate();
+        let samples = session.samples(config.seed.wrapping_add(epoch as u64));
+        let sample_metrics = samples
+            .first()
+            .map(|s| metrics::summary(&metrics::compute(&s.score)))
+            .unwrap_or_default();
+        let record = EpochRecord {
+            epoch,
+            global_step,
+            train_losses: sums.iter().map(|s| s / done.max(1) as f64).collect(),
+            validation,
+            sample_metrics,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        history.epochs.push(record.clone());
+        checkpoint::write(&run_dir, &config, &history, session.as_ref()).map_err(|e| e.to_string())?;
+        saved_any = true;
+        reporter.send(TrainingEvent::Checkpoint(run_dir.clone()));
+        reporter.send(TrainingEvent::Epoch { record, samples });
+    }
+    Ok(format!(
+        "finished {} epochs in {:.1} s; checkpoint in {}",
+        config.epochs,
+        started.elapsed().as_secs_f64(),
+        run_dir.display()
+    ))
+}
