@@ -102,3 +102,53 @@ fn devices_reports_compute_and_audio() {
     );
     assert!(stdout.contains("audio:"), "{stdout}");
 }
+
+#[test]
+fn train_one_short_epoch_then_generate() {
+    let dir = common::temp_dir("cli-train");
+    let models = dir.join("models");
+    let output = muselab()
+        .args(["train", "minibach", "--epochs", "1", "--max-pieces", "20", "--device", "cpu"])
+        .args(["--steps-per-epoch", "10", "--batch-size", "16", "--out"])
+        .arg(&models)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("finished 1 epochs"), "{stdout}");
+    let run = std::fs::read_dir(models.join("minibach"))
+        .expect("run folder")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("model.bpk").is_file())
+        .expect("a checkpoint");
+    for file in ["config.json", "history.json", "model.bpk"] {
+        assert!(run.join(file).is_file(), "{file}");
+    }
+
+    let out = dir.join("harmonized.mid");
+    let generated = muselab()
+        .arg("generate")
+        .arg(&run)
+        .arg("--melody")
+        .arg(common::assets().join("corpora/celtic_oneills/oneills_0000.mid"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let score = muselab::music::read_midi_file(&out).expect("valid MIDI");
+    assert_eq!(score.tracks.len(), 4);
+
+    // A wrong model name and a missing checkpoint are clear errors.
+    let bad = muselab().args(["train", "transformer"]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown model 'transformer'"));
+    let missing = muselab()
+        .args(["generate", "/no/checkpoint", "--out"])
+        .arg(dir.join("x.mid"))
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not a muselab checkpoint"));
+}

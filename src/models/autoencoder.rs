@@ -13,8 +13,8 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{relu, tanh};
-use burn::tensor::{Device, Distribution, Tensor};
-use rand::SeedableRng;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
 
 use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar, targets};
 use crate::data::encoding::tokens_to_track;
@@ -113,9 +113,11 @@ pub fn generate(
     temperature: f64,
     device: &Device,
 ) -> Vec<Vec<usize>> {
-    device.seed(seed);
-    let code = Tensor::<2>::random([count, config.code], Distribution::Uniform(-1.0, 1.0), device);
+    // Codes come from our own seeded generator, not the backend's process-wide one, so that
+    // generation is reproducible while a training run draws from the backend.
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..count * config.code).map(|_| rng.random_range(-1.0..=1.0)).collect();
+    let code = Tensor::<2>::from_data(TensorData::new(values, [count, config.code]), device);
     logits_to_melodies(model.decode(code, range.vocab_size()), temperature, &mut rng)
 }
 

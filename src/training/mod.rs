@@ -10,6 +10,8 @@ pub use checkpoint::{EpochRecord, History, RunSummary, StepRecord, list_runs};
 pub use config::{ModelConfig, RunConfig, Vocabulary};
 pub use worker::{TrainingEvent, TrainingHandle, TrainingRequest, spawn};
 
+use std::sync::Mutex;
+
 use burn::tensor::Device;
 
 use crate::models::autoencoder::AutoencoderSession;
@@ -17,6 +19,11 @@ use crate::models::lstm::LstmSession;
 use crate::models::minibach::MiniBachSession;
 use crate::models::{ModelKind, Session};
 use crate::music::Score;
+
+/// burn's CPU backend draws initial weights and dropout masks from one process-wide generator.
+/// A run holds this lock from seeding to its end, so that two runs never interleave their draws
+/// and the same seed really gives the same run (runs in one process take turns).
+pub static RNG_GUARD: Mutex<()> = Mutex::new(());
 
 /// Builds the session of a run from its corpus, and records the vocabulary in the config.
 pub fn build_session(config: &mut RunConfig, scores: &[Score], device: &Device) -> Result<Box<dyn Session>, String> {

@@ -214,6 +214,7 @@ fn run(
 
     let device = choose_device(config.device, compute);
     let label = device.label();
+    let _rng_guard = super::RNG_GUARD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     device.device().seed(config.seed);
     let autodiff = device.device().clone().autodiff();
 

@@ -1,0 +1,175 @@
+//! The training thread: events, stop within one step, pause and resume, checkpoints that load
+//! again, resuming a run, reproducibility and divergence.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use muselab::compute::{ComputeDevice, DeviceChoice};
+use muselab::models::ModelKind;
+use muselab::training::{ModelConfig, RunConfig, TrainingEvent, TrainingHandle, TrainingRequest, spawn};
+
+fn quick(kind: ModelKind) -> RunConfig {
+    let mut config = RunConfig::new(kind);
+    config.max_pieces = Some(20);
+    config.epochs = 2;
+    config.batch_size = 16;
+    config.max_steps_per_epoch = Some(15);
+    config.device = DeviceChoice::Cpu;
+    if let ModelConfig::Minibach(c) = &mut config.hyperparameters {
+        c.hidden = 64;
+    }
+    config
+}
+
+fn start(config: RunConfig, models: &std::path::Path, resume: Option<std::path::PathBuf>) -> TrainingHandle {
+    spawn(TrainingRequest {
+        config,
+        assets: common::assets(),
+        models_dir: models.to_path_buf(),
+        resume_from: resume,
+        compute: Some(ComputeDevice::cpu("test")),
+        notify: None,
+    })
+}
+
+/// Collects events until Finished.
+fn collect(handle: &TrainingHandle) -> Vec<TrainingEvent> {
+    let mut events = Vec::new();
+    while let Ok(event) = handle.events.recv_timeout(Duration::from_secs(120)) {
+        let done = matches!(event, TrainingEvent::Finished(_));
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events
+}
+
+fn finished(events: &[TrainingEvent]) -> &Result<String, String> {
+    match events.last() {
+        Some(TrainingEvent::Finished(result)) => result,
+        other => panic!("no Finished event, last: {other:?}"),
+    }
+}
+
+fn samples(events: &[TrainingEvent]) -> Vec<muselab::music::Score> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainingEvent::Epoch { samples, .. } => Some(samples[0].score.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_reports_steps_epochs_and_checkpoints_and_is_reproducible() {
+    let models = common::temp_dir("engine-run");
+    let events = collect(&start(quick(ModelKind::Minibach), &models, None));
+    assert!(finished(&events).is_ok(), "{:?}", finished(&events));
+    assert!(matches!(events.iter().find(|e| matches!(e, TrainingEvent::Started { .. })), Some(_)));
+    let per_epoch = events
+        .iter()
+        .find_map(|e| match e {
+            TrainingEvent::Started { steps_per_epoch, .. } => Some(*steps_per_epoch),
+            _ => None,
+        })
+        .expect("started");
+    assert!(per_epoch > 0 && per_epoch <= 15);
+    let steps = events.iter().filter(|e| matches!(e, TrainingEvent::Step { .. })).count();
+    assert_eq!(steps, 2 * per_epoch);
+    let epochs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainingEvent::Epoch { record, .. } => Some(record.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs.len(), 2);
+    assert!(epochs[1].validation.iter().any(|(n, _)| n == "alto accuracy"));
+    assert!(!epochs[1].sample_metrics.is_empty());
+    let runs = muselab::training::list_runs(&models);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].epochs, 2);
+
+    // The same seed on the same device gives the same samples.
+    let again = collect(&start(quick(ModelKind::Minibach), &models, None));
+    assert_eq!(samples(&events), samples(&again));
+}
+
+#[test]
+fn stop_takes_effect_within_one_step_and_leaves_a_checkpoint() {
+    let models = common::temp_dir("engine-stop");
+    let mut config = quick(ModelKind::Lstm);
+    config.max_steps_per_epoch = Some(10_000);
+    let handle = start(config, &models, None);
+    // Wait for the first step, then pause, check no step arrives, resume, stop.
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "no step");
+        if let Ok(TrainingEvent::Step { .. }) = handle.events.recv_timeout(Duration::from_secs(60)) {
+            break;
+        }
+    }
+    handle.pause();
+    std::thread::sleep(Duration::from_millis(300));
+    while handle.events.try_recv().is_ok() {}
+    std::thread::sleep(Duration::from_millis(300));
+    let during_pause = std::iter::from_fn(|| handle.events.try_recv().ok())
+        .filter(|e| matches!(e, TrainingEvent::Step { .. }))
+        .count();
+    assert_eq!(during_pause, 0, "no step while paused");
+    handle.resume();
+    assert!(matches!(handle.events.recv_timeout(Duration::from_secs(30)), Ok(TrainingEvent::Step { .. })));
+    handle.stop();
+    let rest = collect(&handle);
+    let late_steps = rest.iter().filter(|e| matches!(e, TrainingEvent::Step { .. })).count();
+    assert!(late_steps <= 1, "{late_steps} steps after stop");
+    let message = finished(&rest).clone().expect("stopped cleanly");
+    assert!(message.contains("stopped"), "{message}");
+    assert_eq!(muselab::training::list_runs(&models).len(), 1);
+}
+
+#[test]
+fn a_run_resumes_from_its_checkpoint() {
+    let models = common::temp_dir("engine-resume");
+    let mut config = quick(ModelKind::Autoencoder);
+    config.epochs = 1;
+    assert!(finished(&collect(&start(config.clone(), &models, None))).is_ok());
+    let run = muselab::training::list_runs(&models)[0].dir.clone();
+    config.epochs = 3;
+    let events = collect(&start(config, &models, Some(run.clone())));
+    assert!(finished(&events).is_ok(), "{:?}", finished(&events));
+    let epochs: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainingEvent::Epoch { record, .. } => Some(record.epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs, vec![2, 3]);
+    let (_, history) = muselab::training::checkpoint::read(&run, None).expect("reads");
+    assert_eq!(history.epochs.len(), 3);
+}
+
+#[test]
+fn divergence_stops_the_run_with_a_message() {
+    let models = common::temp_dir("engine-nan");
+    let mut config = quick(ModelKind::Autoencoder);
+    // A NaN learning rate turns every weight into NaN after the first update.
+    config.learning_rate = f64::NAN;
+    config.max_steps_per_epoch = Some(200);
+    let events = collect(&start(config, &models, None));
+    let error = finished(&events).clone().expect_err("diverges");
+    assert!(error.contains("diverged"), "{error}");
+}
+
+#[test]
+fn a_missing_corpus_is_a_clear_error() {
+    let models = common::temp_dir("engine-missing");
+    let mut config = quick(ModelKind::Minibach);
+    config.corpus = "/no/such/corpus".into();
+    let error = finished(&collect(&start(config, &models, None))).clone().expect_err("fails");
+    assert!(error.contains("/no/such/corpus"), "{error}");
+}
