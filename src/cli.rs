@@ -90,9 +90,9 @@ pub struct TrainArgs {
     /// Stop each epoch after this many steps.
     #[arg(long)]
     pub steps_per_epoch: Option<usize>,
-    /// Folder of checkpoints (default: models/).
-    #[arg(long, default_value = "models")]
-    pub out: PathBuf,
+    /// Folder of checkpoints (default: models/ beside assets/, or $MUSELAB_MODELS).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Continue the run in this checkpoint folder.
     #[arg(long)]
     pub resume: Option<PathBuf>,

@@ -41,7 +41,7 @@ pub fn train(args: TrainArgs, device: DeviceChoice) -> i32 {
     let handle = spawn(TrainingRequest {
         config,
         assets: crate::corpus::assets_dir(),
-        models_dir: args.out.clone(),
+        models_dir: args.out.clone().unwrap_or_else(crate::corpus::models_dir),
         resume_from: args.resume.clone(),
         compute: None,
         notify: None,

@@ -91,6 +91,18 @@ pub fn assets_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
 }
 
+/// The `models/` folder for checkpoints: `$MUSELAB_MODELS`, else `models/` beside `assets/`.
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MUSELAB_MODELS") {
+        return PathBuf::from(dir);
+    }
+    let assets = assets_dir();
+    assets
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("models"), |p| p.join("models"))
+}
+
 /// The folder of a bundled corpus.
 pub fn bundled_dir(assets: &Path, corpus: &BundledCorpus) -> PathBuf {
     assets.join("corpora").join(corpus.folder)

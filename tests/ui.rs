@@ -11,20 +11,21 @@ use egui_kittest::kittest::Queryable;
 use muselab::app::{AppConfig, MuseApp, Settings};
 use muselab::audio::AudioOutput;
 
-fn new_app() -> MuseApp {
+fn new_app(name: &str) -> MuseApp {
     MuseApp::new(AppConfig {
         assets: common::assets(),
         settings: Settings::default(),
         audio: AudioOutput::disabled("disabled in tests"),
         probe_device: false,
         open: None,
+        models_dir: common::temp_dir(&format!("ui-models-{name}")),
     })
 }
 
-fn harness() -> Harness<'static, MuseApp> {
+fn harness(name: &str) -> Harness<'static, MuseApp> {
     Harness::builder()
         .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), new_app())
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), new_app(name))
 }
 
 /// Steps the UI until `done` holds (background jobs answer on other threads).
@@ -43,7 +44,7 @@ fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(&Mus
 
 #[test]
 fn open_chorale_play_stop_and_export() {
-    let mut harness = harness();
+    let mut harness = harness("open");
     step_until(&mut harness, "corpora", |app| app.corpora.len() == 2);
     // Collapsing the chorales brings the Celtic tunes into view; expand them again.
     harness.get_by_label_contains("Bach chorales (365)").click();
@@ -106,7 +107,7 @@ fn broken_file_shows_an_error_and_keeps_the_piece() {
     let dir = common::temp_dir("ui-broken");
     let broken = dir.join("broken.mid");
     std::fs::write(&broken, b"MThd\0\0\0\x06\0\x01\0\x01").expect("write");
-    let mut harness = harness();
+    let mut harness = harness("broken");
     harness
         .state_mut()
         .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
@@ -125,4 +126,42 @@ fn broken_file_shows_an_error_and_keeps_the_piece() {
         Some("bwv10_7")
     );
     harness.get_by_label("no audio output: disabled in tests");
+}
+
+#[test]
+fn train_from_the_dashboard_watch_the_curve_and_stop() {
+    let mut harness = harness("train");
+    harness.get_by_label("Training").click();
+    harness.run_steps(2);
+    {
+        let config = harness.state_mut().dashboard.settings.config_mut();
+        config.max_pieces = Some(20);
+        config.epochs = 500;
+        config.batch_size = 16;
+        config.device = muselab::compute::DeviceChoice::Cpu;
+        if let muselab::training::ModelConfig::Minibach(c) = &mut config.hyperparameters {
+            c.hidden = 32;
+        }
+    }
+    harness.get_by_label("Train").click();
+    step_until(&mut harness, "first steps", |app| {
+        app.dashboard.run.as_ref().is_some_and(|r| r.steps.len() >= 3)
+    });
+    let first = harness.state().dashboard.run.as_ref().map_or(0.0, |r| r.progress());
+    step_until(&mut harness, "more steps", |app| {
+        app.dashboard.run.as_ref().is_some_and(|r| r.progress() > first && r.steps.len() >= 20)
+    });
+    // The curve has points, the device and the progress are shown.
+    harness.get_by_label_contains("device: CPU");
+    harness.get_by_label_contains("steps/s");
+    harness.get_by_label("Stop").click();
+    step_until(&mut harness, "the run to stop", |app| {
+        app.dashboard.run.as_ref().is_some_and(|r| r.finished.is_some())
+    });
+    let run = harness.state().dashboard.run.as_ref().expect("run");
+    let message = run.finished.clone().expect("finished").expect("stopped cleanly");
+    assert!(message.contains("stopped"), "{message}");
+    // The run appears in the list of saved runs and is selected for generation.
+    step_until(&mut harness, "the runs list", |app| !app.dashboard.runs.is_empty());
+    harness.get_by_label("Harmonize the open piece");
 }

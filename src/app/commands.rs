@@ -51,6 +51,21 @@ pub enum AppCommand {
     ExportWav(PathBuf),
     /// Remove a status-bar message.
     DismissMessage(usize),
+    /// Show a score (a generated sample) in the piano roll.
+    ShowScore(Arc<crate::music::Score>),
+    /// Play a score (a generated sample).
+    PlayScore(Arc<crate::music::Score>),
+    /// Generate with a checkpoint, off the UI thread, and show the result.
+    Generate {
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+        /// Harmonize / continue the open piece.
+        from_open_piece: bool,
+        /// Seed.
+        seed: u64,
+        /// Temperature.
+        temperature: f64,
+    },
 }
 
 fn dialog(purpose: DialogPurpose, suggested: String) -> Option<PathBuf> {
@@ -107,13 +122,56 @@ impl MuseApp {
                     )
                 });
             }
-            AppCommand::Play => self.play(),
+            AppCommand::Play => {
+                if let Some(score) = self.score.clone() {
+                    self.play_score(score);
+                } else {
+                    self.error("Nothing to play: open a piece first");
+                }
+            }
+            AppCommand::ShowScore(score) => {
+                self.stop();
+                self.bpm = None;
+                self.score = Some(score);
+                self.piece_path = None;
+                self.settings.view = super::View::PianoRoll;
+            }
+            AppCommand::PlayScore(score) => {
+                self.stop();
+                self.bpm = None;
+                self.score = Some(Arc::clone(&score));
+                self.piece_path = None;
+                self.play_score(score);
+            }
+            AppCommand::Generate {
+                checkpoint,
+                from_open_piece,
+                seed,
+                temperature,
+            } => {
+                let melody = if from_open_piece { self.score.as_deref().cloned() } else { None };
+                self.generating = true;
+                self.jobs.spawn("generate", move || {
+                    let device = burn::tensor::Device::flex();
+                    let result = crate::inference::LoadedModel::load(&checkpoint, None, &device).and_then(|(model, _)| {
+                        let options = crate::inference::GenerateOptions {
+                            seed,
+                            temperature,
+                            melody,
+                            track: None,
+                            prime_bars: 2,
+                        };
+                        model.generate(&options, &device)
+                    });
+                    JobResult::Generated(result)
+                });
+            }
             AppCommand::Stop => self.stop(),
             AppCommand::TogglePlay => {
                 if self.playback.is_some() || self.rendering {
                     self.stop();
-                } else {
-                    self.play();
+                } else if let Some(score) = self.score.clone() {
+                    self.play_score(score);
                 }
             }
             AppCommand::PreviewNote {
@@ -136,11 +194,7 @@ impl MuseApp {
         }
     }
 
-    fn play(&mut self) {
-        let Some(score) = self.score.clone() else {
-            self.error("Nothing to play: open a piece first");
-            return;
-        };
+    fn play_score(&mut self, score: Arc<crate::music::Score>) {
         self.play_generation += 1;
         let generation = self.play_generation;
         let options = SynthOptions {
@@ -268,6 +322,16 @@ impl MuseApp {
                 }
                 None => {}
             },
+            JobResult::Generated(result) => {
+                self.generating = false;
+                match result {
+                    Ok(score) => {
+                        self.info(format!("Generated {}: {} notes", score.name, score.note_count()));
+                        self.push(AppCommand::ShowScore(Arc::new(score)));
+                    }
+                    Err(e) => self.error(e),
+                }
+            }
             JobResult::DeviceProbed(device) => {
                 log::info!("compute device: {}", device.label());
                 self.compute = Some(device);

@@ -57,6 +57,8 @@ pub enum JobResult {
     },
     /// The compute-device probe finished.
     DeviceProbed(ComputeDevice),
+    /// A trained model generated a piece (or failed to).
+    Generated(Result<Score, String>),
 }
 
 /// Spawns jobs and collects their results.

@@ -18,6 +18,17 @@ use crate::corpus::CorpusListing;
 use crate::music::Score;
 use crate::ui::corpus_browser::CorpusBrowser;
 use crate::ui::piano_roll::PianoRoll;
+use crate::ui::training_dashboard::{DashboardSettings, TrainingDashboard};
+
+/// The main views.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum View {
+    /// The piece in the piano roll.
+    #[default]
+    PianoRoll,
+    /// The training dashboard.
+    Training,
+}
 
 /// What is remembered between runs (eframe persistence).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -33,6 +44,10 @@ pub struct Settings {
     pub browser: CorpusBrowser,
     /// Compute device choice.
     pub device: DeviceChoice,
+    /// The view shown.
+    pub view: View,
+    /// Training dashboard settings.
+    pub dashboard: DashboardSettings,
 }
 
 /// A message in the status bar.
@@ -76,6 +91,8 @@ pub struct AppConfig {
     pub probe_device: bool,
     /// A file to open at start (overrides the last piece).
     pub open: Option<PathBuf>,
+    /// Where checkpoints live.
+    pub models_dir: PathBuf,
 }
 
 /// The whole application state.
@@ -104,6 +121,10 @@ pub struct MuseApp {
     pub path_field: String,
     /// Show the path field (set when a dialog could not open).
     pub show_path_field: bool,
+    /// The training dashboard.
+    pub dashboard: TrainingDashboard,
+    /// A generation job is running.
+    pub generating: bool,
     audio: AudioOutput,
     jobs: Jobs,
     commands: Vec<AppCommand>,
@@ -117,7 +138,14 @@ pub struct MuseApp {
 impl MuseApp {
     /// Creates the app; background work starts on the first frame.
     pub fn new(config: AppConfig) -> Self {
+        let dashboard = TrainingDashboard::new(
+            config.settings.dashboard.clone(),
+            config.models_dir,
+            config.assets.clone(),
+        );
         Self {
+            dashboard,
+            generating: false,
             settings: config.settings,
             corpora: Vec::new(),
             score: None,
@@ -218,12 +246,16 @@ impl MuseApp {
         for result in self.jobs.drain(Duration::from_millis(10)) {
             self.apply(result);
         }
+        self.dashboard.poll(Duration::from_millis(10));
         self.handle_global_input(&ctx);
 
         panels::top_bar(self, ui);
         panels::status_bar(self, ui);
         panels::browser_panel(self, ui);
-        panels::central(self, ui);
+        match self.settings.view {
+            View::PianoRoll => panels::central(self, ui),
+            View::Training => panels::training(self, ui),
+        }
 
         for command in std::mem::take(&mut self.commands) {
             self.execute(command);
@@ -233,7 +265,8 @@ impl MuseApp {
         {
             self.playback = None;
         }
-        if self.playback.is_some() || self.rendering || self.busy() {
+        let training = self.dashboard.run.as_ref().is_some_and(|r| r.is_running());
+        if self.playback.is_some() || self.rendering || self.busy() || training {
             ctx.request_repaint_after(Duration::from_millis(16));
         }
     }
@@ -287,6 +320,7 @@ impl eframe::App for MuseApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.settings.dashboard = self.dashboard.settings.clone();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }
@@ -333,6 +367,7 @@ pub fn run_gui(device: DeviceChoice, open: Option<PathBuf>) -> i32 {
                 audio: AudioOutput::start(),
                 probe_device: true,
                 open,
+                models_dir: crate::corpus::models_dir(),
             })))
         }),
     );

@@ -10,6 +10,8 @@ use crate::audio::AudioStatus;
 use crate::ui::corpus_browser::BrowserAction;
 use crate::ui::piano_roll::PianoRollAction;
 use crate::ui::theme;
+use crate::ui::training_dashboard::DashboardAction;
+use std::sync::Arc;
 
 fn clock(seconds: f64) -> String {
     let seconds = seconds.max(0.0);
@@ -20,6 +22,9 @@ fn clock(seconds: f64) -> String {
 pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
     egui::Panel::top("toolbar").show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
+            ui.selectable_value(&mut app.settings.view, super::View::PianoRoll, "Piano roll");
+            ui.selectable_value(&mut app.settings.view, super::View::Training, "Training");
+            ui.separator();
             if ui.button("Open file…").on_hover_text("Open a MIDI file").clicked() {
                 app.push(AppCommand::OpenFileDialog);
             }
@@ -217,4 +222,33 @@ pub(super) fn central(app: &mut MuseApp, ui: &mut Ui) {
             });
         }
     });
+}
+
+/// The training dashboard.
+pub(super) fn training(app: &mut MuseApp, ui: &mut Ui) {
+    let has_piece = app.score.is_some();
+    let compute = app.compute.clone();
+    if app.generating {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("generating…");
+        });
+    }
+    let action = app.dashboard.ui(ui, compute.as_ref(), has_piece);
+    match action {
+        Some(DashboardAction::Open(score)) => app.push(AppCommand::ShowScore(Arc::new(score))),
+        Some(DashboardAction::Play(score)) => app.push(AppCommand::PlayScore(Arc::new(score))),
+        Some(DashboardAction::Generate {
+            checkpoint,
+            from_open_piece,
+            seed,
+            temperature,
+        }) => app.push(AppCommand::Generate {
+            checkpoint,
+            from_open_piece,
+            seed,
+            temperature,
+        }),
+        None => {}
+    }
 }

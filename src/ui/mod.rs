@@ -4,3 +4,4 @@
 pub mod corpus_browser;
 pub mod piano_roll;
 pub mod theme;
+pub mod training_dashboard;

@@ -81,6 +81,15 @@ impl Layout {
 }
 
 impl PianoRoll {
+    /// A small roll for previews (samples on the dashboard).
+    pub fn compact() -> Self {
+        Self {
+            key_height: 4.0,
+            px_per_quarter: 24.0,
+            ..Self::default()
+        }
+    }
+
     /// Centres the pitch axis on the score's range (once per score).
     fn fit_pitch(&mut self, score: &Score, visible_height: f32) {
         if self.fitted_to.as_deref() == Some(score.name.as_str()) {

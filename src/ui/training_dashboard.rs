@@ -1,0 +1,609 @@
+//! The training dashboard: pick a model and a corpus, edit the hyperparameters (tooltips are
+//! their doc lines), Train / Pause / Resume / Stop, watch progress and loss curves live, hear the
+//! newest sample, compare its metrics with the corpus's, and manage past runs.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use egui::{RichText, Ui};
+use egui_plot::{Legend, Line, Plot};
+
+use super::piano_roll::PianoRoll;
+use super::theme;
+use crate::compute::{ComputeDevice, DeviceChoice};
+use crate::models::{FieldValue, ModelKind, Sample};
+use crate::music::Score;
+use crate::training::config::RUN_FIELD_DOCS;
+use crate::training::{EpochRecord, RunConfig, RunSummary, StepRecord, TrainingEvent, TrainingHandle, TrainingRequest};
+
+/// What the dashboard asks the app to do.
+#[derive(Clone, Debug)]
+pub enum DashboardAction {
+    /// Show this score in the piano roll.
+    Open(Score),
+    /// Play this score.
+    Play(Score),
+    /// Generate with a checkpoint (off the UI thread), then show the result.
+    Generate {
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+        /// Use the piece open in the piano roll (harmonize / continue) instead of starting fresh.
+        from_open_piece: bool,
+        /// Seed.
+        seed: u64,
+        /// Temperature.
+        temperature: f64,
+    },
+}
+
+/// Dashboard settings kept between runs of the app.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DashboardSettings {
+    /// The chosen model.
+    pub model: ModelKind,
+    /// One run configuration per model, as last edited.
+    pub configs: Vec<RunConfig>,
+    /// Plot the losses on a log scale.
+    pub log_scale: bool,
+    /// Exponential smoothing of the curves, 0 (none) to 0.99.
+    pub smoothing: f64,
+    /// Seed for generation.
+    pub generate_seed: u64,
+    /// Temperature for generation.
+    pub temperature: f64,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Minibach,
+            configs: ModelKind::ALL.iter().map(|&k| RunConfig::new(k)).collect(),
+            log_scale: false,
+            smoothing: 0.6,
+            generate_seed: 1,
+            temperature: 0.8,
+        }
+    }
+}
+
+impl DashboardSettings {
+    /// The configuration of the chosen model.
+    pub fn config_mut(&mut self) -> &mut RunConfig {
+        let model = self.model;
+        if let Some(index) = self.configs.iter().position(|c| c.model == model) {
+            &mut self.configs[index]
+        } else {
+            self.configs.push(RunConfig::new(model));
+            let last = self.configs.len() - 1;
+            &mut self.configs[last]
+        }
+    }
+}
+
+/// A run in progress or just finished.
+pub struct LiveRun {
+    handle: Option<TrainingHandle>,
+    /// The model.
+    pub model: ModelKind,
+    /// Where its checkpoints go.
+    pub run_dir: Option<PathBuf>,
+    /// Compute device label.
+    pub device: String,
+    /// Latest status line.
+    pub status: String,
+    /// Names of the step losses.
+    pub loss_names: Vec<String>,
+    /// Every step.
+    pub steps: Vec<StepRecord>,
+    /// Every epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Newest samples.
+    pub samples: Vec<Sample>,
+    /// Corpus metric values.
+    pub corpus_metrics: Vec<(String, f64)>,
+    /// Current epoch and step within it.
+    pub position: (usize, usize),
+    /// Steps per epoch, first epoch, last epoch.
+    pub plan: (usize, usize, usize),
+    /// Recent steps per second.
+    pub steps_per_second: f64,
+    /// How the run ended.
+    pub finished: Option<Result<String, String>>,
+    started: Instant,
+}
+
+impl LiveRun {
+    /// Fraction of the run done.
+    pub fn progress(&self) -> f32 {
+        let (per_epoch, first, last) = self.plan;
+        let total = (per_epoch * (last + 1).saturating_sub(first)).max(1);
+        let done = self.position.0.saturating_sub(first) * per_epoch + self.position.1;
+        if self.finished.is_some() { 1.0 } else { (done as f32 / total as f32).min(1.0) }
+    }
+
+    /// True while the training thread works.
+    pub fn is_running(&self) -> bool {
+        self.finished.is_none()
+    }
+
+    fn paused(&self) -> bool {
+        self.handle.as_ref().is_some_and(TrainingHandle::is_paused)
+    }
+}
+
+/// The dashboard view.
+pub struct TrainingDashboard {
+    /// Persisted settings.
+    pub settings: DashboardSettings,
+    /// The current or last run.
+    pub run: Option<LiveRun>,
+    /// Saved runs on disk.
+    pub runs: Vec<RunSummary>,
+    /// The run chosen for generation.
+    pub selected: Option<PathBuf>,
+    /// Last error or note.
+    pub message: Option<String>,
+    sample_roll: PianoRoll,
+    runs_rx: Option<Receiver<Vec<RunSummary>>>,
+    /// Where checkpoints live.
+    pub models_dir: PathBuf,
+    assets: PathBuf,
+}
+
+impl TrainingDashboard {
+    /// A dashboard over `models_dir`, with corpora under `assets`.
+    pub fn new(settings: DashboardSettings, models_dir: PathBuf, assets: PathBuf) -> Self {
+        let mut dashboard = Self {
+            settings,
+            run: None,
+            runs: Vec::new(),
+            selected: None,
+            message: None,
+            sample_roll: PianoRoll::compact(),
+            runs_rx: None,
+            models_dir,
+            assets,
+        };
+        dashboard.refresh_runs(None);
+        dashboard
+    }
+
+    /// Lists saved runs on a thread (after deleting `delete`, if given).
+    pub fn refresh_runs(&mut self, delete: Option<PathBuf>) {
+        let (tx, rx) = channel();
+        let dir = self.models_dir.clone();
+        let spawned = std::thread::Builder::new().name("list-runs".into()).spawn(move || {
+            if let Some(run) = delete {
+                let _ = std::fs::remove_dir_all(run);
+            }
+            let _ = tx.send(crate::training::list_runs(&dir));
+        });
+        if spawned.is_ok() {
+            self.runs_rx = Some(rx);
+        }
+    }
+
+    /// Starts training with the current settings.
+    pub fn start(&mut self, compute: Option<&ComputeDevice>, ctx: &egui::Context) {
+        if self.run.as_ref().is_some_and(LiveRun::is_running) {
+            return;
+        }
+        let config = self.settings.config_mut().clone();
+        let ctx = ctx.clone();
+        let handle = crate::training::spawn(TrainingRequest {
+            config: config.clone(),
+            assets: self.assets.clone(),
+            models_dir: self.models_dir.clone(),
+            resume_from: None,
+            compute: compute.cloned(),
+            notify: Some(Box::new(move || ctx.request_repaint())),
+        });
+        self.message = None;
+        self.run = Some(LiveRun {
+            handle: Some(handle),
+            model: config.model,
+            run_dir: None,
+            device: String::new(),
+            status: "starting…".into(),
+            loss_names: Vec::new(),
+            steps: Vec::new(),
+            epochs: Vec::new(),
+            samples: Vec::new(),
+            corpus_metrics: Vec::new(),
+            position: (1, 0),
+            plan: (1, 1, config.epochs),
+            steps_per_second: 0.0,
+            finished: None,
+            started: Instant::now(),
+        });
+    }
+
+    /// Drains training events for at most `budget`.
+    pub fn poll(&mut self, budget: Duration) {
+        if let Some(rx) = &self.runs_rx
+            && let Ok(runs) = rx.try_recv()
+        {
+            self.runs = runs;
+            self.runs_rx = None;
+        }
+        let Some(run) = &mut self.run else {
+            return;
+        };
+        let started = Instant::now();
+        let mut ended = false;
+        while started.elapsed() < budget {
+            let Some(handle) = &run.handle else { break };
+            let Ok(event) = handle.events.try_recv() else { break };
+            match event {
+                TrainingEvent::Status(line) => run.status = line,
+                TrainingEvent::Started {
+                    run_dir,
+                    device,
+                    loss_names,
+                    steps_per_epoch,
+                    first_epoch,
+                    epochs,
+                    corpus_metrics,
+                } => {
+                    run.run_dir = Some(run_dir);
+                    run.device = device;
+                    run.loss_names = loss_names;
+                    run.plan = (steps_per_epoch, first_epoch, epochs);
+                    run.position = (first_epoch, 0);
+                    run.corpus_metrics = corpus_metrics;
+                    run.status = "training".into();
+                }
+                TrainingEvent::Step {
+                    record,
+                    step,
+                    steps_per_second,
+                } => {
+                    run.position = (record.epoch, step + 1);
+                    run.steps_per_second = steps_per_second;
+                    run.steps.push(record);
+                }
+                TrainingEvent::Epoch { record, samples } => {
+                    run.position = (record.epoch + 1, 0);
+                    run.epochs.push(record);
+                    if !samples.is_empty() {
+                        run.samples = samples;
+                    }
+                }
+                TrainingEvent::Checkpoint(dir) => {
+                    run.status = format!("checkpoint written to {}", dir.display());
+                }
+                TrainingEvent::Finished(result) => {
+                    run.status = match &result {
+                        Ok(message) => message.clone(),
+                        Err(e) => format!("error: {e}"),
+                    };
+                    if let Err(e) = &result {
+                        self.message = Some(e.clone());
+                    }
+                    run.finished = Some(result);
+                    ended = true;
+                }
+            }
+        }
+        if ended {
+            if let Some(run) = &mut self.run {
+                run.handle = None;
+                self.selected = run.run_dir.clone();
+            }
+            self.refresh_runs(None);
+        }
+    }
+
+    /// Draws the dashboard.
+    pub fn ui(&mut self, ui: &mut Ui, compute: Option<&ComputeDevice>, has_open_piece: bool) -> Option<DashboardAction> {
+        let mut action = None;
+        egui::Panel::left("training-form")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.form(ui, compute);
+                    ui.separator();
+                    action = self.runs_ui(ui, has_open_piece).or(action.take());
+                });
+            });
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                action = self.progress_ui(ui).or(action.take());
+            });
+        });
+        action
+    }
+
+    fn form(&mut self, ui: &mut Ui, compute: Option<&ComputeDevice>) {
+        ui.heading("Model");
+        let running = self.run.as_ref().is_some_and(LiveRun::is_running);
+        ui.add_enabled_ui(!running, |ui| {
+            egui::ComboBox::from_id_salt("model")
+                .selected_text(self.settings.model.title())
+                .width(260.0)
+                .show_ui(ui, |ui| {
+                    for kind in ModelKind::ALL {
+                        ui.selectable_value(&mut self.settings.model, kind, kind.title())
+                            .on_hover_text(kind.description());
+                    }
+                });
+            ui.label(RichText::new(self.settings.model.description()).weak());
+            let config = self.settings.config_mut();
+            ui.horizontal(|ui| {
+                ui.label("Corpus");
+                for (id, title) in [("bach", "Bach"), ("celtic", "Celtic")] {
+                    ui.selectable_value(&mut config.corpus, id.to_string(), title);
+                }
+            });
+            ui.add(egui::TextEdit::singleline(&mut config.corpus).hint_text("bach, celtic or a folder"))
+                .on_hover_text("bach, celtic, or the path of a folder of MIDI files");
+            egui::Grid::new("hyperparameters").num_columns(2).show(ui, |ui| {
+                for field in config.hyperparameters.fields() {
+                    ui.label(field.name.replace('_', " ")).on_hover_text(field.doc);
+                    match field.value {
+                        FieldValue::Usize(v) => ui.add(egui::DragValue::new(v).range(1..=100_000)),
+                        FieldValue::F64(v) => ui.add(egui::DragValue::new(v).range(0.0..=1.0).speed(0.01)),
+                    }
+                    .on_hover_text(field.doc);
+                    ui.end_row();
+                }
+                let doc = |name: &str| RUN_FIELD_DOCS.iter().find(|(n, _)| *n == name).map_or("", |(_, d)| *d);
+                ui.label("epochs").on_hover_text(doc("epochs"));
+                ui.add(egui::DragValue::new(&mut config.epochs).range(1..=10_000)).on_hover_text(doc("epochs"));
+                ui.end_row();
+                ui.label("batch size").on_hover_text(doc("batch size"));
+                ui.add(egui::DragValue::new(&mut config.batch_size).range(1..=4096)).on_hover_text(doc("batch size"));
+                ui.end_row();
+                ui.label("learning rate").on_hover_text(doc("learning rate"));
+                ui.add(egui::DragValue::new(&mut config.learning_rate).range(1e-6..=1.0).speed(1e-4))
+                    .on_hover_text(doc("learning rate"));
+                ui.end_row();
+                ui.label("seed").on_hover_text(doc("seed"));
+                ui.add(egui::DragValue::new(&mut config.seed)).on_hover_text(doc("seed"));
+                ui.end_row();
+                let mut pieces = config.max_pieces.unwrap_or(0);
+                ui.label("max pieces").on_hover_text(doc("max pieces"));
+                if ui.add(egui::DragValue::new(&mut pieces).range(0..=100_000)).on_hover_text(doc("max pieces")).changed() {
+                    config.max_pieces = (pieces > 0).then_some(pieces);
+                }
+                ui.end_row();
+                ui.label("device").on_hover_text("Where to train: Auto uses a real GPU when one was found");
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut config.device, DeviceChoice::Auto, "Auto");
+                    ui.selectable_value(&mut config.device, DeviceChoice::Cpu, "CPU");
+                    ui.selectable_value(&mut config.device, DeviceChoice::Gpu, "GPU");
+                });
+                ui.end_row();
+            });
+            if ui.button("Reset to defaults").clicked() {
+                let model = self.settings.model;
+                *self.settings.config_mut() = RunConfig::new(model);
+            }
+        });
+        ui.horizontal(|ui| {
+            let paused = self.run.as_ref().is_some_and(LiveRun::paused);
+            if ui.add_enabled(!running, egui::Button::new("Train")).clicked() {
+                let ctx = ui.ctx().clone();
+                self.start(compute, &ctx);
+            }
+            if let Some(handle) = self.run.as_ref().and_then(|r| r.handle.as_ref()) {
+                if paused {
+                    if ui.button("Resume").clicked() {
+                        handle.resume();
+                    }
+                } else if ui.add_enabled(running, egui::Button::new("Pause")).clicked() {
+                    handle.pause();
+                }
+                if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
+                    handle.stop();
+                }
+            }
+        });
+        if let Some(message) = &self.message {
+            ui.colored_label(theme::ERROR, message);
+        }
+    }
+
+    fn runs_ui(&mut self, ui: &mut Ui, has_open_piece: bool) -> Option<DashboardAction> {
+        let mut action = None;
+        ui.heading("Runs");
+        if self.runs.is_empty() {
+            ui.label(RichText::new(format!("No checkpoints in {} yet.", self.models_dir.display())).weak());
+        }
+        let mut delete = None;
+        for run in &self.runs {
+            let name = run.dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let loss = run.final_loss.map_or_else(|| "–".to_string(), |l| format!("{l:.3}"));
+            ui.horizontal(|ui| {
+                let selected = self.selected.as_ref() == Some(&run.dir);
+                if ui
+                    .selectable_label(selected, format!("{} · {name}", run.model.id()))
+                    .on_hover_text(format!("{} epochs, final loss {loss}\n{}", run.epochs, run.dir.display()))
+                    .clicked()
+                {
+                    self.selected = Some(run.dir.clone());
+                }
+                ui.label(RichText::new(format!("{} ep, loss {loss}", run.epochs)).weak());
+                if ui.small_button("Delete").on_hover_text("Delete this checkpoint from disk").clicked() {
+                    delete = Some(run.dir.clone());
+                }
+            });
+        }
+        if let Some(dir) = delete {
+            if self.selected.as_ref() == Some(&dir) {
+                self.selected = None;
+            }
+            self.refresh_runs(Some(dir));
+        }
+        if ui.small_button("Refresh").clicked() {
+            self.refresh_runs(None);
+        }
+        ui.separator();
+        ui.heading("Use the model");
+        let Some(checkpoint) = self.selected.clone() else {
+            ui.label(RichText::new("Select a run above (a finished run is selected for you).").weak());
+            return None;
+        };
+        let kind = self.runs.iter().find(|r| r.dir == checkpoint).map(|r| r.model);
+        ui.horizontal(|ui| {
+            ui.label("seed").on_hover_text("Same seed, same result");
+            ui.add(egui::DragValue::new(&mut self.settings.generate_seed));
+            ui.label("temperature").on_hover_text("0 = always the most likely note; higher = more adventurous");
+            ui.add(egui::DragValue::new(&mut self.settings.temperature).range(0.0..=3.0).speed(0.05));
+        });
+        let (seed, temperature) = (self.settings.generate_seed, self.settings.temperature);
+        let generate = |from_open_piece| DashboardAction::Generate {
+            checkpoint: checkpoint.clone(),
+            from_open_piece,
+            seed,
+            temperature,
+        };
+        ui.horizontal_wrapped(|ui| match kind {
+            Some(ModelKind::Minibach) => {
+                if ui
+                    .add_enabled(has_open_piece, egui::Button::new("Harmonize the open piece"))
+                    .on_hover_text("Takes the first track (the soprano of a chorale, the tune of a folk song) and writes alto, tenor and bass")
+                    .clicked()
+                {
+                    action = Some(generate(true));
+                }
+            }
+            Some(ModelKind::Lstm) => {
+                if ui.button("Generate a tune").clicked() {
+                    action = Some(generate(false));
+                }
+                if ui
+                    .add_enabled(has_open_piece, egui::Button::new("Continue the open piece"))
+                    .on_hover_text("Primes the LSTM with the first two bars of the open piece")
+                    .clicked()
+                {
+                    action = Some(generate(true));
+                }
+            }
+            Some(_) => {
+                if ui.button("Decode a random code").clicked() {
+                    action = Some(generate(false));
+                }
+            }
+            None => {}
+        });
+        action
+    }
+
+    fn progress_ui(&mut self, ui: &mut Ui) -> Option<DashboardAction> {
+        let mut action = None;
+        let Some(run) = &self.run else {
+            ui.label("Pick a model and a corpus on the left, then press Train.");
+            return None;
+        };
+        let (per_epoch, _, last) = run.plan;
+        let elapsed = run.started.elapsed().as_secs_f64();
+        let progress = run.progress();
+        let left = if progress > 0.01 && run.is_running() {
+            let seconds = elapsed / f64::from(progress) * f64::from(1.0 - progress);
+            format!(" · {:.0}:{:02} left", seconds / 60.0, seconds as u64 % 60)
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "epoch {}/{last} · step {}/{per_epoch} · {:.1} steps/s{left}",
+            run.position.0.min(last),
+            run.position.1,
+            run.steps_per_second
+        );
+        ui.add(egui::ProgressBar::new(progress).text(text).animate(run.is_running()));
+        ui.horizontal_wrapped(|ui| {
+            if !run.device.is_empty() {
+                ui.label(format!("device: {}", run.device));
+                ui.separator();
+            }
+            ui.label(&run.status);
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.settings.log_scale, "log scale")
+                .on_hover_text("Plot log10 of the losses");
+            ui.label("smoothing");
+            ui.add(egui::Slider::new(&mut self.settings.smoothing, 0.0..=0.99))
+                .on_hover_text("Exponential moving average of the step losses");
+        });
+        let (log, smoothing) = (self.settings.log_scale, self.settings.smoothing);
+        let transform = |v: f64| if log { v.max(1e-9).log10() } else { v };
+        Plot::new("losses")
+            .height(220.0)
+            .legend(Legend::default())
+            .x_axis_label("step")
+            .y_axis_label(if log { "log10 loss" } else { "loss" })
+            .show(ui, |plot| {
+                for (i, name) in run.loss_names.iter().enumerate() {
+                    let mut ema = None;
+                    let points: Vec<[f64; 2]> = run
+                        .steps
+                        .iter()
+                        .filter_map(|s| s.losses.get(i).map(|&l| (s.global_step, l)))
+                        .map(|(x, l)| {
+                            let v = ema.map_or(l, |e: f64| smoothing * e + (1.0 - smoothing) * l);
+                            ema = Some(v);
+                            [x as f64, transform(v)]
+                        })
+                        .collect();
+                    plot.line(Line::new(name.clone(), points).color(theme::track_color(i)));
+                }
+                let validation: Vec<[f64; 2]> = run
+                    .epochs
+                    .iter()
+                    .filter_map(|e| {
+                        let (_, v) = e.validation.iter().find(|(n, _)| n == "validation loss")?;
+                        Some([e.global_step as f64, transform(*v)])
+                    })
+                    .collect();
+                if !validation.is_empty() {
+                    plot.line(Line::new("validation loss", validation).color(egui::Color32::WHITE).width(2.0));
+                }
+            });
+        if let Some(last_epoch) = run.epochs.last() {
+            ui.label(RichText::new(format!("After epoch {}", last_epoch.epoch)).strong());
+            egui::Grid::new("epoch-table").striped(true).show(ui, |ui| {
+                for (name, value) in &last_epoch.validation {
+                    ui.label(name);
+                    ui.label(format!("{value:.4}"));
+                    ui.end_row();
+                }
+            });
+            ui.add_space(6.0);
+            egui::Grid::new("metrics").striped(true).num_columns(3).show(ui, |ui| {
+                ui.label(RichText::new("metric").strong());
+                ui.label(RichText::new("sample").strong());
+                ui.label(RichText::new("corpus").strong());
+                ui.end_row();
+                for (name, value) in &last_epoch.sample_metrics {
+                    ui.label(name);
+                    ui.label(format!("{value:.3}"));
+                    let corpus = run.corpus_metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+                    ui.label(corpus.map_or_else(|| "–".into(), |v| format!("{v:.3}")));
+                    ui.end_row();
+                }
+            });
+        }
+        for sample in run.samples.clone() {
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&sample.label).strong());
+                if ui.button("Play sample").clicked() {
+                    action = Some(DashboardAction::Play(sample.score.clone()));
+                }
+                if ui.button("Open in piano roll").clicked() {
+                    action = Some(DashboardAction::Open(sample.score.clone()));
+                }
+            });
+            let size = egui::vec2(ui.available_width(), 150.0);
+            ui.allocate_ui(size, |ui| {
+                ui.set_min_size(size);
+                self.sample_roll.ui(ui, &sample.score, None);
+            });
+        }
+        action
+    }
+}
