@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
-# Starts muselab under Xvfb with a chorale open and saves screenshots/piano-roll.png.
+# Takes the screenshots in screenshots/ from the running app under Xvfb:
+#   piano-roll.png          a chorale in the piano roll
+#   training-dashboard.png  mini-bach training live on the dashboard
+#   training-lstm.png       the LSTM training on the Celtic tunes
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PIECE="${1:-assets/corpora/bach_chorales/bwv10_7.mid}"
-OUT="${2:-screenshots/piano-roll.png}"
 cargo build --all-targets --quiet
-mkdir -p "$(dirname "$OUT")"
+BIN="${CARGO_TARGET_DIR:-target}/debug/muselab"
+mkdir -p screenshots
 DISPLAY_NUM=:97
 STATE="$(mktemp -d)"
 Xvfb "$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB=$!
+APP=""
 trap 'kill $APP $XVFB 2>/dev/null || true; rm -rf "$STATE"' EXIT
 sleep 1
-# A fresh state folder, so the screenshot does not depend on the last session's layout.
-DISPLAY="$DISPLAY_NUM" XDG_DATA_HOME="$STATE" HOME="$STATE" \
-  "${CARGO_TARGET_DIR:-target}/debug/muselab" "$PIECE" >/dev/null 2>&1 &
-APP=$!
-sleep "${WAIT:-8}"
-DISPLAY="$DISPLAY_NUM" import -window root "$OUT"
-echo "wrote $OUT"
+
+# shot NAME WAIT_SECONDS ARGS...: start the app with a fresh state folder, wait, capture, quit.
+shot() {
+  local name="$1" wait="$2"
+  shift 2
+  rm -rf "$STATE"/*
+  DISPLAY="$DISPLAY_NUM" XDG_DATA_HOME="$STATE" HOME="$STATE" MUSELAB_MODELS="$STATE/models" \
+    "$BIN" "$@" >/dev/null 2>&1 &
+  APP=$!
+  sleep "$wait"
+  DISPLAY="$DISPLAY_NUM" import -window root "screenshots/$name.png"
+  kill "$APP" 2>/dev/null || true
+  wait "$APP" 2>/dev/null || true
+  echo "wrote screenshots/$name.png"
+}
+
+shot piano-roll 8 assets/corpora/bach_chorales/bwv10_7.mid
+shot training-dashboard "${TRAIN_WAIT:-25}" --start-training minibach
+shot training-lstm "${TRAIN_WAIT:-25}" --start-training lstm

@@ -136,7 +136,8 @@ pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::Device
         let mut config = crate::training::RunConfig::new(kind);
         config.batch_size = 64;
         config.max_pieces = Some(if kind == ModelKind::Lstm { 400 } else { 120 });
-        let scores = match crate::data::load_scores(&config.corpus_dir(&assets), config.max_pieces) {
+        let scores = match crate::data::load_scores(&config.corpus_dir(&assets), config.max_pieces)
+        {
             Ok((scores, _)) => scores,
             Err(e) => {
                 eprintln!("muselab bench: {e}");
@@ -146,7 +147,8 @@ pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::Device
         for device in &devices {
             let autodiff = device.device().clone().autodiff();
             device.device().seed(1);
-            let mut session = match crate::training::build_session(&mut config, &scores, &autodiff) {
+            let mut session = match crate::training::build_session(&mut config, &scores, &autodiff)
+            {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("muselab bench: {}: {e}", kind.id());

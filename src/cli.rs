@@ -20,6 +20,9 @@ pub struct Cli {
     pub command: Option<Command>,
     /// A MIDI file to open in the GUI.
     pub file: Option<PathBuf>,
+    /// Open the GUI on the training dashboard and start training this model at once.
+    #[arg(long, value_name = "MODEL")]
+    pub start_training: Option<String>,
 }
 
 /// Headless subcommands.
@@ -142,7 +145,11 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             }
         },
         Command::Devices => devices(device),
-        Command::Bench { json, model, models } => {
+        Command::Bench {
+            json,
+            model,
+            models,
+        } => {
             if model.is_some() || models {
                 crate::bench::run_models(json, model.as_deref(), device)
             } else {

@@ -13,7 +13,11 @@ use crate::training::{RunConfig, TrainingEvent, TrainingRequest, spawn};
 pub fn run_config(args: &TrainArgs, device: DeviceChoice) -> Result<RunConfig, String> {
     let kind = ModelKind::from_id(&args.model).ok_or_else(|| {
         let ids: Vec<_> = ModelKind::ALL.iter().map(|k| k.id()).collect();
-        format!("unknown model '{}': choose one of {}", args.model, ids.join(", "))
+        format!(
+            "unknown model '{}': choose one of {}",
+            args.model,
+            ids.join(", ")
+        )
     })?;
     let mut config = RunConfig::new(kind);
     config.device = device;
@@ -67,13 +71,20 @@ pub fn train(args: TrainArgs, device: DeviceChoice) -> i32 {
                 epochs: total,
                 ..
             } => {
-                bar.println(format!("training on {device}; checkpoints in {}", run_dir.display()));
+                bar.println(format!(
+                    "training on {device}; checkpoints in {}",
+                    run_dir.display()
+                ));
                 epochs = total;
                 first_epoch = first;
                 names = loss_names;
                 bar.set_length((steps_per_epoch * (total + 1 - first)) as u64);
             }
-            TrainingEvent::Step { record, steps_per_second, .. } => {
+            TrainingEvent::Step {
+                record,
+                steps_per_second,
+                ..
+            } => {
                 bar.set_prefix(format!("epoch {}/{epochs}", record.epoch));
                 bar.inc(1);
                 let loss = record.losses.first().copied().unwrap_or(f64::NAN);

@@ -62,7 +62,11 @@ pub enum LoadedModel {
 
 impl LoadedModel {
     /// Loads a checkpoint folder onto `device`; `expected` checks the model kind.
-    pub fn load(dir: &Path, expected: Option<ModelKind>, device: &Device) -> Result<(Self, RunConfig), String> {
+    pub fn load(
+        dir: &Path,
+        expected: Option<ModelKind>,
+        device: &Device,
+    ) -> Result<(Self, RunConfig), String> {
         let (config, _) = checkpoint::read(dir, expected).map_err(|e| e.to_string())?;
         let path = dir.join(MODEL_FILE);
         let unknown = || format!("{}: the checkpoint has no vocabulary", dir.display());
@@ -105,11 +109,32 @@ impl LoadedModel {
                     device,
                 )
             }
-            Self::Autoencoder { model, config, range } => {
-                let melodies = autoencoder::generate(model, config, range, 1, options.seed, options.temperature, device);
-                Ok(autoencoder::melodies_to_score("autoencoder", &["Melody".into()], &melodies, range))
+            Self::Autoencoder {
+                model,
+                config,
+                range,
+            } => {
+                let melodies = autoencoder::generate(
+                    model,
+                    config,
+                    range,
+                    1,
+                    options.seed,
+                    options.temperature,
+                    device,
+                );
+                Ok(autoencoder::melodies_to_score(
+                    "autoencoder",
+                    &["Melody".into()],
+                    &melodies,
+                    range,
+                ))
             }
-            Self::Lstm { model, config, range } => {
+            Self::Lstm {
+                model,
+                config,
+                range,
+            } => {
                 let prime = match &options.melody {
                     Some(melody) => {
                         let grid = melody.to_grid(4);

@@ -9,7 +9,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Some(command) => run(command, cli.device),
-        None => muselab::app::run_gui(cli.device, cli.file),
+        None => muselab::app::run_gui(cli.device, cli.file, cli.start_training),
     };
     std::process::exit(code);
 }

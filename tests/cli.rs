@@ -108,12 +108,25 @@ fn train_one_short_epoch_then_generate() {
     let dir = common::temp_dir("cli-train");
     let models = dir.join("models");
     let output = muselab()
-        .args(["train", "minibach", "--epochs", "1", "--max-pieces", "20", "--device", "cpu"])
+        .args([
+            "train",
+            "minibach",
+            "--epochs",
+            "1",
+            "--max-pieces",
+            "20",
+            "--device",
+            "cpu",
+        ])
         .args(["--steps-per-epoch", "10", "--batch-size", "16", "--out"])
         .arg(&models)
         .output()
         .expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("finished 1 epochs"), "{stdout}");
     let run = std::fs::read_dir(models.join("minibach"))
@@ -136,12 +149,19 @@ fn train_one_short_epoch_then_generate() {
         .arg(&out)
         .output()
         .expect("runs");
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
     let score = muselab::music::read_midi_file(&out).expect("valid MIDI");
     assert_eq!(score.tracks.len(), 4);
 
     // A wrong model name and a missing checkpoint are clear errors.
-    let bad = muselab().args(["train", "transformer"]).output().expect("runs");
+    let bad = muselab()
+        .args(["train", "transformer"])
+        .output()
+        .expect("runs");
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown model 'transformer'"));
     let missing = muselab()

@@ -58,10 +58,18 @@ fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Opt
     let scores = scores(&config.corpus, pieces);
     let device = Device::flex();
     device.seed(config.seed);
-    let mut session = build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let mut session =
+        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
     let (first, last) = train(session.as_mut(), steps);
-    eprintln!("{}: loss {first:.3} → {last:.3} over {steps} steps", kind.id());
-    assert!(last < first * margin, "{}: loss {first} → {last}, wanted below {margin} × first", kind.id());
+    eprintln!(
+        "{}: loss {first:.3} → {last:.3} over {steps} steps",
+        kind.id()
+    );
+    assert!(
+        last < first * margin,
+        "{}: loss {first} → {last}, wanted below {margin} × first",
+        kind.id()
+    );
 
     // Validation measures are finite and in range.
     for (name, value) in session.validate() {
@@ -85,18 +93,39 @@ fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Opt
     let a = model.generate(&options, &device).expect("generates");
     let b = model.generate(&options, &device).expect("generates");
     assert_eq!(a.tracks, b.tracks, "same seed, same output");
-    assert!(a.note_count() > 4, "{}: only {} notes", kind.id(), a.note_count());
+    assert!(
+        a.note_count() > 4,
+        "{}: only {} notes",
+        kind.id(),
+        a.note_count()
+    );
     let (lo, hi) = a.pitch_range().expect("notes");
-    let corpus_lo = scores.iter().filter_map(Score::pitch_range).map(|r| r.0).min().unwrap_or(0);
-    let corpus_hi = scores.iter().filter_map(Score::pitch_range).map(|r| r.1).max().unwrap_or(127);
-    assert!(lo >= corpus_lo && hi <= corpus_hi, "{lo}..{hi} outside {corpus_lo}..{corpus_hi}");
+    let corpus_lo = scores
+        .iter()
+        .filter_map(Score::pitch_range)
+        .map(|r| r.0)
+        .min()
+        .unwrap_or(0);
+    let corpus_hi = scores
+        .iter()
+        .filter_map(Score::pitch_range)
+        .map(|r| r.1)
+        .max()
+        .unwrap_or(127);
+    assert!(
+        lo >= corpus_lo && hi <= corpus_hi,
+        "{lo}..{hi} outside {corpus_lo}..{corpus_hi}"
+    );
     // The output is valid MIDI.
     let bytes = muselab::music::export_smf(&a, "x").expect("exports");
     muselab::music::import_smf(&bytes, "x").expect("re-imports");
 
     // A second load gives the same output (save → load is faithful).
     let (again, _) = LoadedModel::load(&dir, Some(kind), &device).expect("loads again");
-    assert_eq!(again.generate(&options, &device).expect("generates").tracks, a.tracks);
+    assert_eq!(
+        again.generate(&options, &device).expect("generates").tracks,
+        a.tracks
+    );
 }
 
 #[test]
@@ -135,8 +164,15 @@ fn wrong_checkpoint_kind_is_refused_clearly() {
     let session = build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
     let dir = common::temp_dir("wrong-kind").join("run");
     checkpoint::write(&dir, &config, &Default::default(), session.as_ref()).expect("checkpoint");
-    let err = LoadedModel::load(&dir, Some(ModelKind::Lstm), &device).err().expect("refused");
-    assert!(err.contains("autoencoder checkpoint, not a lstm one"), "{err}");
-    let missing = LoadedModel::load(&dir.join("nope"), None, &device).err().expect("refused");
+    let err = LoadedModel::load(&dir, Some(ModelKind::Lstm), &device)
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("autoencoder checkpoint, not a lstm one"),
+        "{err}"
+    );
+    let missing = LoadedModel::load(&dir.join("nope"), None, &device)
+        .err()
+        .expect("refused");
     assert!(missing.contains("not a muselab checkpoint"), "{missing}");
 }

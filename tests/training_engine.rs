@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use muselab::compute::{ComputeDevice, DeviceChoice};
 use muselab::models::ModelKind;
-use muselab::training::{ModelConfig, RunConfig, TrainingEvent, TrainingHandle, TrainingRequest, spawn};
+use muselab::training::{
+    ModelConfig, RunConfig, TrainingEvent, TrainingHandle, TrainingRequest, spawn,
+};
 
 fn quick(kind: ModelKind) -> RunConfig {
     let mut config = RunConfig::new(kind);
@@ -22,7 +24,11 @@ fn quick(kind: ModelKind) -> RunConfig {
     config
 }
 
-fn start(config: RunConfig, models: &std::path::Path, resume: Option<std::path::PathBuf>) -> TrainingHandle {
+fn start(
+    config: RunConfig,
+    models: &std::path::Path,
+    resume: Option<std::path::PathBuf>,
+) -> TrainingHandle {
     spawn(TrainingRequest {
         config,
         assets: common::assets(),
@@ -68,16 +74,25 @@ fn a_run_reports_steps_epochs_and_checkpoints_and_is_reproducible() {
     let models = common::temp_dir("engine-run");
     let events = collect(&start(quick(ModelKind::Minibach), &models, None));
     assert!(finished(&events).is_ok(), "{:?}", finished(&events));
-    assert!(matches!(events.iter().find(|e| matches!(e, TrainingEvent::Started { .. })), Some(_)));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, TrainingEvent::Started { .. }))
+    );
     let per_epoch = events
         .iter()
         .find_map(|e| match e {
-            TrainingEvent::Started { steps_per_epoch, .. } => Some(*steps_per_epoch),
+            TrainingEvent::Started {
+                steps_per_epoch, ..
+            } => Some(*steps_per_epoch),
             _ => None,
         })
         .expect("started");
     assert!(per_epoch > 0 && per_epoch <= 15);
-    let steps = events.iter().filter(|e| matches!(e, TrainingEvent::Step { .. })).count();
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, TrainingEvent::Step { .. }))
+        .count();
     assert_eq!(steps, 2 * per_epoch);
     let epochs: Vec<_> = events
         .iter()
@@ -87,7 +102,12 @@ fn a_run_reports_steps_epochs_and_checkpoints_and_is_reproducible() {
         })
         .collect();
     assert_eq!(epochs.len(), 2);
-    assert!(epochs[1].validation.iter().any(|(n, _)| n == "alto accuracy"));
+    assert!(
+        epochs[1]
+            .validation
+            .iter()
+            .any(|(n, _)| n == "alto accuracy")
+    );
     assert!(!epochs[1].sample_metrics.is_empty());
     let runs = muselab::training::list_runs(&models);
     assert_eq!(runs.len(), 1);
@@ -108,7 +128,8 @@ fn stop_takes_effect_within_one_step_and_leaves_a_checkpoint() {
     let started = Instant::now();
     loop {
         assert!(started.elapsed() < Duration::from_secs(60), "no step");
-        if let Ok(TrainingEvent::Step { .. }) = handle.events.recv_timeout(Duration::from_secs(60)) {
+        if let Ok(TrainingEvent::Step { .. }) = handle.events.recv_timeout(Duration::from_secs(60))
+        {
             break;
         }
     }
@@ -121,10 +142,16 @@ fn stop_takes_effect_within_one_step_and_leaves_a_checkpoint() {
         .count();
     assert_eq!(during_pause, 0, "no step while paused");
     handle.resume();
-    assert!(matches!(handle.events.recv_timeout(Duration::from_secs(30)), Ok(TrainingEvent::Step { .. })));
+    assert!(matches!(
+        handle.events.recv_timeout(Duration::from_secs(30)),
+        Ok(TrainingEvent::Step { .. })
+    ));
     handle.stop();
     let rest = collect(&handle);
-    let late_steps = rest.iter().filter(|e| matches!(e, TrainingEvent::Step { .. })).count();
+    let late_steps = rest
+        .iter()
+        .filter(|e| matches!(e, TrainingEvent::Step { .. }))
+        .count();
     assert!(late_steps <= 1, "{late_steps} steps after stop");
     let message = finished(&rest).clone().expect("stopped cleanly");
     assert!(message.contains("stopped"), "{message}");
@@ -170,6 +197,8 @@ fn a_missing_corpus_is_a_clear_error() {
     let models = common::temp_dir("engine-missing");
     let mut config = quick(ModelKind::Minibach);
     config.corpus = "/no/such/corpus".into();
-    let error = finished(&collect(&start(config, &models, None))).clone().expect_err("fails");
+    let error = finished(&collect(&start(config, &models, None)))
+        .clone()
+        .expect_err("fails");
     assert!(error.contains("/no/such/corpus"), "{error}");
 }

@@ -19,6 +19,7 @@ fn new_app(name: &str) -> MuseApp {
         probe_device: false,
         open: None,
         models_dir: common::temp_dir(&format!("ui-models-{name}")),
+        start_training: None,
     })
 }
 
@@ -145,23 +146,43 @@ fn train_from_the_dashboard_watch_the_curve_and_stop() {
     }
     harness.get_by_label("Train").click();
     step_until(&mut harness, "first steps", |app| {
-        app.dashboard.run.as_ref().is_some_and(|r| r.steps.len() >= 3)
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.steps.len() >= 3)
     });
-    let first = harness.state().dashboard.run.as_ref().map_or(0.0, |r| r.progress());
+    let first = harness
+        .state()
+        .dashboard
+        .run
+        .as_ref()
+        .map_or(0.0, |r| r.progress());
     step_until(&mut harness, "more steps", |app| {
-        app.dashboard.run.as_ref().is_some_and(|r| r.progress() > first && r.steps.len() >= 20)
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.progress() > first && r.steps.len() >= 20)
     });
     // The curve has points, the device and the progress are shown.
     harness.get_by_label_contains("device: CPU");
     harness.get_by_label_contains("steps/s");
     harness.get_by_label("Stop").click();
     step_until(&mut harness, "the run to stop", |app| {
-        app.dashboard.run.as_ref().is_some_and(|r| r.finished.is_some())
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.finished.is_some())
     });
     let run = harness.state().dashboard.run.as_ref().expect("run");
-    let message = run.finished.clone().expect("finished").expect("stopped cleanly");
+    let message = run
+        .finished
+        .clone()
+        .expect("finished")
+        .expect("stopped cleanly");
     assert!(message.contains("stopped"), "{message}");
     // The run appears in the list of saved runs and is selected for generation.
-    step_until(&mut harness, "the runs list", |app| !app.dashboard.runs.is_empty());
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
     harness.get_by_label("Harmonize the open piece");
 }

@@ -149,20 +149,25 @@ impl MuseApp {
                 seed,
                 temperature,
             } => {
-                let melody = if from_open_piece { self.score.as_deref().cloned() } else { None };
+                let melody = if from_open_piece {
+                    self.score.as_deref().cloned()
+                } else {
+                    None
+                };
                 self.generating = true;
                 self.jobs.spawn("generate", move || {
                     let device = burn::tensor::Device::flex();
-                    let result = crate::inference::LoadedModel::load(&checkpoint, None, &device).and_then(|(model, _)| {
-                        let options = crate::inference::GenerateOptions {
-                            seed,
-                            temperature,
-                            melody,
-                            track: None,
-                            prime_bars: 2,
-                        };
-                        model.generate(&options, &device)
-                    });
+                    let result = crate::inference::LoadedModel::load(&checkpoint, None, &device)
+                        .and_then(|(model, _)| {
+                            let options = crate::inference::GenerateOptions {
+                                seed,
+                                temperature,
+                                melody,
+                                track: None,
+                                prime_bars: 2,
+                            };
+                            model.generate(&options, &device)
+                        });
                     JobResult::Generated(result)
                 });
             }
@@ -326,7 +331,11 @@ impl MuseApp {
                 self.generating = false;
                 match result {
                     Ok(score) => {
-                        self.info(format!("Generated {}: {} notes", score.name, score.note_count()));
+                        self.info(format!(
+                            "Generated {}: {} notes",
+                            score.name,
+                            score.note_count()
+                        ));
                         self.push(AppCommand::ShowScore(Arc::new(score)));
                     }
                     Err(e) => self.error(e),

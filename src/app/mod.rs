@@ -93,6 +93,8 @@ pub struct AppConfig {
     pub open: Option<PathBuf>,
     /// Where checkpoints live.
     pub models_dir: PathBuf,
+    /// Start training this model at once (on the dashboard).
+    pub start_training: Option<crate::models::ModelKind>,
 }
 
 /// The whole application state.
@@ -132,6 +134,7 @@ pub struct MuseApp {
     started: bool,
     config_open: Option<PathBuf>,
     probe_device: bool,
+    start_training: Option<crate::models::ModelKind>,
     assets: PathBuf,
 }
 
@@ -165,6 +168,7 @@ impl MuseApp {
             started: false,
             config_open: config.open,
             probe_device: config.probe_device,
+            start_training: config.start_training,
             assets: config.assets,
         }
     }
@@ -226,6 +230,11 @@ impl MuseApp {
                     crate::compute::PROBE_LIMIT,
                 ))
             });
+        }
+        if let Some(kind) = self.start_training.take() {
+            self.settings.view = View::Training;
+            self.dashboard.settings.model = kind;
+            self.dashboard.start(self.compute.as_ref(), ctx);
         }
         if let Some(path) = self
             .config_open
@@ -337,12 +346,23 @@ fn display_available() -> Result<(), String> {
 }
 
 /// Opens the window; returns the process exit code.
-pub fn run_gui(device: DeviceChoice, open: Option<PathBuf>) -> i32 {
+pub fn run_gui(device: DeviceChoice, open: Option<PathBuf>, start_training: Option<String>) -> i32 {
     let headless_hint = "the headless subcommands still work: muselab eval | render | devices | bench (see muselab --help)";
     if let Err(reason) = display_available() {
         eprintln!("muselab: cannot open a window ({reason}); {headless_hint}");
         return 1;
     }
+    let start_training = match start_training
+        .as_deref()
+        .map(|id| (id, crate::models::ModelKind::from_id(id)))
+    {
+        Some((_, Some(kind))) => Some(kind),
+        Some((id, None)) => {
+            eprintln!("muselab: unknown model '{id}'");
+            return 2;
+        }
+        None => None,
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("muselab")
@@ -368,6 +388,7 @@ pub fn run_gui(device: DeviceChoice, open: Option<PathBuf>) -> i32 {
                 probe_device: true,
                 open,
                 models_dir: crate::corpus::models_dir(),
+                start_training,
             })))
         }),
     );

@@ -18,7 +18,8 @@ pub fn is_validation_piece(index: usize) -> bool {
 /// Reads the MIDI files of a folder (at most `limit`, in name order). Unreadable files are
 /// skipped and counted; no readable file at all is an error.
 pub fn load_scores(dir: &Path, limit: Option<usize>) -> Result<(Vec<Score>, usize), String> {
-    let files = crate::corpus::list_midi_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let files =
+        crate::corpus::list_midi_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut scores = Vec::new();
     let mut skipped = 0;
     for file in files.iter().take(limit.unwrap_or(usize::MAX)) {
@@ -59,7 +60,11 @@ impl ChoraleWindows {
             .map(|s| s.to_grid(4))
             .collect();
         let ranges = std::array::from_fn(|v| {
-            PitchRange::covering(grids.iter().flat_map(|g| g.tracks[v].notes.iter().map(|n| n.pitch)))
+            PitchRange::covering(
+                grids
+                    .iter()
+                    .flat_map(|g| g.tracks[v].notes.iter().map(|n| n.pitch)),
+            )
         });
         let mut windows = Vec::new();
         let mut piece = Vec::new();
@@ -133,7 +138,11 @@ impl MelodyWindows {
         let mut windows = Vec::new();
         let mut piece = Vec::new();
         for (index, (_, notes)) in melodies.iter().enumerate() {
-            let total = notes.iter().map(|n| (n.start + n.duration) as usize).max().unwrap_or(0);
+            let total = notes
+                .iter()
+                .map(|n| (n.start + n.duration) as usize)
+                .max()
+                .unwrap_or(0);
             let mut from = 0;
             while from < total {
                 let tokens = voice_tokens(notes, from as u32, steps, &range);
@@ -186,7 +195,11 @@ impl TuneSequences {
         let tunes = melodies
             .iter()
             .map(|(_, notes)| {
-                let total = notes.iter().map(|n| (n.start + n.duration) as usize).max().unwrap_or(0);
+                let total = notes
+                    .iter()
+                    .map(|n| (n.start + n.duration) as usize)
+                    .max()
+                    .unwrap_or(0);
                 voice_tokens(notes, 0, total, &range)
             })
             .collect();

@@ -33,7 +33,11 @@ impl PitchRange {
             low = low.min(p);
             high = high.max(p);
         }
-        if low > high { Self { low: 60, high: 72 } } else { Self { low, high } }
+        if low > high {
+            Self { low: 60, high: 72 }
+        } else {
+            Self { low, high }
+        }
     }
 
     /// Moves a pitch by octaves until it lies in the range (when the range spans an octave).
@@ -84,7 +88,11 @@ pub fn voice_tokens(notes: &[GridNote], from: u32, steps: usize, range: &PitchRa
         if let Some((pitch, start)) = *slot {
             let step = from + i as u32;
             let continues = i > 0 && pitch_at[i - 1].is_some_and(|prev| prev == (pitch, start));
-            tokens[i] = if start == step || !continues { range.token(pitch) } else { HOLD };
+            tokens[i] = if start == step || !continues {
+                range.token(pitch)
+            } else {
+                HOLD
+            };
         }
     }
     tokens
@@ -117,7 +125,12 @@ pub fn tokens_to_grid_notes(tokens: &[usize], range: &PitchRange, velocity: u8) 
 }
 
 /// Decodes tokens into a named track at `ticks_per_quarter`, 4 steps per quarter.
-pub fn tokens_to_track(name: &str, tokens: &[usize], range: &PitchRange, ticks_per_quarter: u16) -> Track {
+pub fn tokens_to_track(
+    name: &str,
+    tokens: &[usize],
+    range: &PitchRange,
+    ticks_per_quarter: u16,
+) -> Track {
     let step_ticks = u64::from(ticks_per_quarter) / 4;
     let notes = tokens_to_grid_notes(tokens, range, 90)
         .into_iter()

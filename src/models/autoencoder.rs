@@ -62,8 +62,15 @@ impl Autoencoder {
         let input = STEPS * vocab;
         let mut sizes = vec![input];
         sizes.extend(&widths);
-        let encoder = sizes.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        let decoder = sizes.iter().rev().collect::<Vec<_>>().windows(2)
+        let encoder = sizes
+            .windows(2)
+            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .collect();
+        let decoder = sizes
+            .iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .windows(2)
             .map(|w| LinearConfig::new(*w[0], *w[1]).init(device))
             .collect();
         Self { encoder, decoder }
@@ -74,10 +81,13 @@ impl Autoencoder {
     /// - returns: `[batch, code]` in (-1, 1)
     pub fn encode(&self, melody: Tensor<2>) -> Tensor<2> {
         let last = self.encoder.len() - 1;
-        self.encoder.iter().enumerate().fold(melody, |x, (i, layer)| {
-            let y = layer.forward(x);
-            if i == last { tanh(y) } else { relu(y) }
-        })
+        self.encoder
+            .iter()
+            .enumerate()
+            .fold(melody, |x, (i, layer)| {
+                let y = layer.forward(x);
+                if i == last { tanh(y) } else { relu(y) }
+            })
     }
 
     /// # Shapes
@@ -98,8 +108,15 @@ impl Autoencoder {
 }
 
 /// Decodes logits rows (`STEPS` per melody) into token melodies.
-fn logits_to_melodies(logits: Tensor<2>, temperature: f64, rng: &mut impl rand::Rng) -> Vec<Vec<usize>> {
-    let tokens: Vec<usize> = rows(logits).iter().map(|r| sample_logits(r, temperature, rng)).collect();
+fn logits_to_melodies(
+    logits: Tensor<2>,
+    temperature: f64,
+    rng: &mut impl rand::Rng,
+) -> Vec<Vec<usize>> {
+    let tokens: Vec<usize> = rows(logits)
+        .iter()
+        .map(|r| sample_logits(r, temperature, rng))
+        .collect();
     tokens.chunks(STEPS).map(<[usize]>::to_vec).collect()
 }
 
@@ -116,13 +133,24 @@ pub fn generate(
     // Codes come from our own seeded generator, not the backend's process-wide one, so that
     // generation is reproducible while a training run draws from the backend.
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let values: Vec<f32> = (0..count * config.code).map(|_| rng.random_range(-1.0..=1.0)).collect();
+    let values: Vec<f32> = (0..count * config.code)
+        .map(|_| rng.random_range(-1.0..=1.0))
+        .collect();
     let code = Tensor::<2>::from_data(TensorData::new(values, [count, config.code]), device);
-    logits_to_melodies(model.decode(code, range.vocab_size()), temperature, &mut rng)
+    logits_to_melodies(
+        model.decode(code, range.vocab_size()),
+        temperature,
+        &mut rng,
+    )
 }
 
 /// Encodes and decodes melodies (most likely token per step).
-pub fn reconstruct(model: &Autoencoder, range: &PitchRange, melodies: &[&[usize]], device: &Device) -> Vec<Vec<usize>> {
+pub fn reconstruct(
+    model: &Autoencoder,
+    range: &PitchRange,
+    melodies: &[&[usize]],
+    device: &Device,
+) -> Vec<Vec<usize>> {
     let vocab = range.vocab_size();
     let logits = model.decode(model.encode(one_hot(melodies, vocab, device)), vocab);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
@@ -130,7 +158,12 @@ pub fn reconstruct(model: &Autoencoder, range: &PitchRange, melodies: &[&[usize]
 }
 
 /// A score of melodies one after the other, each on its own track.
-pub fn melodies_to_score(name: &str, labels: &[String], melodies: &[Vec<usize>], range: &PitchRange) -> Score {
+pub fn melodies_to_score(
+    name: &str,
+    labels: &[String],
+    melodies: &[Vec<usize>],
+    range: &PitchRange,
+) -> Score {
     let mut score = Score::new(name, 480);
     score.tracks = melodies
         .iter()
@@ -188,7 +221,10 @@ impl AutoencoderSession {
 
     fn loss(&self, model: &Autoencoder, indices: &[usize]) -> (Tensor<1>, Tensor<2>, Vec<usize>) {
         let vocab = self.data.range.vocab_size();
-        let melodies: Vec<&[usize]> = indices.iter().map(|&i| self.data.windows[i].as_slice()).collect();
+        let melodies: Vec<&[usize]> = indices
+            .iter()
+            .map(|&i| self.data.windows[i].as_slice())
+            .collect();
         let logits = model.decode(model.encode(one_hot(&melodies, vocab, &self.device)), vocab);
         let flat: Vec<usize> = melodies.iter().flat_map(|m| m.iter().copied()).collect();
         let loss = CrossEntropyLossConfig::new()
@@ -215,7 +251,9 @@ impl Session for AutoencoderSession {
         let indices = self.train.get(step).to_vec();
         let (loss, _, _) = self.loss(&self.model, &indices);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optimizer.step(self.learning_rate, self.model.clone(), grads);
+        self.model = self
+            .optimizer
+            .step(self.learning_rate, self.model.clone(), grads);
         vec![scalar(loss)]
     }
 

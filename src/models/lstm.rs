@@ -50,7 +50,11 @@ impl LstmMelody {
         let vocab = range.vocab_size();
         let layers = (0..config.layers.max(1))
             .map(|i| {
-                let input = if i == 0 { config.embedding } else { config.hidden };
+                let input = if i == 0 {
+                    config.embedding
+                } else {
+                    config.hidden
+                };
                 LstmConfig::new(input, config.hidden, true).init(device)
             })
             .collect();
@@ -80,13 +84,19 @@ impl LstmMelody {
             states.push(s);
         }
         let [_, _, hidden] = x.dims();
-        (self.output.forward(x.reshape([batch * steps, hidden])), states)
+        (
+            self.output.forward(x.reshape([batch * steps, hidden])),
+            states,
+        )
     }
 }
 
 fn token_tensor(rows: &[Vec<usize>], device: &Device) -> Tensor<2, Int> {
     let steps = rows.first().map_or(0, Vec::len);
-    let data: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&t| t as i64)).collect();
+    let data: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| r.iter().map(|&t| t as i64))
+        .collect();
     Tensor::from_data(TensorData::new(data, [rows.len(), steps]), device)
 }
 
@@ -105,7 +115,11 @@ pub fn generate(
     let mut input: Vec<usize> = vec![start_token(range)];
     input.extend(prime.iter().map(|&t| t.min(range.vocab_size() - 1)));
     let (logits, mut state) = model.forward(token_tensor(&[input], device), None);
-    let mut next = sample_logits(rows(logits).last().map_or(&[][..], Vec::as_slice), temperature, &mut rng);
+    let mut next = sample_logits(
+        rows(logits).last().map_or(&[][..], Vec::as_slice),
+        temperature,
+        &mut rng,
+    );
     let mut out = prime.to_vec();
     for _ in 0..steps {
         out.push(next);
@@ -119,7 +133,9 @@ pub fn generate(
 /// Decodes tokens into a one-track score.
 pub fn tokens_to_score(name: &str, tokens: &[usize], range: &PitchRange) -> Score {
     let mut score = Score::new(name, 480);
-    score.tracks.push(tokens_to_track("Melody", tokens, range, 480));
+    score
+        .tracks
+        .push(tokens_to_track("Melody", tokens, range, 480));
     score
 }
 
@@ -150,7 +166,10 @@ impl LstmSession {
     ) -> Result<Self, String> {
         let data = TuneSequences::from_scores(scores, None);
         let (train, mut validation): (Vec<usize>, Vec<usize>) = data.split();
-        let train: Vec<usize> = train.into_iter().filter(|&i| data.tunes[i].len() > 4).collect();
+        let train: Vec<usize> = train
+            .into_iter()
+            .filter(|&i| data.tunes[i].len() > 4)
+            .collect();
         if train.is_empty() {
             return Err("no tunes with notes in this corpus".into());
         }
@@ -185,7 +204,10 @@ impl LstmSession {
         let tokens = &self.data.tunes[tune];
         let len = self.config.sequence + 1;
         let mut crop: Vec<usize> = if rng.random_bool(0.5) || tokens.len() < len {
-            std::iter::once(start_token(&self.data.range)).chain(tokens.iter().copied()).take(len).collect()
+            std::iter::once(start_token(&self.data.range))
+                .chain(tokens.iter().copied())
+                .take(len)
+                .collect()
         } else {
             let from = rng.random_range(0..=tokens.len() - len);
             tokens[from..from + len].to_vec()
@@ -203,7 +225,9 @@ impl LstmSession {
             TensorData::new(next.iter().map(|&t| t as i64).collect::<Vec<_>>(), [len]),
             &self.device,
         );
-        let loss = CrossEntropyLossConfig::new().init(&self.device).forward(logits.clone(), targets);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&self.device)
+            .forward(logits.clone(), targets);
         (loss, logits, next)
     }
 }
@@ -232,7 +256,9 @@ impl Session for LstmSession {
         self.rng = rng;
         let (loss, _, _) = self.loss(&self.model, &crops);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optimizer.step(self.learning_rate, self.model.clone(), grads);
+        self.model = self
+            .optimizer
+            .step(self.learning_rate, self.model.clone(), grads);
         vec![scalar(loss)]
     }
 

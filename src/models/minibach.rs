@@ -141,10 +141,14 @@ pub fn harmonize_score(
     let soprano = voice_tokens(&chosen.notes, 0, grid.total_steps() as usize, &ranges.0[0]);
     let voices = harmonize_tokens(model, ranges, &soprano, temperature, rng, device);
     let mut score = voices_to_score(&format!("{} harmonized", melody.name), &voices, ranges);
-    score.tempos = melody.tempos.iter().map(|t| crate::music::TempoChange {
-        tick: t.tick * 480 / u64::from(melody.ticks_per_quarter.max(1)),
-        ..*t
-    }).collect();
+    score.tempos = melody
+        .tempos
+        .iter()
+        .map(|t| crate::music::TempoChange {
+            tick: t.tick * 480 / u64::from(melody.ticks_per_quarter.max(1)),
+            ..*t
+        })
+        .collect();
     Ok(score)
 }
 
@@ -196,22 +200,35 @@ impl MiniBachSession {
     }
 
     fn batch(&self, indices: &[usize]) -> (Tensor<2>, [Vec<usize>; 3]) {
-        let soprano: Vec<&[usize]> = indices.iter().map(|&i| self.data.windows[i][0].as_slice()).collect();
+        let soprano: Vec<&[usize]> = indices
+            .iter()
+            .map(|&i| self.data.windows[i][0].as_slice())
+            .collect();
         let x = one_hot(&soprano, self.ranges.vocab(0), &self.device);
         let ys = std::array::from_fn(|v| {
-            indices.iter().flat_map(|&i| self.data.windows[i][v + 1].iter().copied()).collect()
+            indices
+                .iter()
+                .flat_map(|&i| self.data.windows[i][v + 1].iter().copied())
+                .collect()
         });
         (x, ys)
     }
 
-    fn losses(&self, model: &MiniBach, indices: &[usize]) -> (Tensor<1>, Vec<Tensor<1>>, Tensor<3>) {
+    fn losses(
+        &self,
+        model: &MiniBach,
+        indices: &[usize],
+    ) -> (Tensor<1>, Vec<Tensor<1>>, Tensor<3>) {
         let (x, ys) = self.batch(indices);
         let logits = model.forward(x, &self.ranges);
         let ce = CrossEntropyLossConfig::new().init(&self.device);
         let per_voice: Vec<Tensor<1>> = (1..4)
             .map(|v| {
                 let y: Vec<&[usize]> = vec![ys[v - 1].as_slice()];
-                ce.forward(voice_logits(&logits, &self.ranges, v), targets(&y, &self.device))
+                ce.forward(
+                    voice_logits(&logits, &self.ranges, v),
+                    targets(&y, &self.device),
+                )
             })
             .collect();
         let total = per_voice[0].clone() + per_voice[1].clone() + per_voice[2].clone();
@@ -236,7 +253,9 @@ impl Session for MiniBachSession {
         let indices = self.train.get(step).to_vec();
         let (total, per_voice, _) = self.losses(&self.model, &indices);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
-        self.model = self.optimizer.step(self.learning_rate, self.model.clone(), grads);
+        self.model = self
+            .optimizer
+            .step(self.learning_rate, self.model.clone(), grads);
         let mut out = vec![scalar(total)];
         out.extend(per_voice.into_iter().map(scalar));
         out

@@ -24,7 +24,12 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 4] = [Self::Minibach, Self::Autoencoder, Self::StackedAutoencoder, Self::Lstm];
+    pub const ALL: [ModelKind; 4] = [
+        Self::Minibach,
+        Self::Autoencoder,
+        Self::StackedAutoencoder,
+        Self::Lstm,
+    ];
 
     /// Identifier used on the command line and in `models/<id>/`.
     pub fn id(self) -> &'static str {
@@ -49,10 +54,18 @@ impl ModelKind {
     /// One line on what the model does.
     pub fn description(self) -> &'static str {
         match self {
-            Self::Minibach => "Reads the soprano of 4 bars and writes alto, tenor and bass; then harmonizes any melody.",
-            Self::Autoencoder => "Compresses 4-bar melodies into a small code and back; generates by decoding random codes.",
-            Self::StackedAutoencoder => "Like auto-bach with several encoder and decoder layers (DeepHear), trained end to end.",
-            Self::Lstm => "Predicts the next 16th-note step of a tune; generates new tunes and continues yours.",
+            Self::Minibach => {
+                "Reads the soprano of 4 bars and writes alto, tenor and bass; then harmonizes any melody."
+            }
+            Self::Autoencoder => {
+                "Compresses 4-bar melodies into a small code and back; generates by decoding random codes."
+            }
+            Self::StackedAutoencoder => {
+                "Like auto-bach with several encoder and decoder layers (DeepHear), trained end to end."
+            }
+            Self::Lstm => {
+                "Predicts the next 16th-note step of a tune; generates new tunes and continues yours."
+            }
         }
     }
 
@@ -146,7 +159,10 @@ pub fn one_hot(rows: &[&[usize]], vocab: usize, device: &Device) -> Tensor<2> {
 
 /// Token targets as an int tensor `[rows * steps]`.
 pub fn targets(rows: &[&[usize]], device: &Device) -> Tensor<1, Int> {
-    let data: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&t| t as i64)).collect();
+    let data: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| r.iter().map(|&t| t as i64))
+        .collect();
     let len = data.len();
     Tensor::from_data(TensorData::new(data, [len]), device)
 }
@@ -159,7 +175,11 @@ pub fn scalar(tensor: Tensor<1>) -> f64 {
 /// Reads a 2-D float tensor back as rows.
 pub fn rows(tensor: Tensor<2>) -> Vec<Vec<f32>> {
     let [_, cols] = tensor.dims();
-    let data = tensor.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let data = tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
     data.chunks(cols.max(1)).map(<[f32]>::to_vec).collect()
 }
 
@@ -168,7 +188,9 @@ pub fn argmax(values: &[f32]) -> usize {
     values
         .iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
         .0
 }
 
@@ -235,7 +257,10 @@ pub trait Session: Send {
 }
 
 /// Writes a module's parameters to a burnpack file.
-pub fn save_module<M: burn::module::Module>(module: &M, path: &std::path::Path) -> Result<(), String> {
+pub fn save_module<M: burn::module::Module>(
+    module: &M,
+    path: &std::path::Path,
+) -> Result<(), String> {
     module
         .clone()
         .into_record()
@@ -244,12 +269,18 @@ pub fn save_module<M: burn::module::Module>(module: &M, path: &std::path::Path) 
 }
 
 /// Reads parameters from a burnpack file into a freshly built module.
-pub fn load_module<M: burn::module::Module>(module: M, path: &std::path::Path) -> Result<M, String> {
+pub fn load_module<M: burn::module::Module>(
+    module: M,
+    path: &std::path::Path,
+) -> Result<M, String> {
     let record = burn::store::ModuleRecord::load(path)
         .map_err(|e| format!("{}: cannot read the model: {e}", path.display()))?;
-    module
-        .try_load_record(record)
-        .map_err(|e| format!("{}: the saved parameters do not fit this model: {e}", path.display()))
+    module.try_load_record(record).map_err(|e| {
+        format!(
+            "{}: the saved parameters do not fit this model: {e}",
+            path.display()
+        )
+    })
 }
 
 /// Shuffled batches over a set of example indices.

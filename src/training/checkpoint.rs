@@ -78,7 +78,9 @@ pub enum CheckpointError {
         found: String,
     },
     /// Another layout version.
-    #[error("{path}: checkpoint format {found} is not supported (this muselab reads format {CHECKPOINT_FORMAT})")]
+    #[error(
+        "{path}: checkpoint format {found} is not supported (this muselab reads format {CHECKPOINT_FORMAT})"
+    )]
     Format {
         /// The folder.
         path: String,
@@ -95,17 +97,27 @@ fn io(path: &Path, reason: impl std::fmt::Display) -> CheckpointError {
 }
 
 /// Writes a checkpoint of `session` to `dir`, atomically.
-pub fn write(dir: &Path, config: &RunConfig, history: &History, session: &dyn Session) -> Result<(), CheckpointError> {
+pub fn write(
+    dir: &Path,
+    config: &RunConfig,
+    history: &History,
+    session: &dyn Session,
+) -> Result<(), CheckpointError> {
     let parent = dir.parent().ok_or_else(|| io(dir, "no parent folder"))?;
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
     let old = parent.join(format!(".{name}.old{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
     std::fs::write(tmp.join(CONFIG_FILE), to_json(config)).map_err(|e| io(&tmp, e))?;
     std::fs::write(tmp.join(HISTORY_FILE), to_json(history)).map_err(|e| io(&tmp, e))?;
-    session.save(&tmp.join(MODEL_FILE)).map_err(|e| io(&tmp, e))?;
+    session
+        .save(&tmp.join(MODEL_FILE))
+        .map_err(|e| io(&tmp, e))?;
     if dir.exists() {
         std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
     }
@@ -119,12 +131,18 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// Reads a checkpoint's config and history, checking that it belongs to `expected` (if given).
-pub fn read(dir: &Path, expected: Option<ModelKind>) -> Result<(RunConfig, History), CheckpointError> {
+pub fn read(
+    dir: &Path,
+    expected: Option<ModelKind>,
+) -> Result<(RunConfig, History), CheckpointError> {
     let config_path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| io(&config_path, format!("not a muselab checkpoint ({e})")))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(&config_path, e))?;
-    let format = value.get("format").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+    let format = value
+        .get("format")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as u32;
     if format != CHECKPOINT_FORMAT {
         return Err(CheckpointError::Format {
             path: dir.display().to_string(),
@@ -142,7 +160,10 @@ pub fn read(dir: &Path, expected: Option<ModelKind>) -> Result<(RunConfig, Histo
         });
     }
     if !dir.join(MODEL_FILE).is_file() {
-        return Err(io(&dir.join(MODEL_FILE), "missing: the checkpoint has no parameters"));
+        return Err(io(
+            &dir.join(MODEL_FILE),
+            "missing: the checkpoint has no parameters",
+        ));
     }
     let history_path = dir.join(HISTORY_FILE);
     let history = std::fs::read_to_string(&history_path)
@@ -174,7 +195,10 @@ pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
         };
         for entry in entries.flatten() {
             let dir = entry.path();
-            if dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            if dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
                 continue;
             }
             if let Ok((config, history)) = read(&dir, None) {

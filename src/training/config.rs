@@ -123,8 +123,20 @@ impl RunConfig {
 /// Doc lines of the run-level settings, for the form's tooltips.
 pub const RUN_FIELD_DOCS: [(&str, &str); 5] = [
     ("epochs", "Passes over the training data."),
-    ("batch size", "Examples per optimisation step; larger batches suit the GPU."),
-    ("learning rate", "Adam's step size; lower it if the loss jumps around or turns NaN."),
-    ("seed", "Seed of every random choice: the same seed on the same device gives the same run."),
-    ("max pieces", "Read at most this many pieces of the corpus (0 = all), for quick experiments."),
+    (
+        "batch size",
+        "Examples per optimisation step; larger batches suit the GPU.",
+    ),
+    (
+        "learning rate",
+        "Adam's step size; lower it if the loss jumps around or turns NaN.",
+    ),
+    (
+        "seed",
+        "Seed of every random choice: the same seed on the same device gives the same run.",
+    ),
+    (
+        "max pieces",
+        "Read at most this many pieces of the corpus (0 = all), for quick experiments.",
+    ),
 ];

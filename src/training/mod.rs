@@ -26,7 +26,11 @@ use crate::music::Score;
 pub static RNG_GUARD: Mutex<()> = Mutex::new(());
 
 /// Builds the session of a run from its corpus, and records the vocabulary in the config.
-pub fn build_session(config: &mut RunConfig, scores: &[Score], device: &Device) -> Result<Box<dyn Session>, String> {
+pub fn build_session(
+    config: &mut RunConfig,
+    scores: &[Score],
+    device: &Device,
+) -> Result<Box<dyn Session>, String> {
     let (batch, lr) = (config.batch_size.max(1), config.learning_rate);
     let session: Box<dyn Session> = match (&config.hyperparameters, config.model) {
         (ModelConfig::Minibach(c), ModelKind::Minibach) => {
@@ -45,7 +49,10 @@ pub fn build_session(config: &mut RunConfig, scores: &[Score], device: &Device) 
             Box::new(s)
         }
         (_, kind) => {
-            return Err(format!("the hyperparameters in this config are not those of {}", kind.id()));
+            return Err(format!(
+                "the hyperparameters in this config are not those of {}",
+                kind.id()
+            ));
         }
     };
     Ok(session)

@@ -205,7 +205,8 @@ fn run(
     let mut history = History::default();
     let mut first_epoch = 1;
     if let Some(dir) = &resume_from {
-        let (saved, saved_history) = checkpoint::read(dir, Some(config.model)).map_err(|e| e.to_string())?;
+        let (saved, saved_history) =
+            checkpoint::read(dir, Some(config.model)).map_err(|e| e.to_string())?;
         let epochs = config.epochs.max(saved.epochs);
         config = RunConfig { epochs, ..saved };
         first_epoch = saved_history.epochs.len() + 1;
@@ -214,15 +215,22 @@ fn run(
 
     let device = choose_device(config.device, compute);
     let label = device.label();
-    let _rng_guard = super::RNG_GUARD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _rng_guard = super::RNG_GUARD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     device.device().seed(config.seed);
     let autodiff = device.device().clone().autodiff();
 
     let corpus = config.corpus_dir(assets);
-    reporter.send(TrainingEvent::Status(format!("reading {}…", corpus.display())));
+    reporter.send(TrainingEvent::Status(format!(
+        "reading {}…",
+        corpus.display()
+    )));
     let (scores, skipped) = crate::data::load_scores(&corpus, config.max_pieces)?;
     if skipped > 0 {
-        reporter.send(TrainingEvent::Status(format!("{skipped} unreadable files skipped")));
+        reporter.send(TrainingEvent::Status(format!(
+            "{skipped} unreadable files skipped"
+        )));
     }
     let mut session = build_session(&mut config, &scores, &autodiff)?;
     let run_dir = match &resume_from {
@@ -249,7 +257,9 @@ fn run(
         corpus_metrics: history.corpus_metrics.clone(),
     });
     if device.is_gpu() {
-        reporter.send(TrainingEvent::Status("compiling GPU kernels (first steps are slow)…".into()));
+        reporter.send(TrainingEvent::Status(
+            "compiling GPU kernels (first steps are slow)…".into(),
+        ));
     }
 
     // One generator for the whole run: shuffles depend on the seed and the epoch only.
@@ -270,10 +280,14 @@ fn run(
             }
             if stop.load(Ordering::SeqCst) {
                 if done > 0 || !saved_any {
-                    checkpoint::write(&run_dir, &config, &history, session.as_ref()).map_err(|e| e.to_string())?;
+                    checkpoint::write(&run_dir, &config, &history, session.as_ref())
+                        .map_err(|e| e.to_string())?;
                     reporter.send(TrainingEvent::Checkpoint(run_dir.clone()));
                 }
-                return Ok(format!("stopped in epoch {epoch}; checkpoint in {}", run_dir.display()));
+                return Ok(format!(
+                    "stopped in epoch {epoch}; checkpoint in {}",
+                    run_dir.display()
+                ));
             }
             let losses = session.train_step(step);
             if let Some(bad) = losses.iter().find(|l| !l.is_finite()) {
@@ -324,7 +338,8 @@ fn run(
             seconds: started.elapsed().as_secs_f64(),
         };
         history.epochs.push(record.clone());
-        checkpoint::write(&run_dir, &config, &history, session.as_ref()).map_err(|e| e.to_string())?;
+        checkpoint::write(&run_dir, &config, &history, session.as_ref())
+            .map_err(|e| e.to_string())?;
         saved_any = true;
         reporter.send(TrainingEvent::Checkpoint(run_dir.clone()));
         reporter.send(TrainingEvent::Epoch { record, samples });

@@ -15,7 +15,9 @@ use crate::compute::{ComputeDevice, DeviceChoice};
 use crate::models::{FieldValue, ModelKind, Sample};
 use crate::music::Score;
 use crate::training::config::RUN_FIELD_DOCS;
-use crate::training::{EpochRecord, RunConfig, RunSummary, StepRecord, TrainingEvent, TrainingHandle, TrainingRequest};
+use crate::training::{
+    EpochRecord, RunConfig, RunSummary, StepRecord, TrainingEvent, TrainingHandle, TrainingRequest,
+};
 
 /// What the dashboard asks the app to do.
 #[derive(Clone, Debug)]
@@ -120,7 +122,11 @@ impl LiveRun {
         let (per_epoch, first, last) = self.plan;
         let total = (per_epoch * (last + 1).saturating_sub(first)).max(1);
         let done = self.position.0.saturating_sub(first) * per_epoch + self.position.1;
-        if self.finished.is_some() { 1.0 } else { (done as f32 / total as f32).min(1.0) }
+        if self.finished.is_some() {
+            1.0
+        } else {
+            (done as f32 / total as f32).min(1.0)
+        }
     }
 
     /// True while the training thread works.
@@ -174,12 +180,14 @@ impl TrainingDashboard {
     pub fn refresh_runs(&mut self, delete: Option<PathBuf>) {
         let (tx, rx) = channel();
         let dir = self.models_dir.clone();
-        let spawned = std::thread::Builder::new().name("list-runs".into()).spawn(move || {
-            if let Some(run) = delete {
-                let _ = std::fs::remove_dir_all(run);
-            }
-            let _ = tx.send(crate::training::list_runs(&dir));
-        });
+        let spawned = std::thread::Builder::new()
+            .name("list-runs".into())
+            .spawn(move || {
+                if let Some(run) = delete {
+                    let _ = std::fs::remove_dir_all(run);
+                }
+                let _ = tx.send(crate::training::list_runs(&dir));
+            });
         if spawned.is_ok() {
             self.runs_rx = Some(rx);
         }
@@ -233,9 +241,12 @@ impl TrainingDashboard {
         };
         let started = Instant::now();
         let mut ended = false;
+        let mut refresh = false;
         while started.elapsed() < budget {
             let Some(handle) = &run.handle else { break };
-            let Ok(event) = handle.events.try_recv() else { break };
+            let Ok(event) = handle.events.try_recv() else {
+                break;
+            };
             match event {
                 TrainingEvent::Status(line) => run.status = line,
                 TrainingEvent::Started {
@@ -273,6 +284,7 @@ impl TrainingDashboard {
                 }
                 TrainingEvent::Checkpoint(dir) => {
                     run.status = format!("checkpoint written to {}", dir.display());
+                    refresh = true;
                 }
                 TrainingEvent::Finished(result) => {
                     run.status = match &result {
@@ -287,17 +299,22 @@ impl TrainingDashboard {
                 }
             }
         }
-        if ended {
-            if let Some(run) = &mut self.run {
-                run.handle = None;
-                self.selected = run.run_dir.clone();
-            }
+        if ended && let Some(run) = &mut self.run {
+            run.handle = None;
+            self.selected = run.run_dir.clone();
+        }
+        if (ended || refresh) && self.runs_rx.is_none() {
             self.refresh_runs(None);
         }
     }
 
     /// Draws the dashboard.
-    pub fn ui(&mut self, ui: &mut Ui, compute: Option<&ComputeDevice>, has_open_piece: bool) -> Option<DashboardAction> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        compute: Option<&ComputeDevice>,
+        has_open_piece: bool,
+    ) -> Option<DashboardAction> {
         let mut action = None;
         egui::Panel::left("training-form")
             .resizable(true)
@@ -338,46 +355,74 @@ impl TrainingDashboard {
                     ui.selectable_value(&mut config.corpus, id.to_string(), title);
                 }
             });
-            ui.add(egui::TextEdit::singleline(&mut config.corpus).hint_text("bach, celtic or a folder"))
-                .on_hover_text("bach, celtic, or the path of a folder of MIDI files");
-            egui::Grid::new("hyperparameters").num_columns(2).show(ui, |ui| {
-                for field in config.hyperparameters.fields() {
-                    ui.label(field.name.replace('_', " ")).on_hover_text(field.doc);
-                    match field.value {
-                        FieldValue::Usize(v) => ui.add(egui::DragValue::new(v).range(1..=100_000)),
-                        FieldValue::F64(v) => ui.add(egui::DragValue::new(v).range(0.0..=1.0).speed(0.01)),
+            ui.add(
+                egui::TextEdit::singleline(&mut config.corpus)
+                    .hint_text("bach, celtic or a folder"),
+            )
+            .on_hover_text("bach, celtic, or the path of a folder of MIDI files");
+            egui::Grid::new("hyperparameters")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    for field in config.hyperparameters.fields() {
+                        ui.label(field.name.replace('_', " "))
+                            .on_hover_text(field.doc);
+                        match field.value {
+                            FieldValue::Usize(v) => {
+                                ui.add(egui::DragValue::new(v).range(1..=100_000))
+                            }
+                            FieldValue::F64(v) => {
+                                ui.add(egui::DragValue::new(v).range(0.0..=1.0).speed(0.01))
+                            }
+                        }
+                        .on_hover_text(field.doc);
+                        ui.end_row();
                     }
-                    .on_hover_text(field.doc);
+                    let doc = |name: &str| {
+                        RUN_FIELD_DOCS
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map_or("", |(_, d)| *d)
+                    };
+                    ui.label("epochs").on_hover_text(doc("epochs"));
+                    ui.add(egui::DragValue::new(&mut config.epochs).range(1..=10_000))
+                        .on_hover_text(doc("epochs"));
                     ui.end_row();
-                }
-                let doc = |name: &str| RUN_FIELD_DOCS.iter().find(|(n, _)| *n == name).map_or("", |(_, d)| *d);
-                ui.label("epochs").on_hover_text(doc("epochs"));
-                ui.add(egui::DragValue::new(&mut config.epochs).range(1..=10_000)).on_hover_text(doc("epochs"));
-                ui.end_row();
-                ui.label("batch size").on_hover_text(doc("batch size"));
-                ui.add(egui::DragValue::new(&mut config.batch_size).range(1..=4096)).on_hover_text(doc("batch size"));
-                ui.end_row();
-                ui.label("learning rate").on_hover_text(doc("learning rate"));
-                ui.add(egui::DragValue::new(&mut config.learning_rate).range(1e-6..=1.0).speed(1e-4))
+                    ui.label("batch size").on_hover_text(doc("batch size"));
+                    ui.add(egui::DragValue::new(&mut config.batch_size).range(1..=4096))
+                        .on_hover_text(doc("batch size"));
+                    ui.end_row();
+                    ui.label("learning rate")
+                        .on_hover_text(doc("learning rate"));
+                    ui.add(
+                        egui::DragValue::new(&mut config.learning_rate)
+                            .range(1e-6..=1.0)
+                            .speed(1e-4),
+                    )
                     .on_hover_text(doc("learning rate"));
-                ui.end_row();
-                ui.label("seed").on_hover_text(doc("seed"));
-                ui.add(egui::DragValue::new(&mut config.seed)).on_hover_text(doc("seed"));
-                ui.end_row();
-                let mut pieces = config.max_pieces.unwrap_or(0);
-                ui.label("max pieces").on_hover_text(doc("max pieces"));
-                if ui.add(egui::DragValue::new(&mut pieces).range(0..=100_000)).on_hover_text(doc("max pieces")).changed() {
-                    config.max_pieces = (pieces > 0).then_some(pieces);
-                }
-                ui.end_row();
-                ui.label("device").on_hover_text("Where to train: Auto uses a real GPU when one was found");
-                ui.horizontal(|ui| {
-                    ui.selectable_value(&mut config.device, DeviceChoice::Auto, "Auto");
-                    ui.selectable_value(&mut config.device, DeviceChoice::Cpu, "CPU");
-                    ui.selectable_value(&mut config.device, DeviceChoice::Gpu, "GPU");
+                    ui.end_row();
+                    ui.label("seed").on_hover_text(doc("seed"));
+                    ui.add(egui::DragValue::new(&mut config.seed))
+                        .on_hover_text(doc("seed"));
+                    ui.end_row();
+                    let mut pieces = config.max_pieces.unwrap_or(0);
+                    ui.label("max pieces").on_hover_text(doc("max pieces"));
+                    if ui
+                        .add(egui::DragValue::new(&mut pieces).range(0..=100_000))
+                        .on_hover_text(doc("max pieces"))
+                        .changed()
+                    {
+                        config.max_pieces = (pieces > 0).then_some(pieces);
+                    }
+                    ui.end_row();
+                    ui.label("device")
+                        .on_hover_text("Where to train: Auto uses a real GPU when one was found");
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut config.device, DeviceChoice::Auto, "Auto");
+                        ui.selectable_value(&mut config.device, DeviceChoice::Cpu, "CPU");
+                        ui.selectable_value(&mut config.device, DeviceChoice::Gpu, "GPU");
+                    });
+                    ui.end_row();
                 });
-                ui.end_row();
-            });
             if ui.button("Reset to defaults").clicked() {
                 let model = self.settings.model;
                 *self.settings.config_mut() = RunConfig::new(model);
@@ -385,7 +430,10 @@ impl TrainingDashboard {
         });
         ui.horizontal(|ui| {
             let paused = self.run.as_ref().is_some_and(LiveRun::paused);
-            if ui.add_enabled(!running, egui::Button::new("Train")).clicked() {
+            if ui
+                .add_enabled(!running, egui::Button::new("Train"))
+                .clicked()
+            {
                 let ctx = ui.ctx().clone();
                 self.start(compute, &ctx);
             }
@@ -394,7 +442,10 @@ impl TrainingDashboard {
                     if ui.button("Resume").clicked() {
                         handle.resume();
                     }
-                } else if ui.add_enabled(running, egui::Button::new("Pause")).clicked() {
+                } else if ui
+                    .add_enabled(running, egui::Button::new("Pause"))
+                    .clicked()
+                {
                     handle.pause();
                 }
                 if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
@@ -411,23 +462,42 @@ impl TrainingDashboard {
         let mut action = None;
         ui.heading("Runs");
         if self.runs.is_empty() {
-            ui.label(RichText::new(format!("No checkpoints in {} yet.", self.models_dir.display())).weak());
+            ui.label(
+                RichText::new(format!(
+                    "No checkpoints in {} yet.",
+                    self.models_dir.display()
+                ))
+                .weak(),
+            );
         }
         let mut delete = None;
         for run in &self.runs {
-            let name = run.dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let loss = run.final_loss.map_or_else(|| "–".to_string(), |l| format!("{l:.3}"));
+            let name = run
+                .dir
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let loss = run
+                .final_loss
+                .map_or_else(|| "–".to_string(), |l| format!("{l:.3}"));
             ui.horizontal(|ui| {
                 let selected = self.selected.as_ref() == Some(&run.dir);
                 if ui
                     .selectable_label(selected, format!("{} · {name}", run.model.id()))
-                    .on_hover_text(format!("{} epochs, final loss {loss}\n{}", run.epochs, run.dir.display()))
+                    .on_hover_text(format!(
+                        "{} epochs, final loss {loss}\n{}",
+                        run.epochs,
+                        run.dir.display()
+                    ))
                     .clicked()
                 {
                     self.selected = Some(run.dir.clone());
                 }
                 ui.label(RichText::new(format!("{} ep, loss {loss}", run.epochs)).weak());
-                if ui.small_button("Delete").on_hover_text("Delete this checkpoint from disk").clicked() {
+                if ui
+                    .small_button("Delete")
+                    .on_hover_text("Delete this checkpoint from disk")
+                    .clicked()
+                {
                     delete = Some(run.dir.clone());
                 }
             });
@@ -444,15 +514,26 @@ impl TrainingDashboard {
         ui.separator();
         ui.heading("Use the model");
         let Some(checkpoint) = self.selected.clone() else {
-            ui.label(RichText::new("Select a run above (a finished run is selected for you).").weak());
+            ui.label(
+                RichText::new("Select a run above (a finished run is selected for you).").weak(),
+            );
             return None;
         };
-        let kind = self.runs.iter().find(|r| r.dir == checkpoint).map(|r| r.model);
+        let kind = self
+            .runs
+            .iter()
+            .find(|r| r.dir == checkpoint)
+            .map(|r| r.model);
         ui.horizontal(|ui| {
             ui.label("seed").on_hover_text("Same seed, same result");
             ui.add(egui::DragValue::new(&mut self.settings.generate_seed));
-            ui.label("temperature").on_hover_text("0 = always the most likely note; higher = more adventurous");
-            ui.add(egui::DragValue::new(&mut self.settings.temperature).range(0.0..=3.0).speed(0.05));
+            ui.label("temperature")
+                .on_hover_text("0 = always the most likely note; higher = more adventurous");
+            ui.add(
+                egui::DragValue::new(&mut self.settings.temperature)
+                    .range(0.0..=3.0)
+                    .speed(0.05),
+            );
         });
         let (seed, temperature) = (self.settings.generate_seed, self.settings.temperature);
         let generate = |from_open_piece| DashboardAction::Generate {
@@ -461,34 +542,39 @@ impl TrainingDashboard {
             seed,
             temperature,
         };
-        ui.horizontal_wrapped(|ui| match kind {
-            Some(ModelKind::Minibach) => {
+        // (label, tooltip, uses the open piece) per model.
+        let buttons: &[(&str, &str, bool)] = match kind {
+            Some(ModelKind::Minibach) => &[(
+                "Harmonize the open piece",
+                "Takes the first track (the soprano of a chorale, the tune of a folk song) and writes alto, tenor and bass",
+                true,
+            )],
+            Some(ModelKind::Lstm) => &[
+                ("Generate a tune", "A new tune from the start token", false),
+                (
+                    "Continue the open piece",
+                    "Primes the LSTM with the first two bars of the open piece",
+                    true,
+                ),
+            ],
+            Some(_) => &[(
+                "Decode a random code",
+                "A code drawn uniformly from [-1, 1], decoded",
+                false,
+            )],
+            None => &[],
+        };
+        ui.horizontal_wrapped(|ui| {
+            for &(label, tooltip, from_open_piece) in buttons {
+                let enabled = has_open_piece || !from_open_piece;
                 if ui
-                    .add_enabled(has_open_piece, egui::Button::new("Harmonize the open piece"))
-                    .on_hover_text("Takes the first track (the soprano of a chorale, the tune of a folk song) and writes alto, tenor and bass")
+                    .add_enabled(enabled, egui::Button::new(label))
+                    .on_hover_text(tooltip)
                     .clicked()
                 {
-                    action = Some(generate(true));
+                    action = Some(generate(from_open_piece));
                 }
             }
-            Some(ModelKind::Lstm) => {
-                if ui.button("Generate a tune").clicked() {
-                    action = Some(generate(false));
-                }
-                if ui
-                    .add_enabled(has_open_piece, egui::Button::new("Continue the open piece"))
-                    .on_hover_text("Primes the LSTM with the first two bars of the open piece")
-                    .clicked()
-                {
-                    action = Some(generate(true));
-                }
-            }
-            Some(_) => {
-                if ui.button("Decode a random code").clicked() {
-                    action = Some(generate(false));
-                }
-            }
-            None => {}
         });
         action
     }
@@ -514,7 +600,11 @@ impl TrainingDashboard {
             run.position.1,
             run.steps_per_second
         );
-        ui.add(egui::ProgressBar::new(progress).text(text).animate(run.is_running()));
+        ui.add(
+            egui::ProgressBar::new(progress)
+                .text(text)
+                .animate(run.is_running()),
+        );
         ui.horizontal_wrapped(|ui| {
             if !run.device.is_empty() {
                 ui.label(format!("device: {}", run.device));
@@ -560,7 +650,11 @@ impl TrainingDashboard {
                     })
                     .collect();
                 if !validation.is_empty() {
-                    plot.line(Line::new("validation loss", validation).color(egui::Color32::WHITE).width(2.0));
+                    plot.line(
+                        Line::new("validation loss", validation)
+                            .color(egui::Color32::WHITE)
+                            .width(2.0),
+                    );
                 }
             });
         if let Some(last_epoch) = run.epochs.last() {
@@ -573,19 +667,26 @@ impl TrainingDashboard {
                 }
             });
             ui.add_space(6.0);
-            egui::Grid::new("metrics").striped(true).num_columns(3).show(ui, |ui| {
-                ui.label(RichText::new("metric").strong());
-                ui.label(RichText::new("sample").strong());
-                ui.label(RichText::new("corpus").strong());
-                ui.end_row();
-                for (name, value) in &last_epoch.sample_metrics {
-                    ui.label(name);
-                    ui.label(format!("{value:.3}"));
-                    let corpus = run.corpus_metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-                    ui.label(corpus.map_or_else(|| "–".into(), |v| format!("{v:.3}")));
+            egui::Grid::new("metrics")
+                .striped(true)
+                .num_columns(3)
+                .show(ui, |ui| {
+                    ui.label(RichText::new("metric").strong());
+                    ui.label(RichText::new("sample").strong());
+                    ui.label(RichText::new("corpus").strong());
                     ui.end_row();
-                }
-            });
+                    for (name, value) in &last_epoch.sample_metrics {
+                        ui.label(name);
+                        ui.label(format!("{value:.3}"));
+                        let corpus = run
+                            .corpus_metrics
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, v)| *v);
+                        ui.label(corpus.map_or_else(|| "–".into(), |v| format!("{v:.3}")));
+                        ui.end_row();
+                    }
+                });
         }
         for sample in run.samples.clone() {
             ui.add_space(6.0);
