@@ -5,12 +5,15 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use crate::data::encoding::{pick_track, voice_tokens};
 use crate::models::autoencoder::{self, Autoencoder, AutoencoderConfig};
+use crate::models::latent::{self, LatentModel};
 use crate::models::lstm::{self, LstmMelody, LstmMelodyConfig};
 use crate::models::minibach::{self, MiniBach, VoiceRanges};
+use crate::models::rnn_vae::{RnnVae, RnnVaeModel};
+use crate::models::vae::{Vae, VaeModel};
 use crate::models::{ModelKind, load_module};
 use crate::music::Score;
 use crate::training::checkpoint::{self, MODEL_FILE};
@@ -49,6 +52,8 @@ pub enum LoadedModel {
         /// Its melody range.
         range: crate::data::PitchRange,
     },
+    /// A VAE or recurrent VAE.
+    Latent(Box<dyn LatentModel>),
     /// The LSTM.
     Lstm {
         /// The network.
@@ -80,6 +85,18 @@ impl LoadedModel {
                 config: c.clone(),
                 range,
             },
+            (ModelConfig::Vae(c), Vocabulary::Melody(range)) => Self::Latent(Box::new(VaeModel {
+                model: load_module(Vae::new(c, range.vocab_size(), device), &path)?,
+                config: c.clone(),
+                range,
+            })),
+            (ModelConfig::RnnVae(c), Vocabulary::Melody(range)) => {
+                Self::Latent(Box::new(RnnVaeModel {
+                    model: load_module(RnnVae::new(c, range.vocab_size(), device), &path)?,
+                    config: c.clone(),
+                    range,
+                }))
+            }
             (ModelConfig::Lstm(c), Vocabulary::Melody(range)) => Self::Lstm {
                 model: load_module(LstmMelody::new(c, &range, device), &path)?,
                 config: c.clone(),
@@ -88,6 +105,14 @@ impl LoadedModel {
             _ => return Err(unknown()),
         };
         Ok((model, config))
+    }
+
+    /// The latent model, for the map and `encode`/`decode`/`interpolate`.
+    pub fn latent(&self) -> Option<&dyn LatentModel> {
+        match self {
+            Self::Latent(model) => Some(model.as_ref()),
+            _ => None,
+        }
     }
 
     /// Generates a piece.
@@ -129,6 +154,19 @@ impl LoadedModel {
                     &melodies,
                     range,
                 ))
+            }
+            Self::Latent(model) => {
+                // A point of the prior N(0, I), from the seed.
+                let z: Vec<f32> = (0..model.latent_size())
+                    .map(|_| {
+                        let (u, v): (f32, f32) = (rng.random_range(1e-6..1.0), rng.random());
+                        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+                    })
+                    .collect();
+                let tokens = model
+                    .decode(&[z], options.temperature, options.seed, device)
+                    .remove(0);
+                Ok(latent::melody_score("vae", &tokens, &model.range()))
             }
             Self::Lstm {
                 model,

@@ -2,8 +2,11 @@
 //! forms ([`Field`]) and small tensor helpers.
 
 pub mod autoencoder;
+pub mod latent;
 pub mod lstm;
 pub mod minibach;
+pub mod rnn_vae;
+pub mod vae;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::Rng;
@@ -20,6 +23,10 @@ pub enum ModelKind {
     StackedAutoencoder,
     /// LSTM next-step melody model (folk-rnn style).
     Lstm,
+    /// Variational autoencoder with a 2-D latent (the latent map).
+    Vae,
+    /// Recurrent VAE (VRAE / MusicVAE): BiLSTM encoder, LSTM decoder.
+    RnnVae,
 }
 
 impl ModelKind {
@@ -38,6 +45,8 @@ impl ModelKind {
             Self::Autoencoder => "autoencoder",
             Self::StackedAutoencoder => "stacked-autoencoder",
             Self::Lstm => "lstm",
+            Self::Vae => "vae",
+            Self::RnnVae => "rnn-vae",
         }
     }
 
@@ -48,6 +57,8 @@ impl ModelKind {
             Self::Autoencoder => "auto-bach (autoencoder)",
             Self::StackedAutoencoder => "stacked autoencoder (DeepHear)",
             Self::Lstm => "LSTM melody (folk-rnn)",
+            Self::Vae => "VAE (2-D latent map)",
+            Self::RnnVae => "recurrent VAE (MusicVAE)",
         }
     }
 
@@ -66,13 +77,19 @@ impl ModelKind {
             Self::Lstm => {
                 "Predicts the next 16th-note step of a tune; generates new tunes and continues yours."
             }
+            Self::Vae => {
+                "Maps 2-bar melodies onto a smooth 2-D latent plane you can click, hear and walk through."
+            }
+            Self::RnnVae => {
+                "BiLSTM encoder and LSTM decoder around a 32-D latent (MusicVAE cat-mel_2bar style)."
+            }
         }
     }
 
     /// The corpus it trains on by default.
     pub fn default_corpus(self) -> &'static str {
         match self {
-            Self::Lstm => "celtic",
+            Self::Lstm | Self::Vae | Self::RnnVae => "celtic",
             _ => "bach",
         }
     }

@@ -9,6 +9,8 @@ use crate::models::ModelKind;
 use crate::models::autoencoder::AutoencoderConfig;
 use crate::models::lstm::LstmMelodyConfig;
 use crate::models::minibach::{MiniBachConfig, VoiceRanges};
+use crate::models::rnn_vae::RnnVaeConfig;
+use crate::models::vae::VaeConfig;
 
 /// Version of the checkpoint layout; a checkpoint of another version is refused clearly.
 pub const CHECKPOINT_FORMAT: u32 = 1;
@@ -23,6 +25,10 @@ pub enum ModelConfig {
     Autoencoder(AutoencoderConfig),
     /// The LSTM melody model.
     Lstm(LstmMelodyConfig),
+    /// The VAE.
+    Vae(VaeConfig),
+    /// The recurrent VAE.
+    RnnVae(RnnVaeConfig),
 }
 
 impl ModelConfig {
@@ -38,6 +44,8 @@ impl ModelConfig {
                 ..AutoencoderConfig::default()
             }),
             ModelKind::Lstm => Self::Lstm(LstmMelodyConfig::default()),
+            ModelKind::Vae => Self::Vae(VaeConfig::default()),
+            ModelKind::RnnVae => Self::RnnVae(RnnVaeConfig::default()),
         }
     }
 
@@ -47,6 +55,8 @@ impl ModelConfig {
             Self::Minibach(c) => c.fields(),
             Self::Autoencoder(c) => c.fields(),
             Self::Lstm(c) => c.fields(),
+            Self::Vae(c) => c.fields(),
+            Self::RnnVae(c) => c.fields(),
         }
     }
 }
@@ -104,7 +114,7 @@ impl RunConfig {
             epochs: 20,
             batch_size: 64,
             learning_rate: match model {
-                ModelKind::Lstm => 2e-3,
+                ModelKind::Lstm | ModelKind::RnnVae => 2e-3,
                 _ => 1e-3,
             },
             seed: 42,

@@ -17,6 +17,8 @@ use burn::tensor::Device;
 use crate::models::autoencoder::AutoencoderSession;
 use crate::models::lstm::LstmSession;
 use crate::models::minibach::MiniBachSession;
+use crate::models::rnn_vae::RnnVaeSession;
+use crate::models::vae::VaeSession;
 use crate::models::{ModelKind, Session};
 use crate::music::Score;
 
@@ -40,6 +42,16 @@ pub fn build_session(
         }
         (ModelConfig::Autoencoder(c), ModelKind::Autoencoder | ModelKind::StackedAutoencoder) => {
             let s = AutoencoderSession::new(c.clone(), scores, batch, lr, device)?;
+            config.vocabulary = Vocabulary::Melody(s.range());
+            Box::new(s)
+        }
+        (ModelConfig::Vae(c), ModelKind::Vae) => {
+            let s = VaeSession::new(c.clone(), scores, batch, lr, device)?;
+            config.vocabulary = Vocabulary::Melody(s.range());
+            Box::new(s)
+        }
+        (ModelConfig::RnnVae(c), ModelKind::RnnVae) => {
+            let s = RnnVaeSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
             config.vocabulary = Vocabulary::Melody(s.range());
             Box::new(s)
         }

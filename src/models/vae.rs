@@ -1,0 +1,276 @@
+//! The variational autoencoder on 2- or 4-bar melodies (Briot's book, after Kingma & Welling):
+//! a feedforward encoder gives the mean and log-variance of a Gaussian over a small latent
+//! (2-D by default, so the latent *is* the map), a sample is drawn with the reparameterisation
+//! trick, and a feedforward decoder gives per-step token logits. The loss is the reconstruction
+//! cross-entropy plus β·KL, with β annealed from 0 to `max_beta` and optional free bits, as in
+//! MusicVAE.
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Distribution, Tensor};
+
+use super::latent::{KlSchedule, LatentModel, kl_divergence, tokens_from_logits};
+use super::{Batches, Sample, Session, accuracy, one_hot, scalar, targets};
+use crate::data::{MelodyWindows, PitchRange};
+use crate::music::Score;
+
+crate::hyperparameters! {
+    /// Hyperparameters of the VAE.
+    pub struct VaeConfig {
+        /// Units of the encoder's and decoder's hidden layer (ReLU).
+        pub hidden: usize = 256,
+        /// Latent dimensions; 2 makes the map the latent itself.
+        pub latent: usize = 2,
+        /// Bars per melody (2 or 4), 16 steps each.
+        pub bars: usize = 2,
+        /// Final weight β of the KL term (MusicVAE's max_beta).
+        pub max_beta: f64 = 1.0,
+        /// Steps over which β rises linearly from 0 to max_beta (0: no annealing).
+        pub anneal_steps: usize = 1000,
+        /// KL allowed for free, in bits per melody (MusicVAE's free_bits): no pressure below it.
+        pub free_bits: f64 = 0.0,
+        /// Step between two training windows, in 16th notes.
+        pub stride: usize = 16,
+    }
+}
+
+impl VaeConfig {
+    /// Steps per melody.
+    pub fn steps(&self) -> usize {
+        self.bars.clamp(1, 8) * 16
+    }
+}
+
+/// The network.
+#[derive(Module, Debug)]
+pub struct Vae {
+    encoder: Linear,
+    mean: Linear,
+    log_var: Linear,
+    decoder_hidden: Linear,
+    decoder_out: Linear,
+}
+
+impl Vae {
+    /// Builds the network for melodies over `vocab` tokens.
+    pub fn new(config: &VaeConfig, vocab: usize, device: &Device) -> Self {
+        let input = config.steps() * vocab;
+        Self {
+            encoder: LinearConfig::new(input, config.hidden).init(device),
+            mean: LinearConfig::new(config.hidden, config.latent).init(device),
+            log_var: LinearConfig::new(config.hidden, config.latent).init(device),
+            decoder_hidden: LinearConfig::new(config.latent, config.hidden).init(device),
+            decoder_out: LinearConfig::new(config.hidden, input).init(device),
+        }
+    }
+
+    /// # Shapes
+    /// - melody: `[batch, steps * vocab]` one-hot
+    /// - returns: mean and log-variance, each `[batch, latent]`
+    pub fn encode(&self, melody: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let h = relu(self.encoder.forward(melody)); // [batch, hidden]
+        (
+            self.mean.forward(h.clone()),
+            self.log_var.forward(h).clamp(-12.0, 12.0),
+        )
+    }
+
+    /// # Shapes
+    /// - z: `[batch, latent]`
+    /// - returns: `[batch * steps, vocab]` logits
+    pub fn decode(&self, z: Tensor<2>, steps: usize, vocab: usize) -> Tensor<2> {
+        let [batch, _] = z.dims();
+        let h = relu(self.decoder_hidden.forward(z)); // [batch, hidden]
+        self.decoder_out.forward(h).reshape([batch * steps, vocab])
+    }
+}
+
+/// A trained VAE with what it needs to encode and decode.
+#[derive(Debug, Clone)]
+pub struct VaeModel {
+    /// The network.
+    pub model: Vae,
+    /// Its hyperparameters.
+    pub config: VaeConfig,
+    /// Its melody range.
+    pub range: PitchRange,
+}
+
+impl LatentModel for VaeModel {
+    fn latent_size(&self) -> usize {
+        self.config.latent
+    }
+    fn steps(&self) -> usize {
+        self.config.steps()
+    }
+    fn range(&self) -> PitchRange {
+        self.range
+    }
+    fn encode_mean(&self, melodies: &[&[usize]], device: &Device) -> Vec<Vec<f32>> {
+        let x = one_hot(melodies, self.range.vocab_size(), device);
+        super::rows(self.model.encode(x).0)
+    }
+    fn decode(
+        &self,
+        z: &[Vec<f32>],
+        temperature: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Vec<Vec<usize>> {
+        let latent = self.config.latent;
+        let data: Vec<f32> = z
+            .iter()
+            .flat_map(|v| v.iter().copied().chain(std::iter::repeat(0.0)).take(latent))
+            .collect();
+        let z = Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(data, [z.len(), latent]),
+            device,
+        );
+        let logits = self.model.decode(z, self.steps(), self.range.vocab_size());
+        tokens_from_logits(logits, self.steps(), temperature, seed)
+    }
+}
+
+/// The VAE under training.
+pub struct VaeSession {
+    model: Vae,
+    optimizer: burn::optim::ModuleOptimizer,
+    config: VaeConfig,
+    schedule: KlSchedule,
+    data: MelodyWindows,
+    train: Batches,
+    validation: Vec<usize>,
+    learning_rate: f64,
+    step: usize,
+    device: Device,
+}
+
+impl VaeSession {
+    /// Cuts the melodies into windows and builds a fresh network.
+    pub fn new(
+        config: VaeConfig,
+        scores: &[Score],
+        batch: usize,
+        learning_rate: f64,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let data = MelodyWindows::from_scores(
+            scores,
+            Some("Soprano"),
+            config.steps(),
+            config.stride,
+            None,
+        );
+        if data.windows.is_empty() {
+            return Err("no melody windows in this corpus".into());
+        }
+        let (train, mut validation) = data.split();
+        if validation.is_empty() {
+            validation = train.iter().copied().take(8).collect();
+        }
+        Ok(Self {
+            model: Vae::new(&config, data.range.vocab_size(), device),
+            optimizer: AdamConfig::new().init(),
+            schedule: KlSchedule {
+                max_beta: config.max_beta,
+                anneal_steps: config.anneal_steps,
+                free_bits: config.free_bits,
+            },
+            config,
+            train: Batches::new(train, batch),
+            validation,
+            data,
+            learning_rate,
+            step: 0,
+            device: device.clone(),
+        })
+    }
+
+    /// The melody range (saved in the checkpoint's config).
+    pub fn range(&self) -> PitchRange {
+        self.data.range
+    }
+
+    /// Returns (total, reconstruction, KL, logits on the mean, targets).
+    fn losses(
+        &self,
+        model: &Vae,
+        indices: &[usize],
+        sample: bool,
+    ) -> (Tensor<1>, Tensor<1>, Tensor<1>, Tensor<2>, Vec<usize>) {
+        let vocab = self.data.range.vocab_size();
+        let steps = self.config.steps();
+        let melodies: Vec<&[usize]> = indices
+            .iter()
+            .map(|&i| self.data.windows[i].as_slice())
+            .collect();
+        let (mean, log_var) = model.encode(one_hot(&melodies, vocab, &self.device));
+        let z = if sample {
+            let noise =
+                Tensor::<2>::random(mean.dims(), Distribution::Normal(0.0, 1.0), &self.device);
+            mean.clone() + (log_var.clone() * 0.5).exp() * noise
+        } else {
+            mean.clone()
+        };
+        let logits = model.decode(z, steps, vocab);
+        // Cross-entropy per step, times steps: the reconstruction cost of a whole melody.
+        let reconstruction = CrossEntropyLossConfig::new()
+            .init(&self.device)
+            .forward(logits.clone(), targets(&melodies, &self.device))
+            * steps as f64;
+        let kl = kl_divergence(mean, log_var);
+        let total = reconstruction.clone() + self.schedule.cost(kl.clone(), self.step);
+        let flat = melodies.iter().flat_map(|m| m.iter().copied()).collect();
+        (total, reconstruction, kl, logits, flat)
+    }
+}
+
+impl Session for VaeSession {
+    fn loss_names(&self) -> Vec<String> {
+        vec!["loss".into(), "reconstruction".into(), "KL".into()]
+    }
+    fn steps_per_epoch(&self) -> usize {
+        self.train.len()
+    }
+    fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
+        self.train.shuffle(rng);
+    }
+    fn train_step(&mut self, step: usize) -> Vec<f64> {
+        let indices = self.train.get(step).to_vec();
+        let (total, reconstruction, kl, _, _) = self.losses(&self.model, &indices, true);
+        let grads = GradientsParams::from_grads(total.backward(), &self.model);
+        self.model = self
+            .optimizer
+            .step(self.learning_rate, self.model.clone(), grads);
+        self.step += 1;
+        vec![scalar(total), scalar(reconstruction), scalar(kl)]
+    }
+    fn validate(&mut self) -> Vec<(String, f64)> {
+        let model = self.model.valid();
+        let indices: Vec<usize> = self.validation.iter().copied().take(512).collect();
+        let (_, reconstruction, kl, logits, flat) = self.losses(&model, &indices, false);
+        vec![
+            ("validation reconstruction".into(), scalar(reconstruction)),
+            ("validation KL".into(), scalar(kl)),
+            ("reconstruction accuracy".into(), accuracy(logits, &flat)),
+        ]
+    }
+    fn samples(&mut self, seed: u64) -> Vec<Sample> {
+        let trained = VaeModel {
+            model: self.model.valid(),
+            config: self.config.clone(),
+            range: self.data.range,
+        };
+        super::latent::standard_samples(&trained, &self.data, &self.validation, seed, &self.device)
+    }
+    fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        super::save_module(&self.model, path)
+    }
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.model = super::load_module(self.model.clone(), path)?;
+        Ok(())
+    }
+}
