@@ -100,6 +100,7 @@ pub fn run(json: bool) -> i32 {
             audio / work
         ),
     );
+    map_click_latency(json);
     0
 }
 
@@ -188,4 +189,64 @@ pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::Device
         }
     }
     0
+}
+
+/// Latency of a click on the latent map: decoding one 2-bar point and synthesising its audio,
+/// for the default VAE (2-D) and recurrent VAE (32-D), averaged over 50 clicks after a warm-up.
+pub fn map_click_latency(json: bool) {
+    use crate::models::latent::LatentModel;
+    use crate::models::rnn_vae::{RnnVae, RnnVaeConfig, RnnVaeModel};
+    use crate::models::vae::{Vae, VaeConfig, VaeModel};
+    let device = burn::tensor::Device::flex();
+    device.seed(1);
+    // The Celtic tunes' melody range, as a trained checkpoint would have it.
+    let range = crate::data::PitchRange { low: 50, high: 93 };
+    let vae_config = VaeConfig::default();
+    let rnn_config = RnnVaeConfig::default();
+    let models: Vec<(&str, Box<dyn LatentModel>)> = vec![
+        (
+            "vae",
+            Box::new(VaeModel {
+                model: Vae::new(&vae_config, range.vocab_size(), &device),
+                config: vae_config,
+                range,
+            }),
+        ),
+        (
+            "rnn-vae",
+            Box::new(RnnVaeModel {
+                model: RnnVae::new(&rnn_config, range.vocab_size(), &device),
+                config: rnn_config,
+                range,
+            }),
+        ),
+    ];
+    for (name, model) in models {
+        let z = vec![0.3f32; model.latent_size()];
+        let clicks = 50;
+        let (mut decode, mut synth) = (0.0, 0.0);
+        for i in 0..clicks + 5 {
+            let started = Instant::now();
+            let tokens = model.decode(std::slice::from_ref(&z), 0.0, 0, &device).remove(0);
+            let decoded = started.elapsed().as_secs_f64();
+            let score = crate::models::latent::melody_score("click", &tokens, &range);
+            let started = Instant::now();
+            std::hint::black_box(render(&score, &SynthOptions::default()));
+            if i >= 5 {
+                decode += decoded;
+                synth += started.elapsed().as_secs_f64();
+            }
+        }
+        let (decode_ms, synth_ms) = (decode / clicks as f64 * 1e3, synth / clicks as f64 * 1e3);
+        report(
+            json,
+            serde_json::json!({"bench": "map_click", "model": name, "latent": model.latent_size(),
+                "decode_ms": decode_ms, "synth_ms": synth_ms, "total_ms": decode_ms + synth_ms}),
+            format!(
+                "map click ({name}, {}-D, 2 bars): decode {decode_ms:.2} ms + synthesis {synth_ms:.2} ms = {:.2} ms",
+                model.latent_size(),
+                decode_ms + synth_ms
+            ),
+        );
+    }
 }

@@ -65,6 +65,43 @@ pub enum Command {
     Train(TrainArgs),
     /// Generate music with a trained checkpoint.
     Generate(GenerateArgs),
+    /// Print the latent mean of each melody (JSON lines), with a vae or rnn-vae checkpoint.
+    Encode {
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+        /// MIDI files (their first track with notes, opening bars).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Decode a latent point into a melody.
+    Decode {
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+        /// The point: comma-separated numbers (missing dimensions are 0).
+        #[arg(long, allow_hyphen_values = true)]
+        z: String,
+        /// Output: .mid or .wav.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Decode the path between two melodies' latent means, as one piece.
+    Interpolate {
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+        /// Start melody.
+        a: PathBuf,
+        /// End melody.
+        b: PathBuf,
+        /// Points on the path (ends included).
+        #[arg(long, default_value_t = 8)]
+        steps: usize,
+        /// Linear instead of spherical interpolation.
+        #[arg(long)]
+        linear: bool,
+        /// Output: .mid or .wav.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Arguments of `muselab train`.
@@ -158,6 +195,16 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
         }
         Command::Train(args) => crate::cli_train::train(args, device),
         Command::Generate(args) => crate::cli_train::generate(args, device),
+        Command::Encode { checkpoint, files } => crate::cli_latent::encode(&checkpoint, &files),
+        Command::Decode { checkpoint, z, out } => crate::cli_latent::decode(&checkpoint, &z, &out),
+        Command::Interpolate {
+            checkpoint,
+            a,
+            b,
+            steps,
+            linear,
+            out,
+        } => crate::cli_latent::interpolate(&checkpoint, &a, &b, steps, !linear, &out),
     }
 }
 

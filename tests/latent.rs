@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use muselab::data::load_scores;
 use muselab::inference::LoadedModel;
 use muselab::models::latent::{LatentModel, interpolate};
-use muselab::models::{ModelKind, Session};
+use muselab::models::ModelKind;
 use muselab::training::{ModelConfig, RunConfig, build_session, checkpoint};
 use rand::SeedableRng;
 

@@ -186,3 +186,76 @@ fn train_from_the_dashboard_watch_the_curve_and_stop() {
     });
     harness.get_by_label("Harmonize the open piece");
 }
+
+/// Trains a small 2-D VAE into `models` (a few seconds on the CPU).
+fn small_vae(models: &std::path::Path) -> std::path::PathBuf {
+    use muselab::training::{RunConfig, TrainingEvent, TrainingRequest, spawn};
+    let mut config = RunConfig::new(muselab::models::ModelKind::Vae);
+    config.max_pieces = Some(150);
+    config.epochs = 3;
+    config.device = muselab::compute::DeviceChoice::Cpu;
+    let handle = spawn(TrainingRequest {
+        config,
+        assets: common::assets(),
+        models_dir: models.to_path_buf(),
+        resume_from: None,
+        compute: Some(muselab::compute::ComputeDevice::cpu("test")),
+        notify: None,
+    });
+    while let Ok(event) = handle.events.recv_timeout(Duration::from_secs(120)) {
+        if let TrainingEvent::Finished(result) = event {
+            result.expect("vae trains");
+            break;
+        }
+    }
+    muselab::training::list_runs(models)[0].dir.clone()
+}
+
+#[test]
+fn click_the_latent_map_and_hear_the_point() {
+    let app = new_app("map");
+    let models = app.dashboard.models_dir.clone();
+    let run = small_vae(&models);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| !app.dashboard.runs.is_empty());
+    harness.get_by_label("Latent map").click();
+    harness.run_steps(2);
+    harness.get_by_role(Role::ComboBox).click();
+    harness.run_steps(2);
+    let item = format!("vae · {}", run.file_name().expect("name").to_string_lossy());
+    harness.get_by_label(&item).click();
+    step_until(&mut harness, "the corpus on the map", |app| app.map.dots.len() > 100);
+    harness.get_by_label_contains("melodies on the map · axes: the latent itself");
+    // The same melody is at the same place when the checkpoint is loaded again.
+    let first = harness.state().map.dots[0].1;
+
+    // Click on the plane, away from the dots' labels: the side piano roll gets a melody.
+    assert!(harness.state().map.current_score.is_none());
+    let at = egui::pos2(500.0, 420.0);
+    harness.event(egui::Event::PointerMoved(at));
+    harness.step();
+    for pressed in [true, false] {
+        harness.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        harness.step();
+    }
+    step_until(&mut harness, "a decoded point", |app| app.map.current_score.is_some());
+    let score = harness.state().map.current_score.clone().expect("score");
+    assert!(score.note_count() > 0);
+    // The decoded melody became the current piece and plays.
+    step_until(&mut harness, "playback", |app| app.playback.is_some());
+    harness.get_by_label_contains("decode + synthesis:");
+
+    harness.get_by_label("Reload").click();
+    harness.step();
+    assert!(harness.state().map.dots.is_empty(), "reloading clears the map first");
+    step_until(&mut harness, "the reloaded map", |app| app.map.dots.len() > 100);
+    assert_eq!(harness.state().map.dots[0].1, first);
+}

@@ -55,6 +55,10 @@ pub enum AppCommand {
     ShowScore(Arc<crate::music::Score>),
     /// Play a score (a generated sample).
     PlayScore(Arc<crate::music::Score>),
+    /// Play samples rendered elsewhere (the latent map's worker) and show their score.
+    PlaySamples(Arc<crate::music::Score>, Vec<f32>),
+    /// Make a score the current piece without changing the view.
+    SetScore(Arc<crate::music::Score>),
     /// Generate with a checkpoint, off the UI thread, and show the result.
     Generate {
         /// The checkpoint folder.
@@ -135,6 +139,23 @@ impl MuseApp {
                 self.score = Some(score);
                 self.piece_path = None;
                 self.settings.view = super::View::PianoRoll;
+            }
+            AppCommand::SetScore(score) => {
+                self.stop();
+                self.bpm = None;
+                self.score = Some(score);
+                self.piece_path = None;
+            }
+            AppCommand::PlaySamples(score, samples) => {
+                self.stop();
+                self.bpm = None;
+                self.score = Some(score);
+                self.piece_path = None;
+                self.apply(JobResult::Rendered {
+                    generation: self.play_generation,
+                    samples,
+                    from_seconds: 0.0,
+                });
             }
             AppCommand::PlayScore(score) => {
                 self.stop();

@@ -28,6 +28,8 @@ pub enum View {
     PianoRoll,
     /// The training dashboard.
     Training,
+    /// The latent map.
+    LatentMap,
 }
 
 /// What is remembered between runs (eframe persistence).
@@ -48,6 +50,8 @@ pub struct Settings {
     pub view: View,
     /// Training dashboard settings.
     pub dashboard: DashboardSettings,
+    /// Latent map settings.
+    pub map: crate::ui::latent_map::MapSettings,
 }
 
 /// A message in the status bar.
@@ -125,6 +129,8 @@ pub struct MuseApp {
     pub show_path_field: bool,
     /// The training dashboard.
     pub dashboard: TrainingDashboard,
+    /// The latent map.
+    pub map: crate::ui::latent_map::LatentMap,
     /// A generation job is running.
     pub generating: bool,
     audio: AudioOutput,
@@ -148,6 +154,7 @@ impl MuseApp {
         );
         Self {
             dashboard,
+            map: crate::ui::latent_map::LatentMap::new(config.settings.map.clone()),
             generating: false,
             settings: config.settings,
             corpora: Vec::new(),
@@ -264,6 +271,7 @@ impl MuseApp {
         match self.settings.view {
             View::PianoRoll => panels::central(self, ui),
             View::Training => panels::training(self, ui),
+            View::LatentMap => panels::latent_map(self, ui),
         }
 
         for command in std::mem::take(&mut self.commands) {
@@ -330,6 +338,7 @@ impl eframe::App for MuseApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         self.settings.dashboard = self.dashboard.settings.clone();
+        self.settings.map = self.map.settings.clone();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

@@ -24,6 +24,7 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
             ui.selectable_value(&mut app.settings.view, super::View::PianoRoll, "Piano roll");
             ui.selectable_value(&mut app.settings.view, super::View::Training, "Training");
+            ui.selectable_value(&mut app.settings.view, super::View::LatentMap, "Latent map");
             ui.separator();
             if ui.button("Open file…").on_hover_text("Open a MIDI file").clicked() {
                 app.push(AppCommand::OpenFileDialog);
@@ -250,5 +251,36 @@ pub(super) fn training(app: &mut MuseApp, ui: &mut Ui) {
             temperature,
         }),
         None => {}
+    }
+}
+
+/// The latent map.
+pub(super) fn latent_map(app: &mut MuseApp, ui: &mut Ui) {
+    use crate::ui::latent_map::MapAction;
+    let runs: Vec<PathBuf> = app
+        .dashboard
+        .runs
+        .iter()
+        .filter(|r| r.model.has_latent())
+        .map(|r| r.dir.clone())
+        .collect();
+    let assets = crate::corpus::assets_dir();
+    let dirs: Vec<PathBuf> = crate::corpus::BUNDLED
+        .iter()
+        .map(|c| crate::corpus::bundled_dir(&assets, c))
+        .collect();
+    let actions = egui::CentralPanel::default_margins()
+        .show(ui, |ui| app.map.ui(ui, &runs, &dirs))
+        .inner;
+    for action in actions {
+        match action {
+            MapAction::PlaySamples(score, samples) => app.push(AppCommand::PlaySamples(Arc::new(score), samples)),
+            MapAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
+            MapAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
+            MapAction::Export(score) => {
+                app.push(AppCommand::SetScore(Arc::new(score)));
+                app.push(AppCommand::ExportMidiDialog);
+            }
+        }
     }
 }

@@ -31,12 +31,19 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 4] = [
+    pub const ALL: [ModelKind; 6] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
         Self::Lstm,
+        Self::Vae,
+        Self::RnnVae,
     ];
+
+    /// True for models with a latent space (they get the latent map).
+    pub fn has_latent(self) -> bool {
+        matches!(self, Self::Vae | Self::RnnVae)
+    }
 
     /// Identifier used on the command line and in `models/<id>/`.
     pub fn id(self) -> &'static str {

@@ -124,7 +124,8 @@ pub fn pitch_class_entropy(score: &Score) -> f64 {
             let p = count as f64 / total as f64;
             -p * p.log2()
         })
-        .sum()
+        .sum::<f64>()
+        + 0.0 // One pitch class gives -0.0; adding 0 makes it 0.
 }
 
 /// See [`Metrics::scale_consistency`].

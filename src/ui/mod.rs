@@ -3,5 +3,6 @@
 
 pub mod corpus_browser;
 pub mod piano_roll;
+pub mod latent_map;
 pub mod theme;
 pub mod training_dashboard;
