@@ -3,6 +3,8 @@
 #   piano-roll.png          a chorale in the piano roll
 #   training-dashboard.png  mini-bach training live on the dashboard
 #   training-lstm.png       the LSTM training on the Celtic tunes
+#   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
+#   latent-map-grid.png     the same map in grid mode
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,14 @@ shot() {
   echo "wrote screenshots/$name.png"
 }
 
+MODELS="$(mktemp -d)"
+trap 'kill $APP $XVFB 2>/dev/null || true; rm -rf "$STATE" "$MODELS"' EXIT
+
 shot piano-roll 8 assets/corpora/bach_chorales/bwv10_7.mid
 shot training-dashboard "${TRAIN_WAIT:-25}" --start-training minibach
 shot training-lstm "${TRAIN_WAIT:-25}" --start-training lstm
+
+"$BIN" train vae --device cpu --epochs "${VAE_EPOCHS:-15}" --max-pieces 800 --out "$MODELS" >/dev/null
+RUN="$(ls -d "$MODELS"/vae/*/ | head -1)"
+shot latent-map 12 --latent-map "$RUN" --map-demo
+shot latent-map-grid 14 --latent-map "$RUN" --map-grid

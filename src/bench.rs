@@ -227,7 +227,9 @@ pub fn map_click_latency(json: bool) {
         let (mut decode, mut synth) = (0.0, 0.0);
         for i in 0..clicks + 5 {
             let started = Instant::now();
-            let tokens = model.decode(std::slice::from_ref(&z), 0.0, 0, &device).remove(0);
+            let tokens = model
+                .decode(std::slice::from_ref(&z), 0.0, 0, &device)
+                .remove(0);
             let decoded = started.elapsed().as_secs_f64();
             let score = crate::models::latent::melody_score("click", &tokens, &range);
             let started = Instant::now();

@@ -23,6 +23,15 @@ pub struct Cli {
     /// Open the GUI on the training dashboard and start training this model at once.
     #[arg(long, value_name = "MODEL")]
     pub start_training: Option<String>,
+    /// Open the GUI on the latent map with this vae / rnn-vae checkpoint.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub latent_map: Option<PathBuf>,
+    /// With --latent-map: draw the decoded grid.
+    #[arg(long)]
+    pub map_grid: bool,
+    /// With --latent-map: decode the path between two far-apart corpus melodies.
+    #[arg(long)]
+    pub map_demo: bool,
 }
 
 /// Headless subcommands.

@@ -26,12 +26,16 @@ fn load(checkpoint: &Path) -> Result<LoadedModel, String> {
 fn opening(path: &Path, model: &dyn LatentModel) -> Result<Vec<usize>, String> {
     let score = read_midi_file(path).map_err(|e| e.to_string())?;
     let grid = score.to_grid(4);
-    let track = pick_track(&grid.tracks, Some("Soprano")).ok_or_else(|| format!("{}: no notes", path.display()))?;
+    let track = pick_track(&grid.tracks, Some("Soprano"))
+        .ok_or_else(|| format!("{}: no notes", path.display()))?;
     Ok(voice_tokens(&track.notes, 0, model.steps(), &model.range()))
 }
 
 fn write(score: &Score, out: &Path) -> Result<(), String> {
-    if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+    if out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+    {
         let samples = crate::audio::render(score, &crate::audio::SynthOptions::default());
         crate::audio::wav::write_wav_file(&samples, out).map_err(|e| e.to_string())
     } else {
@@ -55,13 +59,17 @@ pub fn encode(checkpoint: &Path, files: &[std::path::PathBuf]) -> i32 {
         Ok(m) => m,
         Err(e) => return finish("encode", Err(e)),
     };
-    let Some(latent) = model.latent() else { return 1 };
+    let Some(latent) = model.latent() else {
+        return 1;
+    };
     let mut failed = false;
     for file in files {
         let name = file.display().to_string();
         match opening(file, latent) {
             Ok(tokens) => {
-                let z = latent.encode_mean(&[tokens.as_slice()], &Device::flex()).remove(0);
+                let z = latent
+                    .encode_mean(&[tokens.as_slice()], &Device::flex())
+                    .remove(0);
                 println!("{}", serde_json::json!({"file": name, "z": z}));
             }
             Err(e) => {
@@ -80,10 +88,18 @@ pub fn decode(checkpoint: &Path, z: &str, out: &Path) -> i32 {
         let latent = model.latent().ok_or("no latent")?;
         let mut point: Vec<f32> = z
             .split(',')
-            .map(|v| v.trim().parse::<f32>().map_err(|_| format!("'{v}' in --z is not a number")))
+            .map(|v| {
+                v.trim()
+                    .parse::<f32>()
+                    .map_err(|_| format!("'{v}' in --z is not a number"))
+            })
             .collect::<Result<_, _>>()?;
         if point.len() > latent.latent_size() {
-            return Err(format!("--z has {} numbers; this latent has {} dimensions", point.len(), latent.latent_size()));
+            return Err(format!(
+                "--z has {} numbers; this latent has {} dimensions",
+                point.len(),
+                latent.latent_size()
+            ));
         }
         point.resize(latent.latent_size(), 0.0);
         let tokens = latent.decode(&[point], 0.0, 0, &Device::flex()).remove(0);
@@ -96,18 +112,35 @@ pub fn decode(checkpoint: &Path, z: &str, out: &Path) -> i32 {
 }
 
 /// `muselab interpolate`.
-pub fn interpolate(checkpoint: &Path, a: &Path, b: &Path, steps: usize, spherical: bool, out: &Path) -> i32 {
+pub fn interpolate(
+    checkpoint: &Path,
+    a: &Path,
+    b: &Path,
+    steps: usize,
+    spherical: bool,
+    out: &Path,
+) -> i32 {
     let result = (|| {
         let model = load(checkpoint)?;
         let latent = model.latent().ok_or("no latent")?;
         let device = Device::flex();
         let (ta, tb) = (opening(a, latent)?, opening(b, latent)?);
         let codes = latent.encode_mean(&[ta.as_slice(), tb.as_slice()], &device);
-        let path = latent::interpolate(&codes[0], &codes[1], steps, spherical && latent.latent_size() > 2);
+        let path = latent::interpolate(
+            &codes[0],
+            &codes[1],
+            steps,
+            spherical && latent.latent_size() > 2,
+        );
         let melodies = latent.decode(&path, 0.0, 0, &device);
         let score = latent::sequence_score("interpolation", &melodies, &latent.range());
         write(&score, out)?;
-        println!("wrote {} ({} melodies, {} notes)", out.display(), melodies.len(), score.note_count());
+        println!(
+            "wrote {} ({} melodies, {} notes)",
+            out.display(),
+            melodies.len(),
+            score.note_count()
+        );
         Ok(())
     })();
     finish("interpolate", result)

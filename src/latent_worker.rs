@@ -139,7 +139,11 @@ impl LatentWorker {
             .name("latent-inference".into())
             .spawn(move || serve(&inbox, &outbox, &notify))
             .ok();
-        Self { requests, replies, thread }
+        Self {
+            requests,
+            replies,
+            thread,
+        }
     }
 
     /// Sends a request.
@@ -163,8 +167,12 @@ impl Drop for LatentWorker {
 fn drain(first: LatentRequest, inbox: &Receiver<LatentRequest>) -> Vec<LatentRequest> {
     let mut queue = vec![first];
     queue.extend(inbox.try_iter());
-    let last_decode = queue.iter().rposition(|r| matches!(r, LatentRequest::Decode { .. }));
-    let last_grid = queue.iter().rposition(|r| matches!(r, LatentRequest::Grid { .. }));
+    let last_decode = queue
+        .iter()
+        .rposition(|r| matches!(r, LatentRequest::Decode { .. }));
+    let last_grid = queue
+        .iter()
+        .rposition(|r| matches!(r, LatentRequest::Grid { .. }));
     queue
         .into_iter()
         .enumerate()
@@ -186,7 +194,11 @@ pub fn decode_and_render(model: &dyn LatentModel, z: &[f32], device: &Device) ->
 }
 
 /// The opening window of each piece of a folder, with names, paths and modes.
-fn corpus_openings(dir: &std::path::Path, limit: usize, model: &dyn LatentModel) -> Vec<(String, PathBuf, Option<Mode>, Vec<usize>)> {
+fn corpus_openings(
+    dir: &std::path::Path,
+    limit: usize,
+    model: &dyn LatentModel,
+) -> Vec<(String, PathBuf, Option<Mode>, Vec<usize>)> {
     let files = list_midi_files(dir).unwrap_or_default();
     files
         .iter()
@@ -196,7 +208,12 @@ fn corpus_openings(dir: &std::path::Path, limit: usize, model: &dyn LatentModel)
             let grid = score.to_grid(4);
             let track = pick_track(&grid.tracks, Some("Soprano"))?;
             let tokens = voice_tokens(&track.notes, 0, model.steps(), &model.range());
-            Some((score.name.clone(), path.clone(), estimate_key(&score).map(|k| k.mode), tokens))
+            Some((
+                score.name.clone(),
+                path.clone(),
+                estimate_key(&score).map(|k| k.mode),
+                tokens,
+            ))
         })
         .collect()
 }
@@ -221,7 +238,10 @@ fn handle(request: LatentRequest, model: &mut Option<LoadedModel>, device: &Devi
             Ok((loaded, config)) => match loaded.latent().map(LatentModel::latent_size) {
                 Some(latent) => {
                     *model = Some(loaded);
-                    LatentReply::Loaded { run: run.clone(), latent }
+                    LatentReply::Loaded {
+                        run: run.clone(),
+                        latent,
+                    }
                 }
                 None => LatentReply::Error(format!(
                     "{}: a {} checkpoint has no latent space; train a vae or rnn-vae",
@@ -250,7 +270,13 @@ fn handle(request: LatentRequest, model: &mut Option<LoadedModel>, device: &Devi
                     let refs: Vec<&[usize]> = chunk.iter().map(|o| o.3.as_slice()).collect();
                     let codes = latent.encode_mean(&refs, device);
                     for ((name, path, mode, _), code) in chunk.iter().zip(codes) {
-                        dots.push(MapDot { name: name.clone(), path: path.clone(), corpus, mode: *mode, code });
+                        dots.push(MapDot {
+                            name: name.clone(),
+                            path: path.clone(),
+                            corpus,
+                            mode: *mode,
+                            code,
+                        });
                     }
                 }
             }
@@ -259,7 +285,13 @@ fn handle(request: LatentRequest, model: &mut Option<LoadedModel>, device: &Devi
         LatentRequest::Decode { id, z } => {
             let started = std::time::Instant::now();
             let (score, samples) = decode_and_render(latent, &z, device);
-            LatentReply::Decoded { id, z, score, samples, millis: started.elapsed().as_secs_f64() * 1e3 }
+            LatentReply::Decoded {
+                id,
+                z,
+                score,
+                samples,
+                millis: started.elapsed().as_secs_f64() * 1e3,
+            }
         }
         LatentRequest::Grid { id, points } => {
             let range = latent.range();
@@ -270,16 +302,27 @@ fn handle(request: LatentRequest, model: &mut Option<LoadedModel>, device: &Devi
                 .collect();
             LatentReply::Grid { id, scores }
         }
-        LatentRequest::Interpolate { id, a, b, steps, spherical } => {
+        LatentRequest::Interpolate {
+            id,
+            a,
+            b,
+            steps,
+            spherical,
+        } => {
             let range = latent.range();
             let path = interpolate(&a, &b, steps, spherical);
             let melodies = latent.decode(&path, 0.0, 0, device);
             LatentReply::Path {
                 id,
-                steps: melodies.iter().map(|m| melody_score("step", m, &range)).collect(),
+                steps: melodies
+                    .iter()
+                    .map(|m| melody_score("step", m, &range))
+                    .collect(),
                 sequence: sequence_score("interpolation", &melodies, &range),
             }
         }
-        LatentRequest::Load(_) | LatentRequest::OpenPiece(_) => LatentReply::Error("request handled above".into()),
+        LatentRequest::Load(_) | LatentRequest::OpenPiece(_) => {
+            LatentReply::Error("request handled above".into())
+        }
     }
 }

@@ -9,7 +9,14 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Some(command) => run(command, cli.device),
-        None => muselab::app::run_gui(cli.device, cli.file, cli.start_training),
+        None => muselab::app::run_gui(muselab::app::GuiOptions {
+            device: cli.device,
+            open: cli.file,
+            start_training: cli.start_training,
+            latent_map: cli.latent_map,
+            map_grid: cli.map_grid,
+            map_demo: cli.map_demo,
+        }),
     };
     std::process::exit(code);
 }

@@ -172,3 +172,106 @@ fn train_one_short_epoch_then_generate() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("not a muselab checkpoint"));
 }
+
+#[test]
+fn encode_decode_and_interpolate_with_a_vae() {
+    let dir = common::temp_dir("cli-vae");
+    let models = dir.join("models");
+    let trained = muselab()
+        .args([
+            "train",
+            "vae",
+            "--epochs",
+            "2",
+            "--max-pieces",
+            "100",
+            "--device",
+            "cpu",
+            "--out",
+        ])
+        .arg(&models)
+        .output()
+        .expect("runs");
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let run = std::fs::read_dir(models.join("vae"))
+        .expect("run folder")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("model.bpk").is_file())
+        .expect("a checkpoint");
+    let tune = |n: &str| common::assets().join(format!("corpora/celtic_oneills/oneills_{n}.mid"));
+
+    let encoded = muselab()
+        .arg("encode")
+        .arg(&run)
+        .arg(tune("0000"))
+        .arg(tune("0002"))
+        .output()
+        .expect("runs");
+    assert!(encoded.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&encoded.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["z"].as_array().map(Vec::len), Some(2));
+    // The same melody encodes to the same point.
+    let again = muselab()
+        .arg("encode")
+        .arg(&run)
+        .arg(tune("0000"))
+        .output()
+        .expect("runs");
+    let again: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&again.stdout).trim()).expect("JSON");
+    assert_eq!(again["z"], lines[0]["z"]);
+
+    let decoded = dir.join("point.mid");
+    let out = muselab()
+        .arg("decode")
+        .arg(&run)
+        .arg("--z=-0.5,0.8")
+        .arg("--out")
+        .arg(&decoded)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(muselab::music::read_midi_file(&decoded).is_ok());
+
+    let path = dir.join("path.mid");
+    let out = muselab()
+        .arg("interpolate")
+        .arg(&run)
+        .arg(tune("0000"))
+        .arg(tune("0002"))
+        .args(["--steps", "4", "--out"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let score = muselab::music::read_midi_file(&path).expect("valid MIDI");
+    // Four 2-bar melodies: 8 bars of 4/4.
+    assert!(score.end_tick() <= 8 * 4 * u64::from(score.ticks_per_quarter));
+
+    let bad = muselab()
+        .arg("decode")
+        .arg(&run)
+        .args(["--z", "1,2,3", "--out"])
+        .arg(&decoded)
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("2 dimensions"));
+}

@@ -20,6 +20,7 @@ fn new_app(name: &str) -> MuseApp {
         open: None,
         models_dir: common::temp_dir(&format!("ui-models-{name}")),
         start_training: None,
+        latent_map: None,
     })
 }
 
@@ -220,14 +221,18 @@ fn click_the_latent_map_and_hear_the_point() {
         .with_size(egui::vec2(1200.0, 760.0))
         .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
     harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| !app.dashboard.runs.is_empty());
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
     harness.get_by_label("Latent map").click();
     harness.run_steps(2);
     harness.get_by_role(Role::ComboBox).click();
     harness.run_steps(2);
     let item = format!("vae · {}", run.file_name().expect("name").to_string_lossy());
     harness.get_by_label(&item).click();
-    step_until(&mut harness, "the corpus on the map", |app| app.map.dots.len() > 100);
+    step_until(&mut harness, "the corpus on the map", |app| {
+        app.map.dots.len() > 100
+    });
     harness.get_by_label_contains("melodies on the map · axes: the latent itself");
     // The same melody is at the same place when the checkpoint is loaded again.
     let first = harness.state().map.dots[0].1;
@@ -246,7 +251,9 @@ fn click_the_latent_map_and_hear_the_point() {
         });
         harness.step();
     }
-    step_until(&mut harness, "a decoded point", |app| app.map.current_score.is_some());
+    step_until(&mut harness, "a decoded point", |app| {
+        app.map.current_score.is_some()
+    });
     let score = harness.state().map.current_score.clone().expect("score");
     assert!(score.note_count() > 0);
     // The decoded melody became the current piece and plays.
@@ -255,7 +262,12 @@ fn click_the_latent_map_and_hear_the_point() {
 
     harness.get_by_label("Reload").click();
     harness.step();
-    assert!(harness.state().map.dots.is_empty(), "reloading clears the map first");
-    step_until(&mut harness, "the reloaded map", |app| app.map.dots.len() > 100);
+    assert!(
+        harness.state().map.dots.is_empty(),
+        "reloading clears the map first"
+    );
+    step_until(&mut harness, "the reloaded map", |app| {
+        app.map.dots.len() > 100
+    });
     assert_eq!(harness.state().map.dots[0].1, first);
 }

@@ -99,6 +99,25 @@ pub struct AppConfig {
     pub models_dir: PathBuf,
     /// Start training this model at once (on the dashboard).
     pub start_training: Option<crate::models::ModelKind>,
+    /// Open the latent map on this checkpoint: (checkpoint, grid mode, demo path).
+    pub latent_map: Option<(PathBuf, bool, bool)>,
+}
+
+/// Command-line options of the GUI.
+#[derive(Clone, Debug, Default)]
+pub struct GuiOptions {
+    /// Compute device choice.
+    pub device: DeviceChoice,
+    /// A MIDI file to open.
+    pub open: Option<PathBuf>,
+    /// A model to start training.
+    pub start_training: Option<String>,
+    /// A latent checkpoint to open on the map.
+    pub latent_map: Option<PathBuf>,
+    /// Grid mode on the map.
+    pub map_grid: bool,
+    /// Demo path on the map.
+    pub map_demo: bool,
 }
 
 /// The whole application state.
@@ -141,6 +160,7 @@ pub struct MuseApp {
     config_open: Option<PathBuf>,
     probe_device: bool,
     start_training: Option<crate::models::ModelKind>,
+    latent_map: Option<(PathBuf, bool, bool)>,
     assets: PathBuf,
 }
 
@@ -176,6 +196,7 @@ impl MuseApp {
             config_open: config.open,
             probe_device: config.probe_device,
             start_training: config.start_training,
+            latent_map: config.latent_map,
             assets: config.assets,
         }
     }
@@ -237,6 +258,16 @@ impl MuseApp {
                     crate::compute::PROBE_LIMIT,
                 ))
             });
+        }
+        if let Some((run, grid, demo)) = self.latent_map.take() {
+            self.settings.view = View::LatentMap;
+            self.map.grid = grid;
+            self.map.demo = demo;
+            let dirs = crate::corpus::BUNDLED
+                .iter()
+                .map(|c| crate::corpus::bundled_dir(&self.assets, c))
+                .collect();
+            self.map.load(ctx, run, dirs);
         }
         if let Some(kind) = self.start_training.take() {
             self.settings.view = View::Training;
@@ -355,7 +386,16 @@ fn display_available() -> Result<(), String> {
 }
 
 /// Opens the window; returns the process exit code.
-pub fn run_gui(device: DeviceChoice, open: Option<PathBuf>, start_training: Option<String>) -> i32 {
+pub fn run_gui(gui: GuiOptions) -> i32 {
+    let GuiOptions {
+        device,
+        open,
+        start_training,
+        latent_map,
+        map_grid,
+        map_demo,
+    } = gui;
+    let latent_map = latent_map.map(|run| (run, map_grid, map_demo));
     let headless_hint = "the headless subcommands still work: muselab eval | render | devices | bench (see muselab --help)";
     if let Err(reason) = display_available() {
         eprintln!("muselab: cannot open a window ({reason}); {headless_hint}");
@@ -398,6 +438,7 @@ pub fn run_gui(device: DeviceChoice, open: Option<PathBuf>, start_training: Opti
                 open,
                 models_dir: crate::corpus::models_dir(),
                 start_training,
+                latent_map,
             })))
         }),
     );

@@ -274,7 +274,9 @@ pub(super) fn latent_map(app: &mut MuseApp, ui: &mut Ui) {
         .inner;
     for action in actions {
         match action {
-            MapAction::PlaySamples(score, samples) => app.push(AppCommand::PlaySamples(Arc::new(score), samples)),
+            MapAction::PlaySamples(score, samples) => {
+                app.push(AppCommand::PlaySamples(Arc::new(score), samples))
+            }
             MapAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
             MapAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
             MapAction::Export(score) => {

@@ -277,8 +277,9 @@ mod tests {
             .collect();
         let projection = Projection::fit(&codes, 3);
         let p = projection.project(&codes[15]);
-        // The first axis carries the spread: |p0| ≈ |t| · √2.
-        assert!((p[0].abs() - 5.0 * 2f32.sqrt()).abs() < 0.1, "{p:?}");
+        // The first axis carries the spread: |p0| ≈ |t − mean t| · √2, with t = 5 and mean −0.5.
+        assert!((p[0].abs() - 5.5 * 2f32.sqrt()).abs() < 0.1, "{p:?}");
+        assert!(p[1].abs() < 0.2, "{p:?}");
         let lifted = projection.lift(p);
         assert!((lifted[0] - codes[15][0]).abs() < 0.2 && (lifted[1] - codes[15][1]).abs() < 0.2);
     }

@@ -21,8 +21,12 @@ pub struct Key {
     pub mode: Mode,
 }
 
-const MAJOR: [f64; 12] = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88];
-const MINOR: [f64; 12] = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17];
+const MAJOR: [f64; 12] = [
+    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+];
+const MINOR: [f64; 12] = [
+    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+];
 
 fn correlation(a: &[f64; 12], b: &[f64; 12]) -> f64 {
     let (ma, mb) = (a.iter().sum::<f64>() / 12.0, b.iter().sum::<f64>() / 12.0);
@@ -32,7 +36,11 @@ fn correlation(a: &[f64; 12], b: &[f64; 12]) -> f64 {
         da += (a[i] - ma).powi(2);
         db += (b[i] - mb).powi(2);
     }
-    if da == 0.0 || db == 0.0 { 0.0 } else { num / (da * db).sqrt() }
+    if da == 0.0 || db == 0.0 {
+        0.0
+    } else {
+        num / (da * db).sqrt()
+    }
 }
 
 /// The most likely key, or `None` for a score without notes.
@@ -44,10 +52,17 @@ pub fn estimate_key(score: &Score) -> Option<Key> {
     if profile.iter().all(|&v| v == 0.0) {
         return None;
     }
-    let mut best = (f64::NEG_INFINITY, Key { tonic: 0, mode: Mode::Major });
+    let mut best = (
+        f64::NEG_INFINITY,
+        Key {
+            tonic: 0,
+            mode: Mode::Major,
+        },
+    );
     for tonic in 0..12u8 {
         for (mode, template) in [(Mode::Major, &MAJOR), (Mode::Minor, &MINOR)] {
-            let rotated: [f64; 12] = std::array::from_fn(|i| template[(i + 12 - usize::from(tonic)) % 12]);
+            let rotated: [f64; 12] =
+                std::array::from_fn(|i| template[(i + 12 - usize::from(tonic)) % 12]);
             let r = correlation(&profile, &rotated);
             if r > best.0 {
                 best = (r, Key { tonic, mode });
@@ -66,17 +81,36 @@ mod tests {
         let notes = pitches
             .iter()
             .enumerate()
-            .map(|(i, &p)| Note { pitch: p, start: i as u64 * 4, duration: if i == 0 { 16 } else { 4 }, velocity: 80 })
+            .map(|(i, &p)| Note {
+                pitch: p,
+                start: i as u64 * 4,
+                duration: if i == 0 { 16 } else { 4 },
+                velocity: 80,
+            })
             .collect();
         Score::new("s", 4).with_track(Track::new("m", notes))
     }
 
     #[test]
     fn finds_c_major_and_a_minor() {
-        let c_major = estimate_key(&scale(&[60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])).expect("key");
-        assert_eq!(c_major, Key { tonic: 0, mode: Mode::Major });
-        let a_minor = estimate_key(&scale(&[57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57])).expect("key");
-        assert_eq!(a_minor, Key { tonic: 9, mode: Mode::Minor });
+        let c_major =
+            estimate_key(&scale(&[60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])).expect("key");
+        assert_eq!(
+            c_major,
+            Key {
+                tonic: 0,
+                mode: Mode::Major
+            }
+        );
+        let a_minor =
+            estimate_key(&scale(&[57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57])).expect("key");
+        assert_eq!(
+            a_minor,
+            Key {
+                tonic: 9,
+                mode: Mode::Minor
+            }
+        );
         assert_eq!(estimate_key(&Score::new("e", 4)), None);
     }
 }

@@ -113,9 +113,35 @@ pub fn write_midi_file(score: &Score, path: &Path) -> Result<(), MidiError> {
 /// Notes still sounding, per (channel, pitch), oldest first.
 type OpenNotes = HashMap<(u8, u8), VecDeque<(u64, u8)>>;
 
+/// Rejects SMPTE timing before midly sees it: midly 0.5.3 negates the frame-rate byte as an
+/// `i8`, which overflows (a panic in debug builds) for the byte 0x80. We refuse SMPTE files
+/// anyway, so the header is checked here first.
+fn check_division(bytes: &[u8], file: &str) -> Result<(), MidiError> {
+    let Some(at) = bytes.windows(4).position(|w| w == b"MThd") else {
+        return Ok(());
+    };
+    if let Some(&[high, _]) = bytes.get(at + 12..at + 14)
+        && high & 0x80 != 0
+    {
+        return Err(MidiError::SmpteTiming {
+            file: file.to_string(),
+            fps: (high as i8).wrapping_neg() as u8,
+        });
+    }
+    Ok(())
+}
+
 /// Parses the bytes of a Standard MIDI File; `file` names it in error messages.
 pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
-    let smf = Smf::parse(bytes).map_err(|e| MidiError::Malformed {
+    check_division(bytes, file)?;
+    // Defence in depth: should the parser still panic on some input, that is a malformed file,
+    // not a crash of the app.
+    let parsed =
+        std::panic::catch_unwind(|| Smf::parse(bytes)).map_err(|_| MidiError::Malformed {
+            file: file.to_string(),
+            reason: "the MIDI parser failed on this input".into(),
+        })?;
+    let smf = parsed.map_err(|e| MidiError::Malformed {
         file: file.to_string(),
         reason: e.to_string(),
     })?;
@@ -467,6 +493,14 @@ mod tests {
         );
         assert!(err.to_string().contains("smpte.mid"));
         assert!(err.to_string().contains("SMPTE"));
+    }
+
+    #[test]
+    fn division_0x8000_is_an_error_not_a_panic() {
+        // Found by the property test: midly negates 0x80 as an i8 and overflows.
+        let bytes = smf_bytes(1, 0x8000, &[]);
+        let err = import_smf(&bytes, "x.mid").unwrap_err();
+        assert!(matches!(err, MidiError::SmpteTiming { .. }), "{err}");
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct LatentMap {
     pub path: Option<(Vec<Score>, Score)>,
     /// Grid mode on.
     pub grid: bool,
+    /// When the corpus arrives, pick two far-apart melodies as A and B and decode the path
+    /// between them (`muselab --latent-map DIR --map-demo`).
+    pub demo: bool,
     grid_cells: Vec<([f64; 2], [f64; 2], Score)>,
     grid_bounds: Option<[f64; 4]>,
     /// Status line.
@@ -133,6 +136,7 @@ impl LatentMap {
             ends: [None, None],
             path: None,
             grid: false,
+            demo: false,
             grid_cells: Vec::new(),
             grid_bounds: None,
             status: "Load a vae or rnn-vae checkpoint (train one on the Training tab).".into(),
@@ -175,7 +179,13 @@ impl LatentMap {
         self.next_id += 1;
         self.current = Some(point);
         let z = self.lift(point);
-        self.send(ctx, LatentRequest::Decode { id: self.next_id, z });
+        self.send(
+            ctx,
+            LatentRequest::Decode {
+                id: self.next_id,
+                z,
+            },
+        );
     }
 
     /// Handles the worker's answers; returns what the app should do.
@@ -196,15 +206,31 @@ impl LatentMap {
                     let latent = self.loaded.as_ref().map_or(2, |l| l.1);
                     let codes: Vec<Vec<f32>> = dots.iter().map(|d| d.code.clone()).collect();
                     let projection = Projection::fit(&codes, latent);
-                    self.dots = dots.into_iter().map(|d| {
-                        let p = projection.project(&d.code);
-                        (d, p)
-                    }).collect();
+                    self.dots = dots
+                        .into_iter()
+                        .map(|d| {
+                            let p = projection.project(&d.code);
+                            (d, p)
+                        })
+                        .collect();
                     self.projection = Some(projection);
-                    let how = if latent > 2 { "first two principal components (nalgebra SVD)" } else { "the latent itself" };
+                    let how = if latent > 2 {
+                        "first two principal components (nalgebra SVD)"
+                    } else {
+                        "the latent itself"
+                    };
                     self.status = format!("{} melodies on the map · axes: {how}", self.dots.len());
+                    if std::mem::take(&mut self.demo) {
+                        self.start_demo();
+                    }
                 }
-                LatentReply::Decoded { id, score, samples, millis, .. } => {
+                LatentReply::Decoded {
+                    id,
+                    score,
+                    samples,
+                    millis,
+                    ..
+                } => {
                     if id == self.next_id {
                         self.last_millis = Some(millis);
                         self.current_label = "decoded point".into();
@@ -228,7 +254,9 @@ impl LatentMap {
                             .collect();
                     }
                 }
-                LatentReply::Path { steps, sequence, .. } => self.path = Some((steps, sequence)),
+                LatentReply::Path {
+                    steps, sequence, ..
+                } => self.path = Some((steps, sequence)),
                 LatentReply::Piece(score) => {
                     self.current_label = format!("{} (from the corpus)", score.name);
                     self.current_score = Some(score);
@@ -237,6 +265,44 @@ impl LatentMap {
             }
         }
         actions
+    }
+
+    /// A and B on two far-apart melodies, their path decoded, the midpoint clicked.
+    fn start_demo(&mut self) {
+        let Some((_, a)) = self.dots.first().cloned() else {
+            return;
+        };
+        let distance = |p: &[f32; 2]| (p[0] - a[0]).hypot(p[1] - a[1]);
+        let Some((_, b)) = self
+            .dots
+            .iter()
+            .max_by(|x, y| distance(&x.1).total_cmp(&distance(&y.1)))
+            .cloned()
+        else {
+            return;
+        };
+        self.ends = [Some(a), Some(b)];
+        let latent = self.loaded.as_ref().map_or(2, |l| l.1);
+        self.next_id += 1;
+        let request = LatentRequest::Interpolate {
+            id: self.next_id,
+            a: self.lift(a),
+            b: self.lift(b),
+            steps: self.settings.path_steps,
+            spherical: self.settings.spherical && latent > 2,
+        };
+        let middle = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
+        if let Some(worker) = &self.worker {
+            worker.send(request);
+            self.busy += 1;
+            self.next_id += 1;
+            self.current = Some(middle);
+            worker.send(LatentRequest::Decode {
+                id: self.next_id,
+                z: self.lift(middle),
+            });
+            self.busy += 1;
+        }
     }
 
     fn request_grid(&mut self, ctx: &egui::Context, bounds: [f64; 4]) {
@@ -251,7 +317,13 @@ impl LatentMap {
             .collect();
         self.grid_bounds = Some(bounds);
         self.next_id += 1;
-        self.send(ctx, LatentRequest::Grid { id: self.next_id, points });
+        self.send(
+            ctx,
+            LatentRequest::Grid {
+                id: self.next_id,
+                points,
+            },
+        );
     }
 
     /// Draws the map. `runs` are the latent checkpoints to choose from; `dirs` the corpora.
@@ -263,23 +335,46 @@ impl LatentMap {
         }
         ui.horizontal_wrapped(|ui| {
             let current = self.loaded.as_ref().map(|l| l.0.clone());
-            let label = current.as_ref().and_then(|p| p.file_name()).map_or("choose a checkpoint".into(), |n| n.to_string_lossy().into_owned());
+            let label = current
+                .as_ref()
+                .and_then(|p| p.file_name())
+                .map_or("choose a checkpoint".into(), |n| {
+                    n.to_string_lossy().into_owned()
+                });
             let mut chosen = None;
-            egui::ComboBox::from_id_salt("latent-run").selected_text(label).width(260.0).show_ui(ui, |ui| {
-                for run in runs {
-                    let name = run.parent().and_then(|p| p.file_name()).map(|m| m.to_string_lossy().into_owned()).unwrap_or_default()
-                        + " · "
-                        + &run.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    if ui.selectable_label(current.as_ref() == Some(run), name).clicked() {
-                        chosen = Some(run.clone());
+            egui::ComboBox::from_id_salt("latent-run")
+                .selected_text(label)
+                .width(260.0)
+                .show_ui(ui, |ui| {
+                    for run in runs {
+                        let name = run
+                            .parent()
+                            .and_then(|p| p.file_name())
+                            .map(|m| m.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                            + " · "
+                            + &run
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                        if ui
+                            .selectable_label(current.as_ref() == Some(run), name)
+                            .clicked()
+                        {
+                            chosen = Some(run.clone());
+                        }
                     }
-                }
-            });
-            if runs.is_empty() {
+                });
+            if runs.is_empty() && self.loaded.is_none() {
                 ui.label(RichText::new("no vae / rnn-vae checkpoints yet").weak());
             }
             if let Some(run) = &current
-                && ui.button("Reload").on_hover_text("Read the checkpoint again (a running training rewrites it every epoch)").clicked()
+                && ui
+                    .button("Reload")
+                    .on_hover_text(
+                        "Read the checkpoint again (a running training rewrites it every epoch)",
+                    )
+                    .clicked()
             {
                 chosen = Some(run.clone());
             }
@@ -290,10 +385,34 @@ impl LatentMap {
             ui.label("colour");
             ui.selectable_value(&mut self.settings.colour_by, ColourBy::Corpus, "corpus");
             ui.selectable_value(&mut self.settings.colour_by, ColourBy::Mode, "mode")
-                .on_hover_text("Major (amber) or minor (blue), estimated from the notes (Krumhansl–Kessler)");
+                .on_hover_text(
+                    "Major (amber) or minor (blue), estimated from the notes (Krumhansl–Kessler)",
+                );
+            let legend: &[(&str, Color32)] = match self.settings.colour_by {
+                ColourBy::Corpus => &[
+                    ("Bach sopranos", theme::track_color(3)),
+                    ("Celtic tunes", theme::track_color(4)),
+                ],
+                ColourBy::Mode => &[
+                    ("major", Color32::from_rgb(240, 180, 70)),
+                    ("minor", Color32::from_rgb(110, 150, 240)),
+                ],
+            };
+            for (name, colour) in legend {
+                let (rect, _) =
+                    ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter().circle_filled(rect.center(), 4.0, *colour);
+                ui.label(*name);
+            }
             ui.separator();
-            ui.checkbox(&mut self.grid, "grid").on_hover_text("Decode a regular grid over the visible region and draw each cell's melody");
-            ui.add(egui::DragValue::new(&mut self.settings.grid_size).range(2..=16).suffix(" cells"));
+            ui.checkbox(&mut self.grid, "grid").on_hover_text(
+                "Decode a regular grid over the visible region and draw each cell's melody",
+            );
+            ui.add(
+                egui::DragValue::new(&mut self.settings.grid_size)
+                    .range(2..=16)
+                    .suffix(" cells"),
+            );
             ui.checkbox(&mut self.settings.play_on_click, "play on click");
         });
         ui.label(RichText::new(&self.status).weak());
@@ -337,21 +456,43 @@ impl LatentMap {
                     }
                 }
                 for (i, (colour, points)) in groups.into_iter().enumerate() {
-                    plot.points(Points::new(format!("melodies {i}"), points).color(colour).radius(2.5));
+                    plot.points(
+                        Points::new(format!("melodies {i}"), points)
+                            .color(colour)
+                            .radius(2.5),
+                    );
                 }
                 for (origin, size, score) in cells {
                     draw_cell(plot, *origin, *size, score);
                 }
                 if let Some(p) = current {
-                    plot.points(Points::new("here", vec![[f64::from(p[0]), f64::from(p[1])]]).color(Color32::WHITE).radius(6.0).filled(false));
+                    plot.points(
+                        Points::new("here", vec![[f64::from(p[0]), f64::from(p[1])]])
+                            .color(Color32::WHITE)
+                            .radius(6.0)
+                            .filled(false),
+                    );
                 }
                 for (label, end) in ["A", "B"].iter().zip(ends) {
                     if let Some(p) = end {
-                        plot.text(egui_plot::Text::new(*label, PlotPoint::new(p[0], p[1]), RichText::new(*label).strong().color(theme::PLAYHEAD)));
+                        plot.text(egui_plot::Text::new(
+                            *label,
+                            PlotPoint::new(p[0], p[1]),
+                            RichText::new(*label).strong().color(theme::PLAYHEAD),
+                        ));
                     }
                 }
                 if let (Some(a), Some(b)) = (ends[0], ends[1]) {
-                    plot.line(Line::new("path", vec![[f64::from(a[0]), f64::from(a[1])], [f64::from(b[0]), f64::from(b[1])]]).color(theme::PLAYHEAD));
+                    plot.line(
+                        Line::new(
+                            "path",
+                            vec![
+                                [f64::from(a[0]), f64::from(a[1])],
+                                [f64::from(b[0]), f64::from(b[1])],
+                            ],
+                        )
+                        .color(theme::PLAYHEAD),
+                    );
                 }
                 let bounds = plot.plot_bounds();
                 let pointer = plot.pointer_coordinate();
@@ -378,7 +519,10 @@ impl LatentMap {
                 Some(Mode::Minor) => "minor",
                 None => "",
             };
-            response.response.clone().on_hover_text_at_pointer(format!("{} ({mode})\nclick to open", dot.name));
+            response
+                .response
+                .clone()
+                .on_hover_text_at_pointer(format!("{} ({mode})\nclick to open", dot.name));
         }
         if let Some(p) = pointer {
             let point = [p.x as f32, p.y as f32];
@@ -391,7 +535,11 @@ impl LatentMap {
         }
         if self.grid && !self.dots.is_empty() {
             let wanted = [min[0], min[1], max[0], max[1]];
-            let changed = self.grid_bounds.is_none_or(|b| b.iter().zip(&wanted).any(|(x, y)| (x - y).abs() > extent * 0.05));
+            let changed = self.grid_bounds.is_none_or(|b| {
+                b.iter()
+                    .zip(&wanted)
+                    .any(|(x, y)| (x - y).abs() > extent * 0.05)
+            });
             if changed {
                 self.request_grid(ctx, wanted);
             }
@@ -403,7 +551,14 @@ impl LatentMap {
 
     fn side_panel(&mut self, ui: &mut Ui, ctx: &egui::Context) -> Vec<MapAction> {
         let mut actions = Vec::new();
-        ui.label(RichText::new(if self.current_label.is_empty() { "Click the map to hear a point" } else { &self.current_label }).strong());
+        ui.label(
+            RichText::new(if self.current_label.is_empty() {
+                "Click the map to hear a point"
+            } else {
+                &self.current_label
+            })
+            .strong(),
+        );
         if let Some(ms) = self.last_millis {
             ui.label(RichText::new(format!("decode + synthesis: {ms:.1} ms")).weak());
         }
@@ -426,7 +581,11 @@ impl LatentMap {
         ui.label(RichText::new("Interpolation").strong());
         ui.horizontal(|ui| {
             for (i, label) in ["Set A here", "Set B here"].iter().enumerate() {
-                if ui.add_enabled(self.current.is_some(), egui::Button::new(*label)).on_hover_text("Use the last clicked point").clicked() {
+                if ui
+                    .add_enabled(self.current.is_some(), egui::Button::new(*label))
+                    .on_hover_text("Use the last clicked point")
+                    .clicked()
+                {
                     self.ends[i] = self.current;
                 }
             }
@@ -446,7 +605,16 @@ impl LatentMap {
             self.next_id += 1;
             let id = self.next_id;
             let spherical = self.settings.spherical && latent > 2;
-            self.send(ctx, LatentRequest::Interpolate { id, a: za, b: zb, steps: self.settings.path_steps, spherical });
+            self.send(
+                ctx,
+                LatentRequest::Interpolate {
+                    id,
+                    a: za,
+                    b: zb,
+                    steps: self.settings.path_steps,
+                    spherical,
+                },
+            );
         }
         if let Some((steps, sequence)) = self.path.clone() {
             ui.horizontal(|ui| {
@@ -470,7 +638,9 @@ impl LatentMap {
 
 /// Draws a melody as short lines inside a grid cell of the plot.
 fn draw_cell(plot: &mut egui_plot::PlotUi<'_>, origin: [f64; 2], size: [f64; 2], score: &Score) {
-    let Some((lo, hi)) = score.pitch_range() else { return };
+    let Some((lo, hi)) = score.pitch_range() else {
+        return;
+    };
     let end = score.end_tick().max(1) as f64;
     let span = f64::from(hi - lo).max(12.0);
     let (x0, y0) = (origin[0] + size[0] * 0.08, origin[1] + size[1] * 0.1);
@@ -479,6 +649,10 @@ fn draw_cell(plot: &mut egui_plot::PlotUi<'_>, origin: [f64; 2], size: [f64; 2],
         let y = y0 + (f64::from(note.pitch - lo) / span) * h;
         let xa = x0 + note.start as f64 / end * w;
         let xb = x0 + note.end() as f64 / end * w;
-        plot.line(Line::new("", vec![[xa, y], [xb, y]]).color(Color32::from_white_alpha(200)).width(1.5));
+        plot.line(
+            Line::new("", vec![[xa, y], [xb, y]])
+                .color(Color32::from_white_alpha(200))
+                .width(1.5),
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! user asked for; the app turns that into commands.
 
 pub mod corpus_browser;
-pub mod piano_roll;
 pub mod latent_map;
+pub mod piano_roll;
 pub mod theme;
 pub mod training_dashboard;
