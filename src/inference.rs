@@ -54,6 +54,24 @@ pub enum LoadedModel {
     },
     /// A VAE or recurrent VAE.
     Latent(Box<dyn LatentModel>),
+    /// C-RNN-GAN's generator.
+    CrnnGan {
+        /// The generator (boxed: two LSTMs make it large).
+        generator: Box<crate::models::crnn_gan::CrnnGenerator>,
+        /// Its hyperparameters.
+        config: crate::models::crnn_gan::CrnnGanConfig,
+    },
+    /// A GAN's generator.
+    Gan {
+        /// The generator.
+        generator: crate::models::gan::Generator,
+        /// Its hyperparameters.
+        config: crate::models::gan::GanConfig,
+        /// Lowest pitch of its rolls.
+        low: u8,
+        /// Steps per bar.
+        steps: usize,
+    },
     /// The LSTM.
     Lstm {
         /// The network.
@@ -97,6 +115,29 @@ impl LoadedModel {
                     range,
                 }))
             }
+            (
+                ModelConfig::Gan(c),
+                Vocabulary::Roll {
+                    low,
+                    pitches,
+                    steps,
+                },
+            ) => Self::Gan {
+                generator: load_module(
+                    crate::models::gan::Generator::new(c, steps * pitches, device),
+                    &path,
+                )?,
+                config: c.clone(),
+                low,
+                steps,
+            },
+            (ModelConfig::CrnnGan(c), Vocabulary::Events) => Self::CrnnGan {
+                generator: Box::new(load_module(
+                    crate::models::crnn_gan::CrnnGenerator::new(c, device),
+                    &path,
+                )?),
+                config: c.clone(),
+            },
             (ModelConfig::Lstm(c), Vocabulary::Melody(range)) => Self::Lstm {
                 model: load_module(LstmMelody::new(c, &range, device), &path)?,
                 config: c.clone(),
@@ -155,6 +196,26 @@ impl LoadedModel {
                     range,
                 ))
             }
+            Self::Gan {
+                generator,
+                config,
+                low,
+                steps,
+            } => Ok(crate::models::gan::generate(
+                generator,
+                config,
+                *low,
+                *steps,
+                4,
+                options.seed,
+                device,
+            )),
+            Self::CrnnGan { generator, config } => Ok(crate::models::crnn_gan::generate(
+                generator,
+                config,
+                options.seed,
+                device,
+            )),
             Self::Latent(model) => {
                 // A point of the prior N(0, I), from the seed.
                 let z: Vec<f32> = (0..model.latent_size())

@@ -48,7 +48,7 @@ fn config(kind: ModelKind, pieces: usize) -> RunConfig {
             c.sequence = 32;
             c.generate_steps = 64;
         }
-        ModelConfig::Vae(_) | ModelConfig::RnnVae(_) => {}
+        _ => {}
     }
     config
 }

@@ -271,3 +271,56 @@ fn click_the_latent_map_and_hear_the_point() {
     });
     assert_eq!(harness.state().map.dots[0].1, first);
 }
+
+#[test]
+fn a_gan_run_shows_both_adversarial_plots_moving() {
+    let mut harness = harness("gan");
+    harness.get_by_label("Training").click();
+    harness.run_steps(2);
+    {
+        let settings = &mut harness.state_mut().dashboard.settings;
+        settings.model = muselab::models::ModelKind::Gan;
+        let config = settings.config_mut();
+        config.max_pieces = Some(20);
+        config.epochs = 200;
+        config.batch_size = 16;
+        config.device = muselab::compute::DeviceChoice::Cpu;
+    }
+    harness.run_steps(2);
+    harness.get_by_label("Train").click();
+    step_until(&mut harness, "GAN steps", |app| {
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.steps.len() >= 5)
+    });
+    let first = harness
+        .state()
+        .dashboard
+        .run
+        .as_ref()
+        .map_or(0, |r| r.steps.len());
+    step_until(&mut harness, "more GAN steps", |app| {
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.steps.len() >= first + 10)
+    });
+    // Both plots are drawn and fed: G/D losses and D(x), D(G(z)) every step.
+    harness.get_by_label_contains("D(x) and D(G(z))");
+    harness.get_by_label("Health");
+    let run = harness.state().dashboard.run.as_ref().expect("run");
+    assert_eq!(run.loss_names, ["D loss", "G loss", "D(x)", "D(G(z))"]);
+    assert!(
+        run.steps
+            .iter()
+            .all(|s| s.losses.len() == 4 && (0.0..=1.0).contains(&s.losses[2]))
+    );
+    harness.get_by_label("Stop").click();
+    step_until(&mut harness, "the run to stop", |app| {
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.finished.is_some())
+    });
+}

@@ -215,3 +215,99 @@ impl TuneSequences {
         (0..self.tunes.len()).partition(|&i| !is_validation_piece(i))
     }
 }
+
+/// One-bar piano rolls (16 sixteenth-note steps × a pitch range), all voices merged: the data of
+/// the GAN. A cell is 1 where a note sounds.
+#[derive(Clone, Debug)]
+pub struct BarRolls {
+    /// Lowest pitch of the roll.
+    pub low: u8,
+    /// Number of pitches.
+    pub pitches: usize,
+    /// Steps per bar.
+    pub steps: usize,
+    /// Flattened rolls, `steps * pitches` each, step-major.
+    pub bars: Vec<Vec<f32>>,
+    /// Per bar: index of its piece.
+    pub piece: Vec<usize>,
+}
+
+impl BarRolls {
+    /// Cuts every score into bars of `steps` steps; empty bars are skipped.
+    pub fn from_scores(scores: &[Score], steps: usize) -> Self {
+        let grids: Vec<_> = scores.iter().map(|s| s.to_grid(4)).collect();
+        let range = PitchRange::covering(grids.iter().flat_map(|g| {
+            g.tracks
+                .iter()
+                .flat_map(|t| t.notes.iter().map(|n| n.pitch))
+        }));
+        let pitches = usize::from(range.high - range.low) + 1;
+        let mut bars = Vec::new();
+        let mut piece = Vec::new();
+        for (index, grid) in grids.iter().enumerate() {
+            let total = grid.total_steps() as usize;
+            let count = total.div_ceil(steps.max(1));
+            let mut rolls = vec![vec![0.0f32; steps * pitches]; count];
+            for note in grid.tracks.iter().flat_map(|t| t.notes.iter()) {
+                for step in note.start..note.start + note.duration {
+                    let (bar, within) = (step as usize / steps, step as usize % steps);
+                    if let Some(roll) = rolls.get_mut(bar) {
+                        roll[within * pitches + usize::from(note.pitch - range.low)] = 1.0;
+                    }
+                }
+            }
+            for roll in rolls {
+                if roll.iter().any(|&v| v > 0.0) {
+                    bars.push(roll);
+                    piece.push(index);
+                }
+            }
+        }
+        Self {
+            low: range.low,
+            pitches,
+            steps,
+            bars,
+            piece,
+        }
+    }
+
+    /// Indices of training and validation bars.
+    pub fn split(&self) -> (Vec<usize>, Vec<usize>) {
+        split(&self.piece)
+    }
+}
+
+/// Turns a binary roll (`steps * pitches`, step-major, values ≥ 0.5 are on) into a score: runs
+/// of consecutive on-steps of one pitch become one note.
+pub fn roll_to_score(
+    name: &str,
+    roll: &[f32],
+    steps: usize,
+    low: u8,
+    ticks_per_quarter: u16,
+) -> Score {
+    let pitches = roll.len() / steps.max(1);
+    let step_ticks = u64::from(ticks_per_quarter) / 4;
+    let mut notes = Vec::new();
+    for p in 0..pitches {
+        let mut start: Option<usize> = None;
+        for s in 0..=steps {
+            let on = s < steps && roll[s * pitches + p] >= 0.5;
+            match (on, start) {
+                (true, None) => start = Some(s),
+                (false, Some(begin)) => {
+                    notes.push(crate::music::Note {
+                        pitch: low.saturating_add(p as u8).min(127),
+                        start: begin as u64 * step_ticks,
+                        duration: (s - begin) as u64 * step_ticks,
+                        velocity: 80,
+                    });
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    Score::new(name, ticks_per_quarter).with_track(crate::music::Track::new("GAN", notes))
+}

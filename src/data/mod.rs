@@ -4,5 +4,7 @@
 pub mod datasets;
 pub mod encoding;
 
-pub use datasets::{ChoraleWindows, MelodyWindows, TuneSequences, load_scores};
+pub use datasets::{
+    BarRolls, ChoraleWindows, MelodyWindows, TuneSequences, load_scores, roll_to_score,
+};
 pub use encoding::{HOLD, PitchRange, REST};

@@ -2,6 +2,9 @@
 //! forms ([`Field`]) and small tensor helpers.
 
 pub mod autoencoder;
+pub mod crnn_gan;
+pub mod gan;
+pub mod gan_health;
 pub mod latent;
 pub mod lstm;
 pub mod minibach;
@@ -27,18 +30,29 @@ pub enum ModelKind {
     Vae,
     /// Recurrent VAE (VRAE / MusicVAE): BiLSTM encoder, LSTM decoder.
     RnnVae,
+    /// The GAN of Goodfellow et al. on one-bar piano rolls.
+    Gan,
+    /// C-RNN-GAN: LSTM generator, bidirectional LSTM discriminator, on note events.
+    CrnnGan,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 8] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
         Self::Lstm,
         Self::Vae,
         Self::RnnVae,
+        Self::Gan,
+        Self::CrnnGan,
     ];
+
+    /// True for adversarial models (they get the adversarial plots and health checks).
+    pub fn is_gan(self) -> bool {
+        matches!(self, Self::Gan | Self::CrnnGan)
+    }
 
     /// True for models with a latent space (they get the latent map).
     pub fn has_latent(self) -> bool {
@@ -54,6 +68,8 @@ impl ModelKind {
             Self::Lstm => "lstm",
             Self::Vae => "vae",
             Self::RnnVae => "rnn-vae",
+            Self::Gan => "gan",
+            Self::CrnnGan => "crnn-gan",
         }
     }
 
@@ -66,6 +82,8 @@ impl ModelKind {
             Self::Lstm => "LSTM melody (folk-rnn)",
             Self::Vae => "VAE (2-D latent map)",
             Self::RnnVae => "recurrent VAE (MusicVAE)",
+            Self::Gan => "GAN (Goodfellow et al.)",
+            Self::CrnnGan => "C-RNN-GAN (Mogren)",
         }
     }
 
@@ -89,6 +107,12 @@ impl ModelKind {
             }
             Self::RnnVae => {
                 "BiLSTM encoder and LSTM decoder around a 32-D latent (MusicVAE cat-mel_2bar style)."
+            }
+            Self::Gan => {
+                "A generator turns noise into bars of piano roll; a discriminator tells them from Bach's; they train in turns."
+            }
+            Self::CrnnGan => {
+                "LSTMs generate note events from noise; bidirectional LSTMs judge them (Mogren 2016)."
             }
         }
     }

@@ -7,6 +7,8 @@ use crate::compute::DeviceChoice;
 use crate::data::PitchRange;
 use crate::models::ModelKind;
 use crate::models::autoencoder::AutoencoderConfig;
+use crate::models::crnn_gan::CrnnGanConfig;
+use crate::models::gan::GanConfig;
 use crate::models::lstm::LstmMelodyConfig;
 use crate::models::minibach::{MiniBachConfig, VoiceRanges};
 use crate::models::rnn_vae::RnnVaeConfig;
@@ -29,6 +31,10 @@ pub enum ModelConfig {
     Vae(VaeConfig),
     /// The recurrent VAE.
     RnnVae(RnnVaeConfig),
+    /// The GAN.
+    Gan(GanConfig),
+    /// C-RNN-GAN.
+    CrnnGan(CrnnGanConfig),
 }
 
 impl ModelConfig {
@@ -46,6 +52,8 @@ impl ModelConfig {
             ModelKind::Lstm => Self::Lstm(LstmMelodyConfig::default()),
             ModelKind::Vae => Self::Vae(VaeConfig::default()),
             ModelKind::RnnVae => Self::RnnVae(RnnVaeConfig::default()),
+            ModelKind::Gan => Self::Gan(GanConfig::default()),
+            ModelKind::CrnnGan => Self::CrnnGan(CrnnGanConfig::default()),
         }
     }
 
@@ -57,6 +65,8 @@ impl ModelConfig {
             Self::Lstm(c) => c.fields(),
             Self::Vae(c) => c.fields(),
             Self::RnnVae(c) => c.fields(),
+            Self::Gan(c) => c.fields(),
+            Self::CrnnGan(c) => c.fields(),
         }
     }
 }
@@ -71,6 +81,17 @@ pub enum Vocabulary {
     Voices(VoiceRanges),
     /// One melody range.
     Melody(PitchRange),
+    /// A piano roll: lowest pitch, pitch count, steps per bar.
+    Roll {
+        /// Lowest pitch.
+        low: u8,
+        /// Pitches.
+        pitches: usize,
+        /// Steps per bar.
+        steps: usize,
+    },
+    /// Note events (C-RNN-GAN).
+    Events,
 }
 
 /// One training run.
@@ -115,6 +136,7 @@ impl RunConfig {
             batch_size: 64,
             learning_rate: match model {
                 ModelKind::Lstm | ModelKind::RnnVae => 2e-3,
+                ModelKind::Gan | ModelKind::CrnnGan => 2e-4,
                 _ => 1e-3,
             },
             seed: 42,

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 use burn::tensor::Device;
 
 use crate::models::autoencoder::AutoencoderSession;
+use crate::models::crnn_gan::CrnnGanSession;
+use crate::models::gan::GanSession;
 use crate::models::lstm::LstmSession;
 use crate::models::minibach::MiniBachSession;
 use crate::models::rnn_vae::RnnVaeSession;
@@ -53,6 +55,21 @@ pub fn build_session(
         (ModelConfig::RnnVae(c), ModelKind::RnnVae) => {
             let s = RnnVaeSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
             config.vocabulary = Vocabulary::Melody(s.range());
+            Box::new(s)
+        }
+        (ModelConfig::Gan(c), ModelKind::Gan) => {
+            let s = GanSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
+            let (low, pitches) = s.roll_shape();
+            config.vocabulary = Vocabulary::Roll {
+                low,
+                pitches,
+                steps: 16,
+            };
+            Box::new(s)
+        }
+        (ModelConfig::CrnnGan(c), ModelKind::CrnnGan) => {
+            let s = CrnnGanSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
+            config.vocabulary = Vocabulary::Events;
             Box::new(s)
         }
         (ModelConfig::Lstm(c), ModelKind::Lstm) => {

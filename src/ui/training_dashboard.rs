@@ -12,8 +12,10 @@ use egui_plot::{Legend, Line, Plot};
 use super::piano_roll::PianoRoll;
 use super::theme;
 use crate::compute::{ComputeDevice, DeviceChoice};
+use crate::models::gan_health::{self, Remedy};
 use crate::models::{FieldValue, ModelKind, Sample};
 use crate::music::Score;
+use crate::training::ModelConfig;
 use crate::training::config::RUN_FIELD_DOCS;
 use crate::training::{
     EpochRecord, RunConfig, RunSummary, StepRecord, TrainingEvent, TrainingHandle, TrainingRequest,
@@ -620,43 +622,26 @@ impl TrainingDashboard {
                 .on_hover_text("Exponential moving average of the step losses");
         });
         let (log, smoothing) = (self.settings.log_scale, self.settings.smoothing);
-        let transform = |v: f64| if log { v.max(1e-9).log10() } else { v };
-        Plot::new("losses")
-            .height(220.0)
-            .legend(Legend::default())
-            .x_axis_label("step")
-            .y_axis_label(if log { "log10 loss" } else { "loss" })
-            .show(ui, |plot| {
-                for (i, name) in run.loss_names.iter().enumerate() {
-                    let mut ema = None;
-                    let points: Vec<[f64; 2]> = run
-                        .steps
-                        .iter()
-                        .filter_map(|s| s.losses.get(i).map(|&l| (s.global_step, l)))
-                        .map(|(x, l)| {
-                            let v = ema.map_or(l, |e: f64| smoothing * e + (1.0 - smoothing) * l);
-                            ema = Some(v);
-                            [x as f64, transform(v)]
-                        })
-                        .collect();
-                    plot.line(Line::new(name.clone(), points).color(theme::track_color(i)));
-                }
-                let validation: Vec<[f64; 2]> = run
-                    .epochs
-                    .iter()
-                    .filter_map(|e| {
-                        let (_, v) = e.validation.iter().find(|(n, _)| n == "validation loss")?;
-                        Some([e.global_step as f64, transform(*v)])
-                    })
-                    .collect();
-                if !validation.is_empty() {
-                    plot.line(
-                        Line::new("validation loss", validation)
-                            .color(egui::Color32::WHITE)
-                            .width(2.0),
-                    );
-                }
-            });
+        if run.model.is_gan() {
+            // G and D losses on one plot; D(x) and D(G(z)) — the "Turing test" — on another.
+            loss_plot(ui, "gan-losses", run, &[0, 1], log, smoothing, None);
+            ui.label(RichText::new("D(x) and D(G(z)): the discriminator's belief that real and generated bars are real").weak());
+            loss_plot(
+                ui,
+                "gan-probabilities",
+                run,
+                &[2, 3],
+                false,
+                smoothing,
+                Some((0.0, 1.0)),
+            );
+            action = self.health_ui(ui).or(action);
+        } else {
+            let all: Vec<usize> = (0..run.loss_names.len()).collect();
+            loss_plot(ui, "losses", run, &all, log, smoothing, None);
+        }
+        let Some(run) = &self.run else { return action };
+        metric_curves(ui, run);
         if let Some(last_epoch) = run.epochs.last() {
             ui.label(RichText::new(format!("After epoch {}", last_epoch.epoch)).strong());
             egui::Grid::new("epoch-table").striped(true).show(ui, |ui| {
@@ -688,7 +673,43 @@ impl TrainingDashboard {
                     }
                 });
         }
-        for sample in run.samples.clone() {
+        let tiles = if run.model.is_gan() {
+            run.samples.len().saturating_sub(1)
+        } else {
+            0
+        };
+        if tiles > 0 {
+            ui.add_space(6.0);
+            ui.label(RichText::new("Gallery: the same noise vectors every epoch").strong());
+            let width = (ui.available_width() / 4.0 - 8.0).max(80.0);
+            let gallery: Vec<Sample> = run.samples[1..].to_vec();
+            egui::Grid::new("gallery").num_columns(4).show(ui, |ui| {
+                for (i, sample) in gallery.iter().enumerate() {
+                    ui.vertical(|ui| {
+                        ui.horizontal(|ui| {
+                            ui.label(&sample.label);
+                            if ui.small_button("Play").clicked() {
+                                action = Some(DashboardAction::Play(sample.score.clone()));
+                            }
+                        });
+                        let size = egui::vec2(width, 90.0);
+                        ui.allocate_ui(size, |ui| {
+                            ui.set_min_size(size);
+                            PianoRoll::compact().ui(ui, &sample.score, None);
+                        });
+                    });
+                    if i % 4 == 3 {
+                        ui.end_row();
+                    }
+                }
+            });
+        }
+        let shown = if tiles > 0 {
+            run.samples[..1].to_vec()
+        } else {
+            run.samples.clone()
+        };
+        for sample in shown {
             ui.add_space(6.0);
             ui.horizontal(|ui| {
                 ui.label(RichText::new(&sample.label).strong());
@@ -706,5 +727,167 @@ impl TrainingDashboard {
             });
         }
         action
+    }
+}
+
+/// Plots the step losses `indices` of a run (exponentially smoothed, optionally log10).
+fn loss_plot(
+    ui: &mut Ui,
+    id: &str,
+    run: &LiveRun,
+    indices: &[usize],
+    log: bool,
+    smoothing: f64,
+    y_range: Option<(f64, f64)>,
+) {
+    let transform = |v: f64| if log { v.max(1e-9).log10() } else { v };
+    let mut plot = Plot::new(id.to_string())
+        .height(200.0)
+        .legend(Legend::default())
+        .x_axis_label("step")
+        .y_axis_label(if log { "log10" } else { "value" });
+    if let Some((lo, hi)) = y_range {
+        plot = plot.include_y(lo).include_y(hi);
+    }
+    plot.show(ui, |plot| {
+        for &i in indices {
+            let Some(name) = run.loss_names.get(i) else {
+                continue;
+            };
+            let mut ema = None;
+            let points: Vec<[f64; 2]> = run
+                .steps
+                .iter()
+                .filter_map(|s| s.losses.get(i).map(|&l| (s.global_step, l)))
+                .map(|(x, l)| {
+                    let v = ema.map_or(l, |e: f64| smoothing * e + (1.0 - smoothing) * l);
+                    ema = Some(v);
+                    [x as f64, transform(v)]
+                })
+                .collect();
+            plot.line(Line::new(name.clone(), points).color(theme::track_color(i)));
+        }
+        if !run.model.is_gan() {
+            let validation: Vec<[f64; 2]> = run
+                .epochs
+                .iter()
+                .filter_map(|e| {
+                    let (_, v) = e.validation.iter().find(|(n, _)| n == "validation loss")?;
+                    Some([e.global_step as f64, transform(*v)])
+                })
+                .collect();
+            if !validation.is_empty() {
+                plot.line(
+                    Line::new("validation loss", validation)
+                        .color(egui::Color32::WHITE)
+                        .width(2.0),
+                );
+            }
+        }
+    });
+}
+
+/// Each sample metric per epoch as a ratio to the corpus's value (1 = like the corpus).
+fn metric_curves(ui: &mut Ui, run: &LiveRun) {
+    if run.epochs.len() < 2 {
+        return;
+    }
+    ui.label(
+        RichText::new("Sample metrics per epoch, relative to the corpus (1.0 = like the corpus)")
+            .weak(),
+    );
+    Plot::new("metric-curves")
+        .height(160.0)
+        .legend(Legend::default())
+        .x_axis_label("epoch")
+        .show(ui, |plot| {
+            for (i, (name, corpus)) in run.corpus_metrics.iter().enumerate() {
+                if corpus.abs() < 1e-9 {
+                    continue;
+                }
+                let points: Vec<[f64; 2]> = run
+                    .epochs
+                    .iter()
+                    .filter_map(|e| {
+                        let (_, v) = e.sample_metrics.iter().find(|(n, _)| n == name)?;
+                        Some([e.epoch as f64, v / corpus])
+                    })
+                    .collect();
+                plot.line(Line::new(name.clone(), points).color(theme::track_color(i)));
+            }
+        });
+}
+
+impl TrainingDashboard {
+    /// The health indicators of an adversarial run, each with remedies for the next run.
+    fn health_ui(&mut self, ui: &mut Ui) -> Option<DashboardAction> {
+        let run = self.run.as_ref()?;
+        let d_fake: Vec<f64> = run
+            .steps
+            .iter()
+            .filter_map(|s| s.losses.get(3).copied())
+            .collect();
+        let minimax = matches!(self.settings.configs.iter().find(|c| c.model == run.model).map(|c| &c.hyperparameters),
+            Some(ModelConfig::Gan(c)) if c.non_saturating == 0);
+        let mut warnings = gan_health::discriminator_warning(&d_fake, 50, minimax);
+        if let Some(last) = run.epochs.last() {
+            let get = |n: &str| {
+                last.validation
+                    .iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| *v)
+            };
+            if let (Some(samples), Some(corpus)) =
+                (get("sample diversity"), get("corpus diversity"))
+            {
+                warnings.extend(gan_health::collapse_warning(samples, corpus));
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Health").strong());
+            if warnings.is_empty() {
+                ui.colored_label(
+                    egui::Color32::from_rgb(120, 200, 120),
+                    "no warning: D and G are still playing",
+                );
+            }
+        });
+        let mut applied = None;
+        for warning in &warnings {
+            ui.colored_label(theme::ERROR, format!("warning: {}", warning.title))
+                .on_hover_text(&warning.explanation);
+            ui.label(RichText::new(&warning.explanation).weak());
+            ui.horizontal_wrapped(|ui| {
+                for remedy in &warning.remedies {
+                    if ui
+                        .button(remedy.label())
+                        .on_hover_text("Changes the form for the next run")
+                        .clicked()
+                    {
+                        applied = Some(*remedy);
+                    }
+                }
+            });
+        }
+        if let Some(remedy) = applied {
+            let config = self.settings.config_mut();
+            if let ModelConfig::Gan(c) = &mut config.hyperparameters {
+                match remedy {
+                    Remedy::FeatureMatching => c.feature_matching = 1,
+                    Remedy::FewerDiscriminatorSteps => c.d_steps = 1,
+                    Remedy::LabelSmoothing => c.real_label = 0.9,
+                    Remedy::NonSaturatingLoss => c.non_saturating = 1,
+                    Remedy::LowerLearningRate => {}
+                }
+            }
+            if remedy == Remedy::LowerLearningRate {
+                config.learning_rate /= 2.0;
+            }
+            self.message = Some(format!(
+                "Applied \"{}\" to the form: stop this run and train again to use it.",
+                remedy.label()
+            ));
+        }
+        None
     }
 }

@@ -1,0 +1,457 @@
+//! C-RNN-GAN (Mogren 2016, olofmogren/c-rnn-gan): music as a sequence of note events, each
+//! `[duration, pitch, velocity, time since the previous onset]` (scaled to about [-1, 1]). The
+//! generator is two stacked LSTMs fed uniform noise at every step; the discriminator is two
+//! stacked bidirectional LSTMs whose per-step verdicts are averaged. Options from the reference:
+//! feature matching, the freezing rule (skip D's update when it is far ahead, G's when it is),
+//! and pretraining G with a regression loss. One tone per step: a chord becomes several events
+//! with zero time between them (the reference's default `tones_per_cell = 1`).
+
+use burn::module::Module;
+use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::{log_sigmoid, sigmoid, tanh};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+
+use super::{Sample, Session, scalar};
+use crate::music::{Note, Score, Track};
+
+crate::hyperparameters! {
+    /// Hyperparameters of C-RNN-GAN.
+    pub struct CrnnGanConfig {
+        /// Note events per sequence.
+        pub sequence: usize = 32,
+        /// Units of each LSTM layer (the reference uses 350).
+        pub hidden: usize = 128,
+        /// Uniform noise features fed to the generator at every step.
+        pub noise: usize = 8,
+        /// 1 = train G to match the mean of D's last-layer features on real sequences (feature matching).
+        pub feature_matching: usize = 1,
+        /// 1 = freezing rule: skip D's update while its loss is below 70 % of G's, and G's while its loss is below 70 % of D's.
+        pub freezing: usize = 1,
+        /// Steps of pretraining G alone with a regression (mean squared error) loss to real sequences.
+        pub pretrain_steps: usize = 0,
+        /// Step between two training windows, in notes.
+        pub stride: usize = 16,
+    }
+}
+
+/// Features per event.
+pub const FEATURES: usize = 4;
+
+/// Event scaling: a value in these units maps to about [-1, 1].
+fn encode_event(duration_q: f64, pitch: u8, velocity: u8, delta_q: f64) -> [f32; FEATURES] {
+    [
+        (duration_q / 2.0 - 1.0).clamp(-1.0, 1.0) as f32,
+        ((f64::from(pitch) - 64.0) / 24.0).clamp(-1.0, 1.0) as f32,
+        (f64::from(velocity) / 64.0 - 1.0).clamp(-1.0, 1.0) as f32,
+        (delta_q / 2.0 - 1.0).clamp(-1.0, 1.0) as f32,
+    ]
+}
+
+/// Decodes events (scaled features) into a score at 480 ticks per quarter, on a 16th grid.
+pub fn events_to_score(name: &str, events: &[[f32; FEATURES]]) -> Score {
+    let sixteenth = 120u64;
+    let mut onset = 0u64;
+    let mut notes = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let to_q = |v: f32| ((f64::from(v) + 1.0) * 2.0).max(0.0);
+        if i > 0 {
+            onset += (to_q(e[3]) * 4.0).round() as u64 * sixteenth;
+        }
+        let duration = ((to_q(e[0]) * 4.0).round() as u64).max(1) * sixteenth;
+        let pitch = (f64::from(e[1]) * 24.0 + 64.0).round().clamp(21.0, 108.0) as u8;
+        let velocity = ((f64::from(e[2]) + 1.0) * 64.0).round().clamp(20.0, 127.0) as u8;
+        notes.push(Note {
+            pitch,
+            start: onset,
+            duration,
+            velocity,
+        });
+    }
+    Score::new(name, 480).with_track(Track::new("C-RNN-GAN", notes))
+}
+
+/// Event windows of the corpus: all tracks merged into one stream sorted by onset.
+pub fn event_windows(
+    scores: &[Score],
+    sequence: usize,
+    stride: usize,
+) -> Vec<Vec<[f32; FEATURES]>> {
+    let mut windows = Vec::new();
+    for score in scores {
+        let tpq = f64::from(score.ticks_per_quarter.max(1));
+        let mut notes: Vec<Note> = score.notes().copied().collect();
+        notes.sort_by_key(|n| (n.start, std::cmp::Reverse(n.pitch)));
+        let events: Vec<[f32; FEATURES]> = notes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let delta = if i == 0 {
+                    0
+                } else {
+                    n.start - notes[i - 1].start
+                };
+                encode_event(
+                    n.duration as f64 / tpq,
+                    n.pitch,
+                    n.velocity,
+                    delta as f64 / tpq,
+                )
+            })
+            .collect();
+        let mut from = 0;
+        while from + sequence <= events.len() {
+            windows.push(events[from..from + sequence].to_vec());
+            from += stride.max(1);
+        }
+    }
+    windows
+}
+
+/// The generator: noise per step → two LSTMs → event features.
+#[derive(Module, Debug)]
+pub struct CrnnGenerator {
+    lstm1: Lstm,
+    lstm2: Lstm,
+    output: Linear,
+}
+
+/// The discriminator: two bidirectional LSTMs → a verdict per step, averaged.
+#[derive(Module, Debug)]
+pub struct CrnnDiscriminator {
+    lstm1: BiLstm,
+    lstm2: BiLstm,
+    output: Linear,
+}
+
+impl CrnnGenerator {
+    /// Builds G.
+    pub fn new(config: &CrnnGanConfig, device: &Device) -> Self {
+        Self {
+            lstm1: LstmConfig::new(config.noise, config.hidden, true).init(device),
+            lstm2: LstmConfig::new(config.hidden, config.hidden, true).init(device),
+            output: LinearConfig::new(config.hidden, FEATURES).init(device),
+        }
+    }
+
+    /// # Shapes
+    /// - noise: `[batch, steps, noise]`
+    /// - returns: `[batch, steps, FEATURES]` in (-1, 1)
+    pub fn forward(&self, noise: Tensor<3>) -> Tensor<3> {
+        let (h, _) = self.lstm1.forward(noise, None);
+        let (h, _) = self.lstm2.forward(h, None);
+        tanh(self.output.forward(h))
+    }
+}
+
+impl CrnnDiscriminator {
+    /// Builds D.
+    pub fn new(config: &CrnnGanConfig, device: &Device) -> Self {
+        Self {
+            lstm1: BiLstmConfig::new(FEATURES, config.hidden, true).init(device),
+            lstm2: BiLstmConfig::new(2 * config.hidden, config.hidden, true).init(device),
+            output: LinearConfig::new(2 * config.hidden, 1).init(device),
+        }
+    }
+
+    /// # Shapes
+    /// - events: `[batch, steps, FEATURES]`
+    /// - returns: logits `[batch, 1]` (mean over steps) and features `[batch, 2 * hidden]`
+    pub fn forward(&self, events: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
+        let (h, _) = self.lstm1.forward(events, None);
+        let (h, _) = self.lstm2.forward(h, None); // [batch, steps, 2 * hidden]
+        let features = h.clone().mean_dim(1).squeeze_dim::<2>(1); // [batch, 2 * hidden]
+        let logits = self.output.forward(h).mean_dim(1).squeeze_dim::<2>(1); // [batch, 1]
+        (logits, features)
+    }
+}
+
+fn noise(
+    batch: usize,
+    steps: usize,
+    size: usize,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Tensor<3> {
+    let values: Vec<f32> = (0..batch * steps * size)
+        .map(|_| rng.random_range(-1.0..=1.0))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch, steps, size]), device)
+}
+
+fn bce(logits: Tensor<2>, target: f64) -> Tensor<1> {
+    (log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target)).mean()
+}
+
+/// Reads `[batch, steps, FEATURES]` back as event lists.
+fn events(tensor: Tensor<3>) -> Vec<Vec<[f32; FEATURES]>> {
+    let [batch, steps, _] = tensor.dims();
+    let data = tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
+    (0..batch)
+        .map(|b| {
+            (0..steps)
+                .map(|s| {
+                    std::array::from_fn(|f| {
+                        data.get((b * steps + s) * FEATURES + f)
+                            .copied()
+                            .unwrap_or(0.0)
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// C-RNN-GAN under training.
+pub struct CrnnGanSession {
+    generator: CrnnGenerator,
+    discriminator: CrnnDiscriminator,
+    g_optimizer: burn::optim::ModuleOptimizer,
+    d_optimizer: burn::optim::ModuleOptimizer,
+    config: CrnnGanConfig,
+    windows: Vec<Vec<[f32; FEATURES]>>,
+    order: super::Batches,
+    learning_rate: f64,
+    rng: rand::rngs::StdRng,
+    last: (f64, f64),
+    step: usize,
+    fixed_noise: Tensor<3>,
+    device: Device,
+}
+
+impl CrnnGanSession {
+    /// Cuts the corpus into event windows and builds fresh networks.
+    pub fn new(
+        config: CrnnGanConfig,
+        scores: &[Score],
+        batch: usize,
+        learning_rate: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let windows = event_windows(scores, config.sequence, config.stride);
+        if windows.is_empty() {
+            return Err(format!("no piece has {} notes", config.sequence));
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let fixed_noise = noise(
+            super::gan::GALLERY,
+            config.sequence,
+            config.noise,
+            &mut rng,
+            device,
+        );
+        Ok(Self {
+            generator: CrnnGenerator::new(&config, device),
+            discriminator: CrnnDiscriminator::new(&config, device),
+            g_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+            d_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+            order: super::Batches::new((0..windows.len()).collect(), batch),
+            windows,
+            config,
+            learning_rate,
+            rng,
+            last: (1.0, 1.0),
+            step: 0,
+            fixed_noise,
+            device: device.clone(),
+        })
+    }
+
+    fn real(&self, indices: &[usize]) -> Tensor<3> {
+        let steps = self.config.sequence;
+        let values: Vec<f32> = indices
+            .iter()
+            .flat_map(|&i| self.windows[i].iter().flatten().copied())
+            .collect();
+        Tensor::from_data(
+            TensorData::new(values, [indices.len(), steps, FEATURES]),
+            &self.device,
+        )
+    }
+}
+
+impl Session for CrnnGanSession {
+    fn loss_names(&self) -> Vec<String> {
+        vec![
+            "D loss".into(),
+            "G loss".into(),
+            "D(x)".into(),
+            "D(G(z))".into(),
+        ]
+    }
+    fn steps_per_epoch(&self) -> usize {
+        self.order.len()
+    }
+    fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
+        self.order.shuffle(rng);
+    }
+    fn train_step(&mut self, step: usize) -> Vec<f64> {
+        let batch = self.order.get(step).to_vec();
+        let n = batch.len();
+        let real = self.real(&batch);
+        let z = noise(
+            n,
+            self.config.sequence,
+            self.config.noise,
+            &mut self.rng,
+            &self.device,
+        );
+        self.step += 1;
+        if self.step <= self.config.pretrain_steps {
+            // Pretraining: G regresses onto real sequences.
+            let fake = self.generator.forward(z);
+            let gap = fake - real;
+            let loss = (gap.clone() * gap).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+            self.generator =
+                self.g_optimizer
+                    .step(self.learning_rate, self.generator.clone(), grads);
+            return vec![0.0, scalar(loss), 0.5, 0.5];
+        }
+        let (d_last, g_last) = self.last;
+        let freeze_d = self.config.freezing > 0 && d_last < 0.7 * g_last;
+        let freeze_g = self.config.freezing > 0 && g_last < 0.7 * d_last;
+
+        let fake = self.generator.forward(z.clone()).detach();
+        let (real_logits, _) = self.discriminator.forward(real.clone());
+        let (fake_logits, _) = self.discriminator.forward(fake);
+        let d_real = scalar(sigmoid(real_logits.clone()).mean());
+        let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
+        let d_loss = bce(real_logits, 1.0) + bce(fake_logits, 0.0);
+        let d_value = scalar(d_loss.clone());
+        if !freeze_d {
+            let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
+            self.discriminator =
+                self.d_optimizer
+                    .step(self.learning_rate, self.discriminator.clone(), grads);
+        }
+        let fake = self.generator.forward(z);
+        let (fake_logits, fake_features) = self.discriminator.forward(fake);
+        let g_loss = if self.config.feature_matching > 0 {
+            let (_, real_features) = self.discriminator.forward(real);
+            let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0);
+            (gap.clone() * gap).mean()
+        } else {
+            bce(fake_logits, 1.0)
+        };
+        let g_value = scalar(g_loss.clone());
+        if !freeze_g {
+            let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
+            self.generator =
+                self.g_optimizer
+                    .step(self.learning_rate, self.generator.clone(), grads);
+        }
+        self.last = (d_value, g_value);
+        vec![d_value, g_value, d_real, d_fake]
+    }
+    fn validate(&mut self) -> Vec<(String, f64)> {
+        let generator = self.generator.valid();
+        let fake = events(generator.forward(self.fixed_noise.clone().inner()));
+        let flat = |seqs: &[Vec<[f32; FEATURES]>]| -> Vec<Vec<f32>> {
+            seqs.iter()
+                .map(|s| {
+                    s.iter()
+                        .flatten()
+                        .map(|v| if *v > 0.0 { 1.0 } else { 0.0 })
+                        .collect()
+                })
+                .collect()
+        };
+        let real: Vec<Vec<[f32; FEATURES]>> = self
+            .windows
+            .iter()
+            .take(super::gan::GALLERY)
+            .cloned()
+            .collect();
+        vec![
+            (
+                "sample diversity".into(),
+                super::gan_health::diversity(&flat(&fake)),
+            ),
+            (
+                "corpus diversity".into(),
+                super::gan_health::diversity(&flat(&real)),
+            ),
+        ]
+    }
+    fn samples(&mut self, _seed: u64) -> Vec<Sample> {
+        let generator = self.generator.valid();
+        let sequences = events(generator.forward(self.fixed_noise.clone().inner()));
+        let mut samples = vec![Sample {
+            label: "z1 (fixed noise)".into(),
+            score: events_to_score("c-rnn-gan", &sequences[0]),
+        }];
+        samples.extend(sequences.iter().enumerate().map(|(i, e)| Sample {
+            label: format!("z{}", i + 1),
+            score: events_to_score(&format!("z{}", i + 1), e),
+        }));
+        samples
+    }
+    fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        super::save_module(&self.generator, path)?;
+        super::save_module(&self.discriminator, &path.with_extension("d.bpk"))
+    }
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.generator = super::load_module(self.generator.clone(), path)?;
+        self.discriminator =
+            super::load_module(self.discriminator.clone(), &path.with_extension("d.bpk"))?;
+        Ok(())
+    }
+}
+
+/// Generates one sequence with a trained generator.
+pub fn generate(
+    generator: &CrnnGenerator,
+    config: &CrnnGanConfig,
+    seed: u64,
+    device: &Device,
+) -> Score {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let sequence =
+        events(generator.forward(noise(1, config.sequence, config.noise, &mut rng, device)));
+    events_to_score("c-rnn-gan", &sequence[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_on_the_grid() {
+        let notes = vec![
+            Note {
+                pitch: 60,
+                start: 0,
+                duration: 480,
+                velocity: 80,
+            },
+            Note {
+                pitch: 64,
+                start: 480,
+                duration: 240,
+                velocity: 80,
+            },
+            Note {
+                pitch: 67,
+                start: 480,
+                duration: 240,
+                velocity: 80,
+            },
+        ];
+        let score = Score::new("e", 480).with_track(Track::new("m", notes));
+        let windows = event_windows(&[score], 3, 1);
+        let back = events_to_score("b", &windows[0]);
+        let got: Vec<_> = back.tracks[0]
+            .notes
+            .iter()
+            .map(|n| (n.pitch, n.start, n.duration))
+            .collect();
+        assert_eq!(got, vec![(60, 0, 480), (64, 480, 240), (67, 480, 240)]);
+    }
+}

@@ -1,0 +1,353 @@
+//! The GAN of Goodfellow et al., on one-bar piano rolls of the chorales (all voices merged): a
+//! generator G maps noise z to a bar; a discriminator D gives the probability that a bar is
+//! real. Each iteration updates D on a batch of real and a batch of generated bars (binary
+//! cross-entropy), `d_steps` times, then updates G — the seed's "GAN Basic Training Algorithm".
+//! G's loss is either the minimax log(1 − D(G(z))) or the non-saturating −log D(G(z)).
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::{leaky_relu, log_sigmoid, relu, sigmoid};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+
+use super::gan_health::diversity;
+use super::{Batches, Sample, Session, rows, scalar};
+use crate::data::{BarRolls, roll_to_score};
+use crate::music::Score;
+
+crate::hyperparameters! {
+    /// Hyperparameters of the GAN.
+    pub struct GanConfig {
+        /// Size of the noise vector z.
+        pub noise: usize = 64,
+        /// Units of the generator's and discriminator's hidden layers.
+        pub hidden: usize = 256,
+        /// Discriminator updates per generator update.
+        pub d_steps: usize = 1,
+        /// 1 = non-saturating G loss −log D(G(z)) (strong gradients while D wins); 0 = minimax log(1 − D(G(z))), which saturates when D rejects G's bars.
+        pub non_saturating: usize = 1,
+        /// Target for real bars in D's loss: 1.0, or 0.9 for one-sided label smoothing.
+        pub real_label: f64 = 1.0,
+        /// 1 = train G to match the mean of D's hidden features on real bars (feature matching) instead of fooling D.
+        pub feature_matching: usize = 0,
+    }
+}
+
+/// The generator: z → a bar of note probabilities.
+#[derive(Module, Debug)]
+pub struct Generator {
+    layers: Vec<Linear>,
+}
+
+/// The discriminator: a bar → logit of "real".
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    hidden: Vec<Linear>,
+    output: Linear,
+}
+
+impl Generator {
+    /// Builds G for bars of `cells` cells.
+    pub fn new(config: &GanConfig, cells: usize, device: &Device) -> Self {
+        let sizes = [config.noise, config.hidden, config.hidden * 2, cells];
+        Self {
+            layers: sizes
+                .windows(2)
+                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .collect(),
+        }
+    }
+
+    /// # Shapes
+    /// - z: `[batch, noise]`
+    /// - returns: `[batch, cells]` in (0, 1)
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        self.layers.iter().enumerate().fold(z, |x, (i, layer)| {
+            let y = layer.forward(x);
+            if i == last { sigmoid(y) } else { relu(y) }
+        })
+    }
+}
+
+impl Discriminator {
+    /// Builds D for bars of `cells` cells.
+    pub fn new(config: &GanConfig, cells: usize, device: &Device) -> Self {
+        Self {
+            hidden: vec![
+                LinearConfig::new(cells, config.hidden * 2).init(device),
+                LinearConfig::new(config.hidden * 2, config.hidden).init(device),
+            ],
+            output: LinearConfig::new(config.hidden, 1).init(device),
+        }
+    }
+
+    /// # Shapes
+    /// - bars: `[batch, cells]`
+    /// - returns: logits `[batch, 1]` and the last hidden features `[batch, hidden]`
+    pub fn forward(&self, bars: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let features = self
+            .hidden
+            .iter()
+            .fold(bars, |x, layer| leaky_relu(layer.forward(x), 0.2));
+        (self.output.forward(features.clone()), features)
+    }
+}
+
+/// Noise vectors from our own seeded generator (uniform in [-1, 1]).
+pub fn noise(count: usize, size: usize, rng: &mut impl Rng, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = (0..count * size)
+        .map(|_| rng.random_range(-1.0..=1.0))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [count, size]), device)
+}
+
+/// Binary cross-entropy of logits against a constant target.
+fn bce(logits: Tensor<2>, target: f64) -> Tensor<1> {
+    let loss = log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target); // [batch, 1]
+    loss.mean()
+}
+
+/// The GAN under training.
+pub struct GanSession {
+    generator: Generator,
+    discriminator: Discriminator,
+    g_optimizer: burn::optim::ModuleOptimizer,
+    d_optimizer: burn::optim::ModuleOptimizer,
+    config: GanConfig,
+    data: BarRolls,
+    train: Batches,
+    validation: Vec<usize>,
+    learning_rate: f64,
+    rng: rand::rngs::StdRng,
+    fixed_noise: Tensor<2>,
+    device: Device,
+}
+
+/// Bars in the sample gallery (the same noise vectors every epoch).
+pub const GALLERY: usize = 8;
+
+impl GanSession {
+    /// Cuts the scores into bars and builds fresh networks.
+    pub fn new(
+        config: GanConfig,
+        scores: &[Score],
+        batch: usize,
+        learning_rate: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let data = BarRolls::from_scores(scores, 16);
+        if data.bars.is_empty() {
+            return Err("no bars with notes in this corpus".into());
+        }
+        let cells = data.steps * data.pitches;
+        let (train, mut validation) = data.split();
+        if validation.is_empty() {
+            validation = train.iter().copied().take(64).collect();
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let fixed_noise = noise(GALLERY, config.noise, &mut rng, device);
+        Ok(Self {
+            generator: Generator::new(&config, cells, device),
+            discriminator: Discriminator::new(&config, cells, device),
+            g_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+            d_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+            config,
+            train: Batches::new(train, batch),
+            validation,
+            data,
+            learning_rate,
+            rng,
+            fixed_noise,
+            device: device.clone(),
+        })
+    }
+
+    /// Lowest pitch and pitch count of the rolls (saved in the checkpoint's config).
+    pub fn roll_shape(&self) -> (u8, usize) {
+        (self.data.low, self.data.pitches)
+    }
+
+    fn real(&self, indices: &[usize]) -> Tensor<2> {
+        let cells = self.data.steps * self.data.pitches;
+        let values: Vec<f32> = indices
+            .iter()
+            .flat_map(|&i| self.data.bars[i].iter().copied())
+            .collect();
+        Tensor::from_data(
+            TensorData::new(values, [indices.len(), cells]),
+            &self.device,
+        )
+    }
+
+    /// Generated bars for the fixed gallery noise.
+    pub fn gallery(&self) -> Vec<Vec<f32>> {
+        rows(
+            self.generator
+                .valid()
+                .forward(self.fixed_noise.clone().inner()),
+        )
+    }
+}
+
+impl Session for GanSession {
+    fn loss_names(&self) -> Vec<String> {
+        vec![
+            "D loss".into(),
+            "G loss".into(),
+            "D(x)".into(),
+            "D(G(z))".into(),
+        ]
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.train.len()
+    }
+
+    fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
+        self.train.shuffle(rng);
+    }
+
+    fn train_step(&mut self, step: usize) -> Vec<f64> {
+        let batch = self.train.get(step).to_vec();
+        let n = batch.len();
+        let (mut d_loss_value, mut d_real_value, mut d_fake_value) = (0.0, 0.0, 0.0);
+        // 1. The discriminator, d_steps times: real bars towards 1, generated bars towards 0.
+        for k in 0..self.config.d_steps.max(1) {
+            let real = if k == 0 {
+                self.real(&batch)
+            } else {
+                let other: Vec<usize> = (0..n)
+                    .map(|_| self.train.get(self.rng.random_range(0..self.train.len()))[0])
+                    .collect();
+                self.real(&other)
+            };
+            let z = noise(n, self.config.noise, &mut self.rng, &self.device);
+            let fake = self.generator.forward(z).detach();
+            let (real_logits, _) = self.discriminator.forward(real);
+            let (fake_logits, _) = self.discriminator.forward(fake);
+            let d_real = sigmoid(real_logits.clone()).mean();
+            let d_fake = sigmoid(fake_logits.clone()).mean();
+            let d_loss = bce(real_logits, self.config.real_label) + bce(fake_logits, 0.0);
+            let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
+            self.discriminator =
+                self.d_optimizer
+                    .step(self.learning_rate, self.discriminator.clone(), grads);
+            d_loss_value = scalar(d_loss);
+            d_real_value = scalar(d_real);
+            d_fake_value = scalar(d_fake);
+        }
+        // 2. The generator, once.
+        let z = noise(n, self.config.noise, &mut self.rng, &self.device);
+        let fake = self.generator.forward(z);
+        let (fake_logits, fake_features) = self.discriminator.forward(fake);
+        let g_loss = if self.config.feature_matching > 0 {
+            let (_, real_features) = self.discriminator.forward(self.real(&batch));
+            let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0); // [1, hidden]
+            (gap.clone() * gap).mean()
+        } else if self.config.non_saturating > 0 {
+            bce(fake_logits, 1.0)
+        } else {
+            // Minimax: minimise log(1 − D(G(z))) = −BCE(D(G(z)), 0).
+            bce(fake_logits, 0.0) * -1.0
+        };
+        let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
+        self.generator = self
+            .g_optimizer
+            .step(self.learning_rate, self.generator.clone(), grads);
+        vec![d_loss_value, scalar(g_loss), d_real_value, d_fake_value]
+    }
+
+    fn validate(&mut self) -> Vec<(String, f64)> {
+        let generator = self.generator.valid();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+        let z = noise(
+            64,
+            self.config.noise,
+            &mut rng,
+            &self.device.clone().inner(),
+        );
+        let samples = rows(generator.forward(z));
+        let corpus: Vec<Vec<f32>> = self
+            .validation
+            .iter()
+            .take(64)
+            .map(|&i| self.data.bars[i].clone())
+            .collect();
+        let density = |rolls: &[Vec<f32>]| {
+            let on: usize = rolls
+                .iter()
+                .map(|r| r.iter().filter(|&&v| v >= 0.5).count())
+                .sum();
+            on as f64 / rolls.iter().map(Vec::len).sum::<usize>().max(1) as f64
+        };
+        vec![
+            ("sample diversity".into(), diversity(&samples)),
+            ("corpus diversity".into(), diversity(&corpus)),
+            ("sample note density".into(), density(&samples)),
+            ("corpus note density".into(), density(&corpus)),
+        ]
+    }
+
+    fn samples(&mut self, _seed: u64) -> Vec<Sample> {
+        let gallery = self.gallery();
+        let steps = self.data.steps;
+        // The whole gallery as one piece (bar after bar) first: its metrics go to the table.
+        let all = bars_to_score("gallery", &gallery, steps, self.data.low);
+        let mut samples = vec![Sample {
+            label: format!("gallery: {GALLERY} bars at fixed noise vectors"),
+            score: all,
+        }];
+        samples.extend(gallery.iter().enumerate().map(|(i, roll)| Sample {
+            label: format!("z{}", i + 1),
+            score: roll_to_score(&format!("z{}", i + 1), roll, steps, self.data.low, 480),
+        }));
+        samples
+    }
+
+    fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        super::save_module(&self.generator, path)?;
+        super::save_module(&self.discriminator, &path.with_extension("d.bpk"))
+    }
+
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.generator = super::load_module(self.generator.clone(), path)?;
+        self.discriminator =
+            super::load_module(self.discriminator.clone(), &path.with_extension("d.bpk"))?;
+        Ok(())
+    }
+}
+
+/// Generates bars with a trained generator.
+pub fn generate(
+    generator: &Generator,
+    config: &GanConfig,
+    low: u8,
+    steps: usize,
+    bars: usize,
+    seed: u64,
+    device: &Device,
+) -> Score {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let rolls = rows(generator.forward(noise(bars.max(1), config.noise, &mut rng, device)));
+    bars_to_score("gan", &rolls, steps, low)
+}
+
+/// Bars one after the other (4/4, 16 steps each) as one track.
+pub fn bars_to_score(name: &str, rolls: &[Vec<f32>], steps: usize, low: u8) -> Score {
+    let mut track = crate::music::Track::new("GAN", Vec::new());
+    for (i, roll) in rolls.iter().enumerate() {
+        let bar = roll_to_score("bar", roll, steps, low, 480);
+        let offset = i as u64 * steps as u64 * 120;
+        track
+            .notes
+            .extend(bar.tracks[0].notes.iter().map(|n| crate::music::Note {
+                start: n.start + offset,
+                ..*n
+            }));
+    }
+    track.notes.sort_by_key(|n| (n.start, n.pitch));
+    Score::new(name, 480).with_track(track)
+}

@@ -1,0 +1,208 @@
+//! The GAN: a short run moves its samples' metrics toward the corpus's, D(x) and D(G(z)) come
+//! every step, the collapse indicator fires on a constant generator and not on the corpus, stop
+//! and resume work, and the same seed gives the same samples.
+
+mod common;
+
+use std::time::Duration;
+
+use burn::tensor::Device;
+use muselab::compute::{ComputeDevice, DeviceChoice};
+use muselab::data::{BarRolls, load_scores};
+use muselab::models::gan_health::{collapse_warning, diversity};
+use muselab::models::{ModelKind, Session};
+use muselab::music::metrics;
+use muselab::training::{RunConfig, TrainingEvent, TrainingRequest, build_session, spawn};
+use rand::SeedableRng;
+
+fn gallery_metric(session: &mut dyn Session, name: &str) -> f64 {
+    let samples = session.samples(1);
+    let summary = metrics::summary(&metrics::compute(&samples[0].score));
+    summary
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+        .expect("metric")
+}
+
+#[test]
+fn a_short_run_moves_samples_toward_the_corpus() {
+    let mut config = RunConfig::new(ModelKind::Gan);
+    config.max_pieces = Some(80);
+    config.batch_size = 64;
+    config.seed = 3;
+    let dir = muselab::corpus::resolve(&common::assets(), "bach");
+    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
+    let device = Device::flex();
+    device.seed(config.seed);
+    let mut session =
+        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let before_scale = gallery_metric(session.as_mut(), "scale consistency");
+    let before = session.validate();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let per_epoch = session.steps_per_epoch();
+    for step in 0..600 {
+        if step % per_epoch == 0 {
+            session.start_epoch(&mut rng);
+        }
+        let losses = session.train_step(step % per_epoch);
+        assert_eq!(losses.len(), 4, "D loss, G loss, D(x), D(G(z)) every step");
+        assert!(losses.iter().all(|l| l.is_finite()));
+        assert!((0.0..=1.0).contains(&losses[2]) && (0.0..=1.0).contains(&losses[3]));
+    }
+    let after_scale = gallery_metric(session.as_mut(), "scale consistency");
+    let after = session.validate();
+    let get =
+        |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
+    let corpus_density = get(&after, "corpus note density");
+    let (d0, d1) = (
+        get(&before, "sample note density"),
+        get(&after, "sample note density"),
+    );
+    eprintln!(
+        "scale consistency {before_scale:.3} → {after_scale:.3}; note density {d0:.3} → {d1:.3} (corpus {corpus_density:.3})"
+    );
+    assert!(
+        after_scale > before_scale + 0.05,
+        "scale consistency {before_scale} → {after_scale}"
+    );
+    assert!(
+        (d1 - corpus_density).abs() < (d0 - corpus_density).abs() * 0.5,
+        "density {d0} → {d1}, corpus {corpus_density}"
+    );
+}
+
+#[test]
+fn the_collapse_indicator_fires_on_a_constant_generator_only() {
+    let dir = muselab::corpus::resolve(&common::assets(), "bach");
+    let scores = load_scores(&dir, Some(30)).expect("corpus").0;
+    let rolls = BarRolls::from_scores(&scores, 16);
+    let corpus: Vec<Vec<f32>> = rolls.bars.iter().take(64).cloned().collect();
+    let corpus_diversity = diversity(&corpus);
+    assert!(corpus_diversity > 0.01);
+    let constant = vec![corpus[0].clone(); 64];
+    assert!(collapse_warning(diversity(&constant), corpus_diversity).is_some());
+    let other: Vec<Vec<f32>> = rolls.bars.iter().skip(64).take(64).cloned().collect();
+    assert!(collapse_warning(diversity(&other), corpus_diversity).is_none());
+}
+
+fn quick() -> RunConfig {
+    let mut config = RunConfig::new(ModelKind::Gan);
+    config.max_pieces = Some(20);
+    config.epochs = 2;
+    config.batch_size = 16;
+    config.max_steps_per_epoch = Some(10);
+    config.device = DeviceChoice::Cpu;
+    config
+}
+
+fn run(
+    config: RunConfig,
+    models: &std::path::Path,
+    resume: Option<std::path::PathBuf>,
+) -> Vec<TrainingEvent> {
+    let handle = spawn(TrainingRequest {
+        config,
+        assets: common::assets(),
+        models_dir: models.to_path_buf(),
+        resume_from: resume,
+        compute: Some(ComputeDevice::cpu("test")),
+        notify: None,
+    });
+    let mut events = Vec::new();
+    while let Ok(event) = handle.events.recv_timeout(Duration::from_secs(120)) {
+        let done = matches!(event, TrainingEvent::Finished(_));
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events
+}
+
+fn gallery(events: &[TrainingEvent]) -> Vec<muselab::music::Score> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainingEvent::Epoch { samples, .. } => Some(samples[0].score.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_same_samples_and_resume() {
+    let models = common::temp_dir("gan-runs");
+    let a = run(quick(), &models, None);
+    let b = run(quick(), &models, None);
+    assert!(
+        matches!(a.last(), Some(TrainingEvent::Finished(Ok(_)))),
+        "{:?}",
+        a.last()
+    );
+    assert_eq!(gallery(&a), gallery(&b));
+    let dir = muselab::training::list_runs(&models)[0].dir.clone();
+    let mut more = quick();
+    more.epochs = 3;
+    let resumed = run(more, &models, Some(dir.clone()));
+    assert!(
+        matches!(resumed.last(), Some(TrainingEvent::Finished(Ok(_)))),
+        "{:?}",
+        resumed.last()
+    );
+    assert_eq!(gallery(&resumed).len(), 1, "only epoch 3 was trained");
+    // The checkpoint generates.
+    let (model, _) =
+        muselab::inference::LoadedModel::load(&dir, Some(ModelKind::Gan), &Device::flex())
+            .expect("loads");
+    let score = model
+        .generate(&Default::default(), &Device::flex())
+        .expect("generates");
+    assert!(muselab::music::export_smf(&score, "gan").is_ok());
+}
+
+#[test]
+fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
+    let mut config = RunConfig::new(ModelKind::CrnnGan);
+    config.max_pieces = Some(40);
+    config.batch_size = 32;
+    config.learning_rate = 1e-3;
+    config.seed = 4;
+    if let muselab::training::ModelConfig::CrnnGan(c) = &mut config.hyperparameters {
+        c.hidden = 48;
+        c.sequence = 16;
+    }
+    let dir = muselab::corpus::resolve(&common::assets(), "bach");
+    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
+    let device = Device::flex();
+    device.seed(config.seed);
+    let mut session =
+        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let span = |session: &mut dyn Session| {
+        let samples = session.samples(1);
+        let spans: Vec<f64> = samples[1..]
+            .iter()
+            .map(|s| f64::from(metrics::compute(&s.score).tone_span))
+            .collect();
+        spans.iter().sum::<f64>() / spans.len() as f64
+    };
+    let before = span(session.as_mut());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let per_epoch = session.steps_per_epoch();
+    for step in 0..150 {
+        if step % per_epoch == 0 {
+            session.start_epoch(&mut rng);
+        }
+        let losses = session.train_step(step % per_epoch);
+        assert_eq!(losses.len(), 4);
+        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    }
+    let after = span(session.as_mut());
+    let corpus: f64 = scores
+        .iter()
+        .map(|s| f64::from(metrics::compute(s).tone_span))
+        .sum::<f64>()
+        / scores.len() as f64;
+    eprintln!("c-rnn-gan tone span {before:.1} → {after:.1} semitones (corpus pieces {corpus:.1})");
+    assert!(after > before + 4.0, "tone span {before} → {after}");
+}
