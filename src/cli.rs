@@ -167,6 +167,9 @@ pub struct GenerateArgs {
     /// Bars of the melody that prime the LSTM.
     #[arg(long, default_value_t = 2)]
     pub prime_bars: usize,
+    /// Chord progression for MidiNet, one chord per bar: "C G Am F" (default: the chords of --melody).
+    #[arg(long)]
+    pub chords: Option<String>,
     /// Output: .mid or .wav.
     #[arg(long)]
     pub out: PathBuf,

@@ -162,6 +162,7 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
         melody,
         track: args.track.clone(),
         prime_bars: args.prime_bars,
+        chords: args.chords.clone(),
     };
     let score = model.generate(&options, compute.device())?;
     let is_wav = args

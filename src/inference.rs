@@ -32,6 +32,8 @@ pub struct GenerateOptions {
     pub track: Option<String>,
     /// Bars of the melody that prime the LSTM.
     pub prime_bars: usize,
+    /// A chord progression for MidiNet ("C G Am F"); default: the chords of `melody`.
+    pub chords: Option<String>,
 }
 
 /// A trained model ready to generate.
@@ -60,6 +62,17 @@ pub enum LoadedModel {
         generator: Box<crate::models::crnn_gan::CrnnGenerator>,
         /// Its hyperparameters.
         config: crate::models::crnn_gan::CrnnGanConfig,
+    },
+    /// MidiNet's generator.
+    Midinet {
+        /// The generator (boxed: it is large).
+        generator: Box<crate::models::midinet::MidiNetGenerator>,
+        /// Its hyperparameters.
+        config: crate::models::midinet::MidiNetConfig,
+        /// Lowest pitch.
+        low: u8,
+        /// Pitches.
+        pitches: usize,
     },
     /// A GAN's generator.
     Gan {
@@ -137,6 +150,15 @@ impl LoadedModel {
                     &path,
                 )?),
                 config: c.clone(),
+            },
+            (ModelConfig::Midinet(c), Vocabulary::Roll { low, pitches, .. }) => Self::Midinet {
+                generator: Box::new(load_module(
+                    crate::models::midinet::MidiNetGenerator::new(c, pitches, device),
+                    &path,
+                )?),
+                config: c.clone(),
+                low,
+                pitches,
             },
             (ModelConfig::Lstm(c), Vocabulary::Melody(range)) => Self::Lstm {
                 model: load_module(LstmMelody::new(c, &range, device), &path)?,
@@ -216,6 +238,32 @@ impl LoadedModel {
                 options.seed,
                 device,
             )),
+            Self::Midinet {
+                generator,
+                config,
+                low,
+                pitches,
+            } => {
+                let chords = match &options.chords {
+                    Some(text) => crate::music::chords::parse_progression(text)?,
+                    None => match &options.melody {
+                        Some(piece) => crate::music::chords::chords_per_bar(piece),
+                        None => crate::music::chords::parse_progression("C G Am F C F G C")?,
+                    },
+                };
+                if chords.is_empty() {
+                    return Err("give at least one chord (--chords \"C G Am F\")".into());
+                }
+                Ok(crate::models::midinet::generate(
+                    generator,
+                    config,
+                    *low,
+                    *pitches,
+                    &chords,
+                    options.seed,
+                    device,
+                ))
+            }
             Self::Latent(model) => {
                 // A point of the prior N(0, I), from the seed.
                 let z: Vec<f32> = (0..model.latent_size())

@@ -206,3 +206,62 @@ fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
     eprintln!("c-rnn-gan tone span {before:.1} → {after:.1} semitones (corpus pieces {corpus:.1})");
     assert!(after > before + 4.0, "tone span {before} → {after}");
 }
+
+#[test]
+fn midinet_trains_and_writes_over_a_chord_progression() {
+    let mut config = RunConfig::new(ModelKind::Midinet);
+    config.max_pieces = Some(60);
+    config.batch_size = 32;
+    config.seed = 6;
+    config.learning_rate = 1e-3;
+    let dir = muselab::corpus::resolve(&common::assets(), "bach");
+    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
+    let device = Device::flex();
+    device.seed(config.seed);
+    let mut session =
+        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let rate =
+        |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
+    let before = session.validate();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let per_epoch = session.steps_per_epoch();
+    for step in 0..300 {
+        if step % per_epoch == 0 {
+            session.start_epoch(&mut rng);
+        }
+        let losses = session.train_step(step % per_epoch);
+        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    }
+    let after = session.validate();
+    let (b, a, corpus) = (
+        rate(&before, "sample chord-tone rate"),
+        rate(&after, "sample chord-tone rate"),
+        rate(&after, "corpus chord-tone rate"),
+    );
+    // Measured here: 0.198 → 0.23–0.27 against the corpus's 0.57 — MidiNet trains but does not yet
+    // follow the chords the way the corpus does, so no margin is claimed; see the closing note.
+    eprintln!("midinet chord-tone rate {b:.3} → {a:.3} (corpus {corpus:.3})");
+    assert!(
+        (0.0..=1.0).contains(&a) && corpus > 0.4,
+        "rates {a} {corpus}"
+    );
+
+    // Generation over a typed progression: one bar per chord, melody and chords.
+    let run = common::temp_dir("midinet").join("run");
+    muselab::training::checkpoint::write(&run, &config, &Default::default(), session.as_ref())
+        .expect("checkpoint");
+    let (model, _) = muselab::inference::LoadedModel::load(&run, Some(ModelKind::Midinet), &device)
+        .expect("loads");
+    let options = muselab::inference::GenerateOptions {
+        seed: 2,
+        chords: Some("C G Am F".into()),
+        ..Default::default()
+    };
+    let score = model.generate(&options, &device).expect("generates");
+    assert_eq!(score.tracks.len(), 2);
+    assert_eq!(score.end_tick(), 4 * 1920);
+    assert_eq!(
+        model.generate(&options, &device).expect("again").tracks,
+        score.tracks
+    );
+}

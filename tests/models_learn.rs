@@ -90,6 +90,7 @@ fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Opt
         melody,
         track: None,
         prime_bars: 2,
+        chords: None,
     };
     let a = model.generate(&options, &device).expect("generates");
     let b = model.generate(&options, &device).expect("generates");

@@ -69,6 +69,8 @@ pub enum AppCommand {
         seed: u64,
         /// Temperature.
         temperature: f64,
+        /// Chord progression (MidiNet).
+        chords: Option<String>,
     },
 }
 
@@ -169,6 +171,7 @@ impl MuseApp {
                 from_open_piece,
                 seed,
                 temperature,
+                chords,
             } => {
                 let melody = if from_open_piece {
                     self.score.as_deref().cloned()
@@ -186,6 +189,7 @@ impl MuseApp {
                                 melody,
                                 track: None,
                                 prime_bars: 2,
+                                chords,
                             };
                             model.generate(&options, &device)
                         });

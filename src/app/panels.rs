@@ -244,11 +244,13 @@ pub(super) fn training(app: &mut MuseApp, ui: &mut Ui) {
             from_open_piece,
             seed,
             temperature,
+            chords,
         }) => app.push(AppCommand::Generate {
             checkpoint,
             from_open_piece,
             seed,
             temperature,
+            chords,
         }),
         None => {}
     }

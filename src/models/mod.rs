@@ -7,6 +7,7 @@ pub mod gan;
 pub mod gan_health;
 pub mod latent;
 pub mod lstm;
+pub mod midinet;
 pub mod minibach;
 pub mod rnn_vae;
 pub mod vae;
@@ -34,11 +35,13 @@ pub enum ModelKind {
     Gan,
     /// C-RNN-GAN: LSTM generator, bidirectional LSTM discriminator, on note events.
     CrnnGan,
+    /// MidiNet: convolutional GAN conditioned on the previous bar and a chord.
+    Midinet,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 8] = [
+    pub const ALL: [ModelKind; 9] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
@@ -47,11 +50,12 @@ impl ModelKind {
         Self::RnnVae,
         Self::Gan,
         Self::CrnnGan,
+        Self::Midinet,
     ];
 
     /// True for adversarial models (they get the adversarial plots and health checks).
     pub fn is_gan(self) -> bool {
-        matches!(self, Self::Gan | Self::CrnnGan)
+        matches!(self, Self::Gan | Self::CrnnGan | Self::Midinet)
     }
 
     /// True for models with a latent space (they get the latent map).
@@ -70,6 +74,7 @@ impl ModelKind {
             Self::RnnVae => "rnn-vae",
             Self::Gan => "gan",
             Self::CrnnGan => "crnn-gan",
+            Self::Midinet => "midinet",
         }
     }
 
@@ -84,6 +89,7 @@ impl ModelKind {
             Self::RnnVae => "recurrent VAE (MusicVAE)",
             Self::Gan => "GAN (Goodfellow et al.)",
             Self::CrnnGan => "C-RNN-GAN (Mogren)",
+            Self::Midinet => "MidiNet (chord-conditioned CNN GAN)",
         }
     }
 
@@ -113,6 +119,9 @@ impl ModelKind {
             }
             Self::CrnnGan => {
                 "LSTMs generate note events from noise; bidirectional LSTMs judge them (Mogren 2016)."
+            }
+            Self::Midinet => {
+                "Writes a melody bar by bar over a chord progression, each bar conditioned on the one before (Yang 2017)."
             }
         }
     }

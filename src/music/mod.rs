@@ -3,6 +3,7 @@
 //! Nothing here knows about machine learning or the UI; MIDI files, the synthesiser, the metrics
 //! and (later) the data encoders all go through these types.
 
+pub mod chords;
 pub mod key;
 pub mod metrics;
 pub mod midi;

@@ -10,6 +10,7 @@ use crate::models::autoencoder::AutoencoderConfig;
 use crate::models::crnn_gan::CrnnGanConfig;
 use crate::models::gan::GanConfig;
 use crate::models::lstm::LstmMelodyConfig;
+use crate::models::midinet::MidiNetConfig;
 use crate::models::minibach::{MiniBachConfig, VoiceRanges};
 use crate::models::rnn_vae::RnnVaeConfig;
 use crate::models::vae::VaeConfig;
@@ -35,6 +36,8 @@ pub enum ModelConfig {
     Gan(GanConfig),
     /// C-RNN-GAN.
     CrnnGan(CrnnGanConfig),
+    /// MidiNet.
+    Midinet(MidiNetConfig),
 }
 
 impl ModelConfig {
@@ -54,6 +57,7 @@ impl ModelConfig {
             ModelKind::RnnVae => Self::RnnVae(RnnVaeConfig::default()),
             ModelKind::Gan => Self::Gan(GanConfig::default()),
             ModelKind::CrnnGan => Self::CrnnGan(CrnnGanConfig::default()),
+            ModelKind::Midinet => Self::Midinet(MidiNetConfig::default()),
         }
     }
 
@@ -67,6 +71,7 @@ impl ModelConfig {
             Self::RnnVae(c) => c.fields(),
             Self::Gan(c) => c.fields(),
             Self::CrnnGan(c) => c.fields(),
+            Self::Midinet(c) => c.fields(),
         }
     }
 }
@@ -136,7 +141,7 @@ impl RunConfig {
             batch_size: 64,
             learning_rate: match model {
                 ModelKind::Lstm | ModelKind::RnnVae => 2e-3,
-                ModelKind::Gan | ModelKind::CrnnGan => 2e-4,
+                ModelKind::Gan | ModelKind::CrnnGan | ModelKind::Midinet => 2e-4,
                 _ => 1e-3,
             },
             seed: 42,

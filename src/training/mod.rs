@@ -18,6 +18,7 @@ use crate::models::autoencoder::AutoencoderSession;
 use crate::models::crnn_gan::CrnnGanSession;
 use crate::models::gan::GanSession;
 use crate::models::lstm::LstmSession;
+use crate::models::midinet::MidiNetSession;
 use crate::models::minibach::MiniBachSession;
 use crate::models::rnn_vae::RnnVaeSession;
 use crate::models::vae::VaeSession;
@@ -70,6 +71,16 @@ pub fn build_session(
         (ModelConfig::CrnnGan(c), ModelKind::CrnnGan) => {
             let s = CrnnGanSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
             config.vocabulary = Vocabulary::Events;
+            Box::new(s)
+        }
+        (ModelConfig::Midinet(c), ModelKind::Midinet) => {
+            let s = MidiNetSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
+            let (low, pitches) = s.roll_shape();
+            config.vocabulary = Vocabulary::Roll {
+                low,
+                pitches,
+                steps: 16,
+            };
             Box::new(s)
         }
         (ModelConfig::Lstm(c), ModelKind::Lstm) => {

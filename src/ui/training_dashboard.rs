@@ -38,6 +38,8 @@ pub enum DashboardAction {
         seed: u64,
         /// Temperature.
         temperature: f64,
+        /// Chord progression (MidiNet).
+        chords: Option<String>,
     },
 }
 
@@ -57,6 +59,8 @@ pub struct DashboardSettings {
     pub generate_seed: u64,
     /// Temperature for generation.
     pub temperature: f64,
+    /// Chord progression for MidiNet.
+    pub chords: String,
 }
 
 impl Default for DashboardSettings {
@@ -68,6 +72,7 @@ impl Default for DashboardSettings {
             smoothing: 0.6,
             generate_seed: 1,
             temperature: 0.8,
+            chords: "C G Am F C F G C".into(),
         }
     }
 }
@@ -538,11 +543,25 @@ impl TrainingDashboard {
             );
         });
         let (seed, temperature) = (self.settings.generate_seed, self.settings.temperature);
-        let generate = |from_open_piece| DashboardAction::Generate {
+        if kind == Some(ModelKind::Midinet) {
+            ui.horizontal(|ui| {
+                ui.label("chords")
+                    .on_hover_text("One chord per bar: C, F#m, Bb, …");
+                ui.text_edit_singleline(&mut self.settings.chords);
+            });
+        }
+        let chords = (kind == Some(ModelKind::Midinet)).then(|| self.settings.chords.clone());
+        let generate = |from_open_piece: bool| DashboardAction::Generate {
             checkpoint: checkpoint.clone(),
             from_open_piece,
             seed,
             temperature,
+            // With the open piece, MidiNet follows that piece's chords.
+            chords: if from_open_piece {
+                None
+            } else {
+                chords.clone()
+            },
         };
         // (label, tooltip, uses the open piece) per model.
         let buttons: &[(&str, &str, bool)] = match kind {
@@ -551,6 +570,18 @@ impl TrainingDashboard {
                 "Takes the first track (the soprano of a chorale, the tune of a folk song) and writes alto, tenor and bass",
                 true,
             )],
+            Some(ModelKind::Midinet) => &[
+                (
+                    "Generate over these chords",
+                    "One bar per chord, each conditioned on the bar before",
+                    false,
+                ),
+                (
+                    "Use the chords of the open piece",
+                    "The chords of each bar of the piece in the piano roll",
+                    true,
+                ),
+            ],
             Some(ModelKind::Lstm) => &[
                 ("Generate a tune", "A new tune from the start token", false),
                 (

@@ -1,0 +1,180 @@
+//! Chord labels: one triad (root + major/minor) per bar, found by matching the bar's
+//! duration-weighted pitch classes against the 24 triads; parsing and printing chord names; the
+//! 13-dimensional vector MidiNet is conditioned on (12 roots one-hot + a minor flag).
+
+use super::Score;
+
+const NAMES: [&str; 12] = [
+    "C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B",
+];
+
+/// A triad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Chord {
+    /// Pitch class of the root (0 = C).
+    pub root: u8,
+    /// Minor instead of major.
+    pub minor: bool,
+}
+
+impl Chord {
+    /// The name: "C", "F#m", "Bb".
+    pub fn name(&self) -> String {
+        format!(
+            "{}{}",
+            NAMES[usize::from(self.root % 12)],
+            if self.minor { "m" } else { "" }
+        )
+    }
+
+    /// Parses "C", "c#m", "Bb", "Ebm", "F#".
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let mut chars = text.chars();
+        let letter = chars.next()?.to_ascii_uppercase();
+        let base: i32 = match letter {
+            'C' => 0,
+            'D' => 2,
+            'E' => 4,
+            'F' => 5,
+            'G' => 7,
+            'A' => 9,
+            'B' => 11,
+            _ => return None,
+        };
+        let rest: String = chars.collect();
+        let (shift, rest) = match rest.chars().next() {
+            Some('#') => (1, &rest[1..]),
+            Some('b') => (-1, &rest[1..]),
+            _ => (0, rest.as_str()),
+        };
+        let minor = match rest {
+            "" => false,
+            "m" | "min" => true,
+            _ => return None,
+        };
+        Some(Self {
+            root: (base + shift).rem_euclid(12) as u8,
+            minor,
+        })
+    }
+
+    /// The 13-dimensional condition vector.
+    pub fn vector(&self) -> [f32; 13] {
+        let mut v = [0.0; 13];
+        v[usize::from(self.root % 12)] = 1.0;
+        v[12] = if self.minor { 1.0 } else { 0.0 };
+        v
+    }
+}
+
+/// Parses a progression like "C G Am F" (spaces or commas between chords).
+pub fn parse_progression(text: &str) -> Result<Vec<Chord>, String> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            Chord::parse(t)
+                .ok_or_else(|| format!("'{t}' is not a chord (use names like C, F#m, Bb)"))
+        })
+        .collect()
+}
+
+/// The best triad for duration-weighted pitch classes (`None` when silent).
+pub fn best_triad(profile: &[f64; 12]) -> Option<Chord> {
+    if profile.iter().all(|&v| v == 0.0) {
+        return None;
+    }
+    let mut best = (
+        f64::NEG_INFINITY,
+        Chord {
+            root: 0,
+            minor: false,
+        },
+    );
+    for root in 0..12u8 {
+        for minor in [false, true] {
+            let third = if minor { 3 } else { 4 };
+            let tones = [0usize, third, 7].map(|i| (usize::from(root) + i) % 12);
+            // Chord tones count, other tones cost half; the root counts a little extra.
+            let inside: f64 =
+                tones.iter().map(|&t| profile[t]).sum::<f64>() + 0.1 * profile[tones[0]];
+            let outside: f64 =
+                profile.iter().sum::<f64>() - tones.iter().map(|&t| profile[t]).sum::<f64>();
+            let score = inside - 0.5 * outside;
+            if score > best.0 {
+                best = (score, Chord { root, minor });
+            }
+        }
+    }
+    Some(best.1)
+}
+
+/// One chord per bar of a score (the previous chord where a bar is silent).
+pub fn chords_per_bar(score: &Score) -> Vec<Chord> {
+    let end = score.end_tick();
+    let lines = score.bar_lines(end);
+    let mut chords = Vec::new();
+    let mut previous = Chord {
+        root: 0,
+        minor: false,
+    };
+    for pair in lines.windows(2) {
+        let (start, stop) = (pair[0], pair[1]);
+        if start >= end {
+            break;
+        }
+        let mut profile = [0.0f64; 12];
+        for note in score.notes() {
+            let overlap = note.end().min(stop).saturating_sub(note.start.max(start));
+            profile[usize::from(note.pitch % 12)] += overlap as f64;
+        }
+        let chord = best_triad(&profile).unwrap_or(previous);
+        chords.push(chord);
+        previous = chord;
+    }
+    chords
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::music::{Note, Track};
+
+    #[test]
+    fn names_parse_and_print() {
+        for name in ["C", "F#m", "Bb", "Ebm", "A"] {
+            assert_eq!(Chord::parse(name).map(|c| c.name()), Some(name.to_string()));
+        }
+        assert_eq!(Chord::parse("Db"), Chord::parse("C#"));
+        assert_eq!(parse_progression("C, G Am  F").map(|p| p.len()), Ok(4));
+        assert!(parse_progression("C H").is_err());
+        assert_eq!(
+            Chord::parse("Am").map(|c| c.vector()[9] + c.vector()[12]),
+            Some(2.0)
+        );
+    }
+
+    #[test]
+    fn triads_per_bar() {
+        let note = |pitch, start| Note {
+            pitch,
+            start,
+            duration: 16,
+            velocity: 80,
+        };
+        // Bar 1: C E G; bar 2: A C E.
+        let score = Score::new("c", 4).with_track(Track::new(
+            "m",
+            vec![
+                note(60, 0),
+                note(64, 0),
+                note(67, 0),
+                note(57, 16),
+                note(60, 16),
+                note(64, 16),
+            ],
+        ));
+        let names: Vec<String> = chords_per_bar(&score).iter().map(Chord::name).collect();
+        assert_eq!(names, ["C", "Am"]);
+    }
+}
