@@ -3,6 +3,7 @@
 #   piano-roll.png          a chorale in the piano roll
 #   training-dashboard.png  mini-bach training live on the dashboard
 #   training-lstm.png       the LSTM training on the Celtic tunes
+#   training-gan.png        the adversarial dashboard of a GAN run
 #   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
 #   latent-map-grid.png     the same map in grid mode
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
@@ -40,6 +41,7 @@ trap 'kill $APP $XVFB 2>/dev/null || true; rm -rf "$STATE" "$MODELS"' EXIT
 shot piano-roll 8 assets/corpora/bach_chorales/bwv10_7.mid
 shot training-dashboard "${TRAIN_WAIT:-25}" --start-training minibach
 shot training-lstm "${TRAIN_WAIT:-25}" --start-training lstm
+shot training-gan "${TRAIN_WAIT:-25}" --start-training gan
 
 "$BIN" train vae --device cpu --epochs "${VAE_EPOCHS:-15}" --max-pieces 800 --out "$MODELS" >/dev/null
 RUN="$(ls -d "$MODELS"/vae/*/ | head -1)"

@@ -375,10 +375,27 @@ impl TrainingDashboard {
                             .on_hover_text(field.doc);
                         match field.value {
                             FieldValue::Usize(v) => {
-                                ui.add(egui::DragValue::new(v).range(1..=100_000))
+                                // Switches and step counts may be 0; sizes may not (DragValue
+                                // clamps the value into its range, so the range must be right).
+                                let zero_ok = matches!(
+                                    field.name,
+                                    "feature_matching"
+                                        | "non_saturating"
+                                        | "freezing"
+                                        | "pretrain_steps"
+                                        | "anneal_steps"
+                                );
+                                let min = usize::from(!zero_ok);
+                                ui.add(egui::DragValue::new(v).range(min..=100_000))
                             }
                             FieldValue::F64(v) => {
-                                ui.add(egui::DragValue::new(v).range(0.0..=1.0).speed(0.01))
+                                // Rates and weights live in [0, 1]; free bits are counted in bits.
+                                let max = if field.name == "free_bits" {
+                                    512.0
+                                } else {
+                                    1.0
+                                };
+                                ui.add(egui::DragValue::new(v).range(0.0..=max).speed(0.01))
                             }
                         }
                         .on_hover_text(field.doc);
