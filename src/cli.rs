@@ -58,17 +58,15 @@ pub enum Command {
     },
     /// Show the compute device that would be used and the audio output.
     Devices,
-    /// Measure corpus loading and synthesis speed, or (with --model/--models) training speed.
+    /// Measure corpus loading, synthesis, map-click latency and every model's training speed
+    /// (--model M: that model's training only).
     Bench {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
-        /// Benchmark training of this model (minibach, autoencoder, stacked-autoencoder, lstm).
+        /// Benchmark training of this model only.
         #[arg(long)]
         model: Option<String>,
-        /// Benchmark training of every model.
-        #[arg(long)]
-        models: bool,
     },
     /// Train a model on a corpus and write checkpoints to models/<model>/<run>/.
     Train(TrainArgs),
