@@ -192,16 +192,13 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             }
         },
         Command::Devices => devices(device),
-        Command::Bench {
-            json,
-            model,
-            models,
-        } => {
-            if model.is_some() || models {
-                crate::bench::run_models(json, model.as_deref(), device)
-            } else {
+        Command::Bench { json, model } => {
+            let foundation = if model.is_none() {
                 crate::bench::run(json)
-            }
+            } else {
+                0
+            };
+            foundation.max(crate::bench::run_models(json, model.as_deref(), device))
         }
         Command::Train(args) => crate::cli_train::train(args, device),
         Command::Generate(args) => crate::cli_train::generate(args, device),
