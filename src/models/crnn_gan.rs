@@ -9,7 +9,7 @@
 use burn::module::Module;
 use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{log_sigmoid, sigmoid, tanh};
+use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -180,10 +180,6 @@ fn noise(
     Tensor::from_data(TensorData::new(values, [batch, steps, size]), device)
 }
 
-fn bce(logits: Tensor<2>, target: f64) -> Tensor<1> {
-    (log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target)).mean()
-}
-
 /// Reads `[batch, steps, FEATURES]` back as event lists.
 fn events(tensor: Tensor<3>) -> Vec<Vec<[f32; FEATURES]>> {
     let [batch, steps, _] = tensor.dims();
@@ -323,7 +319,8 @@ impl Session for CrnnGanSession {
         let (fake_logits, _) = self.discriminator.forward(fake);
         let d_real = scalar(sigmoid(real_logits.clone()).mean());
         let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
-        let d_loss = bce(real_logits, 1.0) + bce(fake_logits, 0.0);
+        let d_loss =
+            super::bce_with_logits(real_logits, 1.0) + super::bce_with_logits(fake_logits, 0.0);
         let d_value = scalar(d_loss.clone());
         if !freeze_d {
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
@@ -338,7 +335,7 @@ impl Session for CrnnGanSession {
             let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0);
             (gap.clone() * gap).mean()
         } else {
-            bce(fake_logits, 1.0)
+            super::bce_with_logits(fake_logits, 1.0)
         };
         let g_value = scalar(g_loss.clone());
         if !freeze_g {
@@ -394,13 +391,11 @@ impl Session for CrnnGanSession {
         samples
     }
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
-        super::save_module(&self.generator, path)?;
-        super::save_module(&self.discriminator, &path.with_extension("d.bpk"))
+        super::save_pair(&self.generator, &self.discriminator, path)
     }
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.generator = super::load_module(self.generator.clone(), path)?;
-        self.discriminator =
-            super::load_module(self.discriminator.clone(), &path.with_extension("d.bpk"))?;
+        (self.generator, self.discriminator) =
+            super::load_pair(self.generator.clone(), self.discriminator.clone(), path)?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{leaky_relu, log_sigmoid, relu, sigmoid};
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -101,12 +101,6 @@ pub fn noise(count: usize, size: usize, rng: &mut impl Rng, device: &Device) -> 
         .map(|_| rng.random_range(-1.0..=1.0))
         .collect();
     Tensor::from_data(TensorData::new(values, [count, size]), device)
-}
-
-/// Binary cross-entropy of logits against a constant target.
-fn bce(logits: Tensor<2>, target: f64) -> Tensor<1> {
-    let loss = log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target); // [batch, 1]
-    loss.mean()
 }
 
 /// The GAN under training.
@@ -230,7 +224,8 @@ impl Session for GanSession {
             let (fake_logits, _) = self.discriminator.forward(fake);
             let d_real = sigmoid(real_logits.clone()).mean();
             let d_fake = sigmoid(fake_logits.clone()).mean();
-            let d_loss = bce(real_logits, self.config.real_label) + bce(fake_logits, 0.0);
+            let d_loss = super::bce_with_logits(real_logits, self.config.real_label)
+                + super::bce_with_logits(fake_logits, 0.0);
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
             self.discriminator =
                 self.d_optimizer
@@ -248,10 +243,10 @@ impl Session for GanSession {
             let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0); // [1, hidden]
             (gap.clone() * gap).mean()
         } else if self.config.non_saturating > 0 {
-            bce(fake_logits, 1.0)
+            super::bce_with_logits(fake_logits, 1.0)
         } else {
             // Minimax: minimise log(1 − D(G(z))) = −BCE(D(G(z)), 0).
-            bce(fake_logits, 0.0) * -1.0
+            super::bce_with_logits(fake_logits, 0.0) * -1.0
         };
         let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
         self.generator = self
@@ -308,14 +303,12 @@ impl Session for GanSession {
     }
 
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
-        super::save_module(&self.generator, path)?;
-        super::save_module(&self.discriminator, &path.with_extension("d.bpk"))
+        super::save_pair(&self.generator, &self.discriminator, path)
     }
 
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.generator = super::load_module(self.generator.clone(), path)?;
-        self.discriminator =
-            super::load_module(self.discriminator.clone(), &path.with_extension("d.bpk"))?;
+        (self.generator, self.discriminator) =
+            super::load_pair(self.generator.clone(), self.discriminator.clone(), path)?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{leaky_relu, log_sigmoid, relu, sigmoid};
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -199,10 +199,6 @@ impl MidiNetDiscriminator {
         let flat = Tensor::cat(vec![h2.reshape([batch, c * l]), chord], 1);
         (self.output.forward(flat), features)
     }
-}
-
-fn bce(logits: Tensor<2>, target: f64) -> Tensor<1> {
-    (log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target)).mean()
 }
 
 fn tensor3(rows: &[&[f32]], pitches: usize, device: &Device) -> Tensor<3> {
@@ -413,7 +409,8 @@ impl Session for MidiNetSession {
         let (fake_logits, _) = self.discriminator.forward(fake, chord.clone());
         let d_real = scalar(sigmoid(real_logits.clone()).mean());
         let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
-        let d_loss = bce(real_logits, self.config.real_label) + bce(fake_logits, 0.0);
+        let d_loss = super::bce_with_logits(real_logits, self.config.real_label)
+            + super::bce_with_logits(fake_logits, 0.0);
         let d_value = scalar(d_loss.clone());
         let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
         self.discriminator =
@@ -425,8 +422,8 @@ impl Session for MidiNetSession {
         let (fake_logits, fake_features) = self.discriminator.forward(fake, chord.clone());
         let (_, real_features) = self.discriminator.forward(real, chord);
         let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0);
-        let g_loss =
-            bce(fake_logits, 1.0) + (gap.clone() * gap).mean() * self.config.feature_matching;
+        let g_loss = super::bce_with_logits(fake_logits, 1.0)
+            + (gap.clone() * gap).mean() * self.config.feature_matching;
         let g_value = scalar(g_loss.clone());
         let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
         self.generator = self
@@ -512,13 +509,11 @@ impl Session for MidiNetSession {
         }]
     }
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
-        super::save_module(&self.generator, path)?;
-        super::save_module(&self.discriminator, &path.with_extension("d.bpk"))
+        super::save_pair(&self.generator, &self.discriminator, path)
     }
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.generator = super::load_module(self.generator.clone(), path)?;
-        self.discriminator =
-            super::load_module(self.discriminator.clone(), &path.with_extension("d.bpk"))?;
+        (self.generator, self.discriminator) =
+            super::load_pair(self.generator.clone(), self.discriminator.clone(), path)?;
         Ok(())
     }
 }

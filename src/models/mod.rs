@@ -313,6 +313,35 @@ pub trait Session: Send {
     fn load(&mut self, path: &std::path::Path) -> Result<(), String>;
 }
 
+/// Binary cross-entropy of logits against a constant target, averaged (stable: through
+/// log-sigmoid, never through a probability that could round to 0 or 1).
+pub fn bce_with_logits(logits: Tensor<2>, target: f64) -> Tensor<1> {
+    use burn::tensor::activation::log_sigmoid;
+    (log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target)).mean()
+}
+
+/// Saves an adversarial pair: the generator at `path`, the discriminator beside it.
+pub fn save_pair<G: burn::module::Module, D: burn::module::Module>(
+    g: &G,
+    d: &D,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    save_module(g, path)?;
+    save_module(d, &path.with_extension("d.bpk"))
+}
+
+/// Loads a pair saved by [`save_pair`].
+pub fn load_pair<G: burn::module::Module, D: burn::module::Module>(
+    g: G,
+    d: D,
+    path: &std::path::Path,
+) -> Result<(G, D), String> {
+    Ok((
+        load_module(g, path)?,
+        load_module(d, &path.with_extension("d.bpk"))?,
+    ))
+}
+
 /// Writes a module's parameters to a burnpack file.
 pub fn save_module<M: burn::module::Module>(
     module: &M,
