@@ -27,6 +27,7 @@ fn gallery_metric(session: &mut dyn Session, name: &str) -> f64 {
 
 #[test]
 fn a_short_run_moves_samples_toward_the_corpus() {
+    let _rng = common::rng_lock();
     let mut config = RunConfig::new(ModelKind::Gan);
     config.max_pieces = Some(80);
     config.batch_size = 64;
@@ -163,6 +164,7 @@ fn same_seed_same_samples_and_resume() {
 
 #[test]
 fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
+    let _rng = common::rng_lock();
     let mut config = RunConfig::new(ModelKind::CrnnGan);
     config.max_pieces = Some(40);
     config.batch_size = 32;
@@ -209,6 +211,7 @@ fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
 
 #[test]
 fn midinet_trains_and_writes_over_a_chord_progression() {
+    let _rng = common::rng_lock();
     let mut config = RunConfig::new(ModelKind::Midinet);
     config.max_pieces = Some(60);
     config.batch_size = 32;

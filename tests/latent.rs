@@ -26,6 +26,7 @@ fn trained(
     steps: usize,
     tweak: impl FnOnce(&mut ModelConfig),
 ) -> (LoadedModel, Vec<Vec<usize>>) {
+    let _rng = common::rng_lock();
     let mut config = RunConfig::new(kind);
     config.max_pieces = Some(120);
     config.batch_size = 32;

@@ -55,6 +55,7 @@ fn config(kind: ModelKind, pieces: usize) -> RunConfig {
 
 /// Trains, checks the loss margin, saves, reloads and checks generation.
 fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Option<Score>) {
+    let _rng = common::rng_lock();
     let mut config = config(kind, pieces);
     let scores = scores(&config.corpus, pieces);
     let device = Device::flex();
@@ -160,6 +161,7 @@ fn lstm_learns_next_steps_and_continues_a_tune() {
 
 #[test]
 fn wrong_checkpoint_kind_is_refused_clearly() {
+    let _rng = common::rng_lock();
     let mut config = config(ModelKind::Autoencoder, 10);
     let scores = scores("bach", 10);
     let device = Device::flex();

@@ -28,3 +28,12 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// Holds burn's process-wide random generator for the calling test, so that tests running in
+/// parallel do not interleave their draws (initial weights, dropout): each test is then
+/// reproducible. Tests that spawn training runs must not hold it (the run takes it itself).
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    muselab::training::RNG_GUARD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
