@@ -268,3 +268,32 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
         score.tracks
     );
 }
+
+#[test]
+fn crnn_gan_trains_with_three_tones_per_step() {
+    let _rng = common::rng_lock();
+    let mut config = RunConfig::new(ModelKind::CrnnGan);
+    config.max_pieces = Some(20);
+    config.batch_size = 16;
+    if let muselab::training::ModelConfig::CrnnGan(c) = &mut config.hyperparameters {
+        c.hidden = 32;
+        c.sequence = 12;
+        c.tones = 3;
+    }
+    let dir = muselab::corpus::resolve(&common::assets(), "bach");
+    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
+    let device = Device::flex();
+    device.seed(2);
+    let mut session =
+        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    session.start_epoch(&mut rng);
+    for step in 0..20 {
+        let losses = session.train_step(step % session.steps_per_epoch());
+        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    }
+    let samples = session.samples(1);
+    let score = &samples[0].score;
+    assert!(score.note_count() > 0);
+    assert!(muselab::music::export_smf(score, "tones").is_ok());
+}

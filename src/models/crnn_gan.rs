@@ -3,8 +3,9 @@
 //! generator is two stacked LSTMs fed uniform noise at every step; the discriminator is two
 //! stacked bidirectional LSTMs whose per-step verdicts are averaged. Options from the reference:
 //! feature matching, the freezing rule (skip D's update when it is far ahead, G's when it is),
-//! and pretraining G with a regression loss. One tone per step: a chord becomes several events
-//! with zero time between them (the reference's default `tones_per_cell = 1`).
+//! and pretraining G with a regression loss. With `tones` = 1 (the reference's default
+//! `tones_per_cell`) a chord becomes several steps with zero time between them; with 2 or 3, notes
+//! that start together share a step.
 
 use burn::module::Module;
 use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig};
@@ -31,78 +32,103 @@ crate::hyperparameters! {
         pub freezing: usize = 1,
         /// Steps of pretraining G alone with a regression (mean squared error) loss to real sequences.
         pub pretrain_steps: usize = 0,
-        /// Step between two training windows, in notes.
+        /// Step between two training windows, in steps.
         pub stride: usize = 16,
+        /// Tones per step, 1 to 3 (the reference's tones_per_cell): notes that start together share a step.
+        pub tones: usize = 1,
     }
 }
 
-/// Features per event.
+/// Features per tone: duration, pitch, velocity, time since the previous step's onset.
 pub const FEATURES: usize = 4;
+
+/// Velocity feature of a silent tone slot (real velocities encode to at least -0.6).
+const SILENT: f32 = -1.0;
 
 /// Event scaling: a value in these units maps to about [-1, 1].
 fn encode_event(duration_q: f64, pitch: u8, velocity: u8, delta_q: f64) -> [f32; FEATURES] {
     [
         (duration_q / 2.0 - 1.0).clamp(-1.0, 1.0) as f32,
         ((f64::from(pitch) - 64.0) / 24.0).clamp(-1.0, 1.0) as f32,
-        (f64::from(velocity) / 64.0 - 1.0).clamp(-1.0, 1.0) as f32,
+        (f64::from(velocity) / 127.0 * 1.6 - 0.6).clamp(-0.6, 1.0) as f32,
         (delta_q / 2.0 - 1.0).clamp(-1.0, 1.0) as f32,
     ]
 }
 
-/// Decodes events (scaled features) into a score at 480 ticks per quarter, on a 16th grid.
-pub fn events_to_score(name: &str, events: &[[f32; FEATURES]]) -> Score {
+/// Decodes steps of `tones` tone slots each (scaled features, flattened step after step) into a
+/// score at 480 ticks per quarter on a 16th grid. The first slot of a step carries the time
+/// since the previous step; a slot whose velocity feature is below -0.8 is silent.
+pub fn events_to_score(name: &str, events: &[[f32; FEATURES]], tones: usize) -> Score {
     let sixteenth = 120u64;
+    let to_q = |v: f32| ((f64::from(v) + 1.0) * 2.0).max(0.0);
     let mut onset = 0u64;
     let mut notes = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let to_q = |v: f32| ((f64::from(v) + 1.0) * 2.0).max(0.0);
+    for (i, step) in events.chunks(tones.max(1)).enumerate() {
         if i > 0 {
-            onset += (to_q(e[3]) * 4.0).round() as u64 * sixteenth;
+            onset += (to_q(step[0][3]) * 4.0).round() as u64 * sixteenth;
         }
-        let duration = ((to_q(e[0]) * 4.0).round() as u64).max(1) * sixteenth;
-        let pitch = (f64::from(e[1]) * 24.0 + 64.0).round().clamp(21.0, 108.0) as u8;
-        let velocity = ((f64::from(e[2]) + 1.0) * 64.0).round().clamp(20.0, 127.0) as u8;
-        notes.push(Note {
-            pitch,
-            start: onset,
-            duration,
-            velocity,
-        });
+        for e in step.iter().filter(|e| e[2] >= -0.8) {
+            let duration = ((to_q(e[0]) * 4.0).round() as u64).max(1) * sixteenth;
+            let pitch = (f64::from(e[1]) * 24.0 + 64.0).round().clamp(21.0, 108.0) as u8;
+            let velocity = ((f64::from(e[2]) + 0.6) / 1.6 * 127.0)
+                .round()
+                .clamp(20.0, 127.0) as u8;
+            notes.push(Note {
+                pitch,
+                start: onset,
+                duration,
+                velocity,
+            });
+        }
     }
     Score::new(name, 480).with_track(Track::new("C-RNN-GAN", notes))
 }
 
-/// Event windows of the corpus: all tracks merged into one stream sorted by onset.
+/// Event windows of the corpus: all tracks merged into one stream of steps; notes that start
+/// together share a step, up to `tones` of them (the highest first; with 1, a chord becomes
+/// several steps with no time between them). Each window is `sequence` steps of `tones` slots.
 pub fn event_windows(
     scores: &[Score],
     sequence: usize,
     stride: usize,
+    tones: usize,
 ) -> Vec<Vec<[f32; FEATURES]>> {
+    let tones = tones.max(1);
     let mut windows = Vec::new();
     for score in scores {
         let tpq = f64::from(score.ticks_per_quarter.max(1));
         let mut notes: Vec<Note> = score.notes().copied().collect();
         notes.sort_by_key(|n| (n.start, std::cmp::Reverse(n.pitch)));
-        let events: Vec<[f32; FEATURES]> = notes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let delta = if i == 0 {
-                    0
-                } else {
-                    n.start - notes[i - 1].start
-                };
-                encode_event(
-                    n.duration as f64 / tpq,
-                    n.pitch,
-                    n.velocity,
-                    delta as f64 / tpq,
-                )
-            })
-            .collect();
+        // Group into steps.
+        let mut steps: Vec<Vec<Note>> = Vec::new();
+        for note in notes {
+            match steps.last_mut() {
+                Some(step) if step[0].start == note.start && step.len() < tones => step.push(note),
+                _ => steps.push(vec![note]),
+            }
+        }
+        let mut events: Vec<[f32; FEATURES]> = Vec::with_capacity(steps.len() * tones);
+        for (i, step) in steps.iter().enumerate() {
+            let delta = if i == 0 {
+                0
+            } else {
+                step[0].start - steps[i - 1][0].start
+            };
+            for k in 0..tones {
+                events.push(match step.get(k) {
+                    Some(n) => encode_event(
+                        n.duration as f64 / tpq,
+                        n.pitch,
+                        n.velocity,
+                        if k == 0 { delta as f64 / tpq } else { 0.0 },
+                    ),
+                    None => [-1.0, 0.0, SILENT, -1.0],
+                });
+            }
+        }
         let mut from = 0;
-        while from + sequence <= events.len() {
-            windows.push(events[from..from + sequence].to_vec());
+        while (from + sequence) * tones <= events.len() {
+            windows.push(events[from * tones..(from + sequence) * tones].to_vec());
             from += stride.max(1);
         }
     }
@@ -131,13 +157,13 @@ impl CrnnGenerator {
         Self {
             lstm1: LstmConfig::new(config.noise, config.hidden, true).init(device),
             lstm2: LstmConfig::new(config.hidden, config.hidden, true).init(device),
-            output: LinearConfig::new(config.hidden, FEATURES).init(device),
+            output: LinearConfig::new(config.hidden, FEATURES * config.tones()).init(device),
         }
     }
 
     /// # Shapes
     /// - noise: `[batch, steps, noise]`
-    /// - returns: `[batch, steps, FEATURES]` in (-1, 1)
+    /// - returns: `[batch, steps, FEATURES * tones]` in (-1, 1)
     pub fn forward(&self, noise: Tensor<3>) -> Tensor<3> {
         let (h, _) = self.lstm1.forward(noise, None);
         let (h, _) = self.lstm2.forward(h, None);
@@ -149,14 +175,14 @@ impl CrnnDiscriminator {
     /// Builds D.
     pub fn new(config: &CrnnGanConfig, device: &Device) -> Self {
         Self {
-            lstm1: BiLstmConfig::new(FEATURES, config.hidden, true).init(device),
+            lstm1: BiLstmConfig::new(FEATURES * config.tones(), config.hidden, true).init(device),
             lstm2: BiLstmConfig::new(2 * config.hidden, config.hidden, true).init(device),
             output: LinearConfig::new(2 * config.hidden, 1).init(device),
         }
     }
 
     /// # Shapes
-    /// - events: `[batch, steps, FEATURES]`
+    /// - events: `[batch, steps, FEATURES * tones]`
     /// - returns: logits `[batch, 1]` (mean over steps) and features `[batch, 2 * hidden]`
     pub fn forward(&self, events: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
         let (h, _) = self.lstm1.forward(events, None);
@@ -180,20 +206,21 @@ fn noise(
     Tensor::from_data(TensorData::new(values, [batch, steps, size]), device)
 }
 
-/// Reads `[batch, steps, FEATURES]` back as event lists.
+/// Reads `[batch, steps, FEATURES * tones]` back as one list of tone slots per sequence.
 fn events(tensor: Tensor<3>) -> Vec<Vec<[f32; FEATURES]>> {
-    let [batch, steps, _] = tensor.dims();
+    let [batch, steps, width] = tensor.dims();
     let data = tensor
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
         .unwrap_or_default();
+    let per_sequence = steps * width;
     (0..batch)
         .map(|b| {
-            (0..steps)
-                .map(|s| {
+            (0..per_sequence / FEATURES)
+                .map(|slot| {
                     std::array::from_fn(|f| {
-                        data.get((b * steps + s) * FEATURES + f)
+                        data.get(b * per_sequence + slot * FEATURES + f)
                             .copied()
                             .unwrap_or(0.0)
                     })
@@ -201,6 +228,13 @@ fn events(tensor: Tensor<3>) -> Vec<Vec<[f32; FEATURES]>> {
                 .collect()
         })
         .collect()
+}
+
+impl CrnnGanConfig {
+    /// Tones per step, kept to the reference's 1–3.
+    pub fn tones(&self) -> usize {
+        self.tones.clamp(1, 3)
+    }
 }
 
 /// C-RNN-GAN under training.
@@ -230,7 +264,7 @@ impl CrnnGanSession {
         seed: u64,
         device: &Device,
     ) -> Result<Self, String> {
-        let windows = event_windows(scores, config.sequence, config.stride);
+        let windows = event_windows(scores, config.sequence, config.stride, config.tones());
         if windows.is_empty() {
             return Err(format!("no piece has {} notes", config.sequence));
         }
@@ -266,7 +300,10 @@ impl CrnnGanSession {
             .flat_map(|&i| self.windows[i].iter().flatten().copied())
             .collect();
         Tensor::from_data(
-            TensorData::new(values, [indices.len(), steps, FEATURES]),
+            TensorData::new(
+                values,
+                [indices.len(), steps, FEATURES * self.config.tones()],
+            ),
             &self.device,
         )
     }
@@ -382,11 +419,11 @@ impl Session for CrnnGanSession {
         let sequences = events(generator.forward(self.fixed_noise.clone().inner()));
         let mut samples = vec![Sample {
             label: "z1 (fixed noise)".into(),
-            score: events_to_score("c-rnn-gan", &sequences[0]),
+            score: events_to_score("c-rnn-gan", &sequences[0], self.config.tones()),
         }];
         samples.extend(sequences.iter().enumerate().map(|(i, e)| Sample {
             label: format!("z{}", i + 1),
-            score: events_to_score(&format!("z{}", i + 1), e),
+            score: events_to_score(&format!("z{}", i + 1), e, self.config.tones()),
         }));
         samples
     }
@@ -410,12 +447,58 @@ pub fn generate(
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let sequence =
         events(generator.forward(noise(1, config.sequence, config.noise, &mut rng, device)));
-    events_to_score("c-rnn-gan", &sequence[0])
+    events_to_score("c-rnn-gan", &sequence[0], config.tones())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chords_share_a_step_with_three_tones() {
+        let notes = vec![
+            Note {
+                pitch: 60,
+                start: 0,
+                duration: 480,
+                velocity: 80,
+            },
+            Note {
+                pitch: 64,
+                start: 0,
+                duration: 480,
+                velocity: 80,
+            },
+            Note {
+                pitch: 67,
+                start: 480,
+                duration: 240,
+                velocity: 80,
+            },
+            Note {
+                pitch: 69,
+                start: 960,
+                duration: 240,
+                velocity: 80,
+            },
+        ];
+        let score = Score::new("e", 480).with_track(Track::new("m", notes.clone()));
+        // Three steps (C+E, G, A) of three slots each.
+        let windows = event_windows(std::slice::from_ref(&score), 3, 1, 3);
+        assert_eq!(windows.len(), 1);
+        assert_eq!(windows[0].len(), 9);
+        let back = events_to_score("b", &windows[0], 3);
+        let mut got: Vec<_> = back.tracks[0]
+            .notes
+            .iter()
+            .map(|n| (n.pitch, n.start, n.duration))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![(60, 0, 480), (64, 0, 480), (67, 480, 240), (69, 960, 240)]
+        );
+    }
 
     #[test]
     fn events_round_trip_on_the_grid() {
@@ -440,8 +523,8 @@ mod tests {
             },
         ];
         let score = Score::new("e", 480).with_track(Track::new("m", notes));
-        let windows = event_windows(&[score], 3, 1);
-        let back = events_to_score("b", &windows[0]);
+        let windows = event_windows(std::slice::from_ref(&score), 3, 1, 1);
+        let back = events_to_score("b", &windows[0], 1);
         let got: Vec<_> = back.tracks[0]
             .notes
             .iter()
