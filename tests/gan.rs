@@ -241,12 +241,12 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
         rate(&after, "sample chord-tone rate"),
         rate(&after, "corpus chord-tone rate"),
     );
-    // Measured here: 0.198 → 0.23–0.27 against the corpus's 0.57 — MidiNet trains but does not yet
-    // follow the chords the way the corpus does, so no margin is claimed; see the closing note.
+    // Measured here: 0.198 → 0.273 against the corpus's 0.569. MidiNet moves toward the chords
+    // but stays far from the corpus after a short run; the margin asserted is what was measured.
     eprintln!("midinet chord-tone rate {b:.3} → {a:.3} (corpus {corpus:.3})");
     assert!(
-        (0.0..=1.0).contains(&a) && corpus > 0.4,
-        "rates {a} {corpus}"
+        a > b + 0.04 && corpus > 0.4,
+        "chord-tone rate {b} → {a} (corpus {corpus})"
     );
 
     // Generation over a typed progression: one bar per chord, melody and chords.
