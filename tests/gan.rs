@@ -4,15 +4,13 @@
 
 mod common;
 
-use std::time::Duration;
-
 use burn::tensor::Device;
-use muselab::compute::{ComputeDevice, DeviceChoice};
+use muselab::compute::DeviceChoice;
 use muselab::data::{BarRolls, load_scores};
 use muselab::models::gan_health::{collapse_warning, diversity};
 use muselab::models::{ModelKind, Session};
 use muselab::music::metrics;
-use muselab::training::{RunConfig, TrainingEvent, TrainingRequest, build_session, spawn};
+use muselab::training::{RunConfig, TrainingEvent, build_session};
 use rand::SeedableRng;
 
 fn gallery_metric(session: &mut dyn Session, name: &str) -> f64 {
@@ -40,13 +38,7 @@ fn a_short_run_moves_samples_toward_the_corpus() {
         build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
     let before_scale = gallery_metric(session.as_mut(), "scale consistency");
     let before = session.validate();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let per_epoch = session.steps_per_epoch();
-    for step in 0..600 {
-        if step % per_epoch == 0 {
-            session.start_epoch(&mut rng);
-        }
-        let losses = session.train_step(step % per_epoch);
+    for losses in common::train_steps(session.as_mut(), 600) {
         assert_eq!(losses.len(), 4, "D loss, G loss, D(x), D(G(z)) every step");
         assert!(losses.iter().all(|l| l.is_finite()));
         assert!((0.0..=1.0).contains(&losses[2]) && (0.0..=1.0).contains(&losses[3]));
@@ -102,23 +94,7 @@ fn run(
     models: &std::path::Path,
     resume: Option<std::path::PathBuf>,
 ) -> Vec<TrainingEvent> {
-    let handle = spawn(TrainingRequest {
-        config,
-        assets: common::assets(),
-        models_dir: models.to_path_buf(),
-        resume_from: resume,
-        compute: Some(ComputeDevice::cpu("test")),
-        notify: None,
-    });
-    let mut events = Vec::new();
-    while let Ok(event) = handle.events.recv_timeout(Duration::from_secs(120)) {
-        let done = matches!(event, TrainingEvent::Finished(_));
-        events.push(event);
-        if done {
-            break;
-        }
-    }
-    events
+    common::collect(&common::start_run(config, models, resume))
 }
 
 fn gallery(events: &[TrainingEvent]) -> Vec<muselab::music::Score> {
@@ -189,13 +165,7 @@ fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
         spans.iter().sum::<f64>() / spans.len() as f64
     };
     let before = span(session.as_mut());
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let per_epoch = session.steps_per_epoch();
-    for step in 0..150 {
-        if step % per_epoch == 0 {
-            session.start_epoch(&mut rng);
-        }
-        let losses = session.train_step(step % per_epoch);
+    for losses in common::train_steps(session.as_mut(), 150) {
         assert_eq!(losses.len(), 4);
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
@@ -226,13 +196,7 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
     let rate =
         |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
     let before = session.validate();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let per_epoch = session.steps_per_epoch();
-    for step in 0..300 {
-        if step % per_epoch == 0 {
-            session.start_epoch(&mut rng);
-        }
-        let losses = session.train_step(step % per_epoch);
+    for losses in common::train_steps(session.as_mut(), 300) {
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
     let after = session.validate();

@@ -10,7 +10,6 @@ use muselab::inference::LoadedModel;
 use muselab::models::ModelKind;
 use muselab::models::latent::{LatentModel, interpolate};
 use muselab::training::{ModelConfig, RunConfig, build_session, checkpoint};
-use rand::SeedableRng;
 
 fn accuracy_of(validation: &[(String, f64)]) -> f64 {
     validation
@@ -40,13 +39,7 @@ fn trained(
     let mut session =
         build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
     let before = accuracy_of(&session.validate());
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let per_epoch = session.steps_per_epoch();
-    for step in 0..steps {
-        if step % per_epoch == 0 {
-            session.start_epoch(&mut rng);
-        }
-        let losses = session.train_step(step % per_epoch);
+    for losses in common::train_steps(session.as_mut(), steps) {
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
     let after = accuracy_of(&session.validate());

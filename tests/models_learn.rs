@@ -10,7 +10,6 @@ use muselab::inference::{GenerateOptions, LoadedModel};
 use muselab::models::{ModelKind, Session};
 use muselab::music::Score;
 use muselab::training::{ModelConfig, RunConfig, build_session, checkpoint};
-use rand::SeedableRng;
 
 fn scores(corpus: &str, limit: usize) -> Vec<Score> {
     let dir = muselab::corpus::resolve(&common::assets(), corpus);
@@ -19,16 +18,12 @@ fn scores(corpus: &str, limit: usize) -> Vec<Score> {
 
 /// Trains `steps` steps; returns (mean of the first 10 losses, mean of the last 10).
 fn train(session: &mut dyn Session, steps: usize) -> (f64, f64) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut losses = Vec::new();
-    let per_epoch = session.steps_per_epoch();
-    for step in 0..steps {
-        if step % per_epoch == 0 {
-            session.start_epoch(&mut rng);
-        }
-        let loss = session.train_step(step % per_epoch)[0];
+    let losses: Vec<f64> = common::train_steps(session, steps)
+        .iter()
+        .map(|l| l[0])
+        .collect();
+    for (step, loss) in losses.iter().enumerate() {
         assert!(loss.is_finite(), "loss {loss} at step {step}");
-        losses.push(loss);
     }
     let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
     (mean(&losses[..10]), mean(&losses[steps - 10..]))

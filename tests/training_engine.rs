@@ -5,11 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use muselab::compute::{ComputeDevice, DeviceChoice};
+use muselab::compute::DeviceChoice;
 use muselab::models::ModelKind;
-use muselab::training::{
-    ModelConfig, RunConfig, TrainingEvent, TrainingHandle, TrainingRequest, spawn,
-};
+use muselab::training::{ModelConfig, RunConfig, TrainingEvent, TrainingHandle};
 
 fn quick(kind: ModelKind) -> RunConfig {
     let mut config = RunConfig::new(kind);
@@ -24,33 +22,7 @@ fn quick(kind: ModelKind) -> RunConfig {
     config
 }
 
-fn start(
-    config: RunConfig,
-    models: &std::path::Path,
-    resume: Option<std::path::PathBuf>,
-) -> TrainingHandle {
-    spawn(TrainingRequest {
-        config,
-        assets: common::assets(),
-        models_dir: models.to_path_buf(),
-        resume_from: resume,
-        compute: Some(ComputeDevice::cpu("test")),
-        notify: None,
-    })
-}
-
-/// Collects events until Finished.
-fn collect(handle: &TrainingHandle) -> Vec<TrainingEvent> {
-    let mut events = Vec::new();
-    while let Ok(event) = handle.events.recv_timeout(Duration::from_secs(120)) {
-        let done = matches!(event, TrainingEvent::Finished(_));
-        events.push(event);
-        if done {
-            break;
-        }
-    }
-    events
-}
+use common::{collect, start_run as start};
 
 fn finished(events: &[TrainingEvent]) -> &Result<String, String> {
     match events.last() {

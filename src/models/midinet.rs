@@ -12,8 +12,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
+use super::gan::noise;
 use super::{Sample, Session, scalar};
 use crate::data::encoding::{pick_track, voice_tokens};
 use crate::data::{HOLD, PitchRange, REST};
@@ -209,13 +210,6 @@ fn tensor3(rows: &[&[f32]], pitches: usize, device: &Device) -> Tensor<3> {
 fn tensor2(rows: &[[f32; 13]], device: &Device) -> Tensor<2> {
     let data: Vec<f32> = rows.iter().flatten().copied().collect();
     Tensor::from_data(TensorData::new(data, [rows.len(), CHORD]), device)
-}
-
-fn noise(count: usize, size: usize, rng: &mut impl Rng, device: &Device) -> Tensor<2> {
-    let values: Vec<f32> = (0..count * size)
-        .map(|_| rng.random_range(-1.0..=1.0))
-        .collect();
-    Tensor::from_data(TensorData::new(values, [count, size]), device)
 }
 
 /// The melody of generated bars: the most likely pitch of each step (MidiNet writes one note

@@ -37,3 +37,53 @@ pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Trains `steps` steps, reshuffling at each epoch with a fixed generator; returns every step's
+/// losses (callers assert on them).
+pub fn train_steps(session: &mut dyn muselab::models::Session, steps: usize) -> Vec<Vec<f64>> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let per_epoch = session.steps_per_epoch().max(1);
+    (0..steps)
+        .map(|step| {
+            if step % per_epoch == 0 {
+                session.start_epoch(&mut rng);
+            }
+            session.train_step(step % per_epoch)
+        })
+        .collect()
+}
+
+/// Starts a training run on the CPU with the bundled corpora.
+pub fn start_run(
+    config: muselab::training::RunConfig,
+    models: &std::path::Path,
+    resume: Option<PathBuf>,
+) -> muselab::training::TrainingHandle {
+    muselab::training::spawn(muselab::training::TrainingRequest {
+        config,
+        assets: assets(),
+        models_dir: models.to_path_buf(),
+        resume_from: resume,
+        compute: Some(muselab::compute::ComputeDevice::cpu("test")),
+        notify: None,
+    })
+}
+
+/// Collects a run's events up to and including `Finished` (two minutes at most between events).
+pub fn collect(
+    handle: &muselab::training::TrainingHandle,
+) -> Vec<muselab::training::TrainingEvent> {
+    let mut events = Vec::new();
+    while let Ok(event) = handle
+        .events
+        .recv_timeout(std::time::Duration::from_secs(120))
+    {
+        let done = matches!(event, muselab::training::TrainingEvent::Finished(_));
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events
+}
