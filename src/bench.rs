@@ -104,9 +104,15 @@ pub fn run(json: bool) -> i32 {
     0
 }
 
-/// Training throughput of each model (batch 64, default hyperparameters) on the CPU and, when
-/// a real GPU adapter exists (or `--device gpu`), on the GPU; and the time to generate a sample.
-pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::DeviceChoice) -> i32 {
+/// Training throughput of each model (default hyperparameters, `batch` examples per step) on
+/// the CPU and, when a real GPU adapter exists (or `--device gpu`), on the GPU; and the time to
+/// generate a sample.
+pub fn run_models(
+    json: bool,
+    only: Option<&str>,
+    batch: usize,
+    choice: crate::compute::DeviceChoice,
+) -> i32 {
     use crate::compute::{ComputeDevice, DeviceChoice, PROBE_LIMIT, probe_with_timeout};
     use crate::models::ModelKind;
     let kinds: Vec<ModelKind> = match only {
@@ -135,7 +141,7 @@ pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::Device
     let assets = corpus::assets_dir();
     for kind in kinds {
         let mut config = crate::training::RunConfig::new(kind);
-        config.batch_size = 64;
+        config.batch_size = batch;
         config.max_pieces = Some(if kind == ModelKind::Lstm { 400 } else { 120 });
         let scores = match crate::data::load_scores(&config.corpus_dir(&assets), config.max_pieces)
         {
@@ -159,9 +165,19 @@ pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::Device
             let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
             session.start_epoch(&mut rng);
             let per_epoch = session.steps_per_epoch().max(1);
-            // Warm-up (kernel compilation on the GPU, allocator on the CPU).
-            for step in 0..3 {
-                session.train_step(step % per_epoch);
+            // Warm-up: the allocator on the CPU; on the GPU, kernel compilation and autotuning,
+            // which go on for dozens of steps (measured on an H100: ~1 s per step for the first
+            // ~30 steps of a GAN) — so up to 60 steps or 30 s there.
+            let (warm_steps, warm_limit) = if device.is_gpu() {
+                (60, 30.0)
+            } else {
+                (3, 1.0)
+            };
+            let warming = Instant::now();
+            let mut warm = 0;
+            while warm < warm_steps && (warm < 3 || warming.elapsed().as_secs_f64() < warm_limit) {
+                session.train_step(warm % per_epoch);
+                warm += 1;
             }
             let started = Instant::now();
             let mut steps = 0;
@@ -180,9 +196,9 @@ pub fn run_models(json: bool, only: Option<&str>, choice: crate::compute::Device
                 json,
                 serde_json::json!({"model": kind.id(), "device": device_name, "adapter": device.label(),
                     "batch": config.batch_size, "train_examples_per_second": examples_per_second,
-                    "steps": steps, "generate_ms": generate_ms}),
+                    "steps": steps, "warm_up_steps": warm, "generate_ms": generate_ms}),
                 format!(
-                    "{:<20} {device_name}: {examples_per_second:>9.0} examples/s ({steps} steps of 64 in {seconds:.1} s), sample in {generate_ms:.1} ms",
+                    "{:<20} {device_name}: {examples_per_second:>9.0} examples/s ({steps} steps of {batch} in {seconds:.1} s), sample in {generate_ms:.1} ms",
                     kind.id()
                 ),
             );

@@ -67,6 +67,9 @@ pub enum Command {
         /// Benchmark training of this model only.
         #[arg(long)]
         model: Option<String>,
+        /// Examples per training step (a GPU pays off with larger batches).
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
     },
     /// Train a model on a corpus and write checkpoints to models/<model>/<run>/.
     Train(TrainArgs),
@@ -114,7 +117,7 @@ pub enum Command {
 /// Arguments of `muselab train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// minibach, autoencoder, stacked-autoencoder or lstm.
+    /// minibach, autoencoder, stacked-autoencoder, lstm, vae, rnn-vae, gan, crnn-gan or midinet.
     pub model: String,
     /// bach, celtic, or a folder of MIDI files (default: the model's own corpus).
     #[arg(long)]
@@ -143,6 +146,10 @@ pub struct TrainArgs {
     /// Continue the run in this checkpoint folder.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Set a model hyperparameter, e.g. `--set feature_matching=1` (repeatable; the names are
+    /// those of the app's form).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// Arguments of `muselab generate`.
@@ -192,13 +199,18 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             }
         },
         Command::Devices => devices(device),
-        Command::Bench { json, model } => {
+        Command::Bench { json, model, batch } => {
             let foundation = if model.is_none() {
                 crate::bench::run(json)
             } else {
                 0
             };
-            foundation.max(crate::bench::run_models(json, model.as_deref(), device))
+            foundation.max(crate::bench::run_models(
+                json,
+                model.as_deref(),
+                batch.max(1),
+                device,
+            ))
         }
         Command::Train(args) => crate::cli_train::train(args, device),
         Command::Generate(args) => crate::cli_train::generate(args, device),

@@ -30,6 +30,12 @@ pub fn run_config(args: &TrainArgs, device: DeviceChoice) -> Result<RunConfig, S
     config.seed = args.seed.unwrap_or(config.seed);
     config.max_pieces = args.max_pieces;
     config.max_steps_per_epoch = args.steps_per_epoch;
+    for assignment in &args.set {
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| format!("--set {assignment}: write it as name=value"))?;
+        config.hyperparameters.set(name.trim(), value.trim())?;
+    }
     Ok(config)
 }
 

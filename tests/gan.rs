@@ -39,7 +39,11 @@ fn a_short_run_moves_samples_toward_the_corpus() {
     let before_scale = gallery_metric(session.as_mut(), "scale consistency");
     let before = session.validate();
     for losses in common::train_steps(session.as_mut(), 600) {
-        assert_eq!(losses.len(), 4, "D loss, G loss, D(x), D(G(z)) every step");
+        assert_eq!(
+            losses.len(),
+            5,
+            "D loss, G loss, D(x), D(G(z)), G gradient every step"
+        );
         assert!(losses.iter().all(|l| l.is_finite()));
         assert!((0.0..=1.0).contains(&losses[2]) && (0.0..=1.0).contains(&losses[3]));
     }
@@ -166,7 +170,7 @@ fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
     };
     let before = span(session.as_mut());
     for losses in common::train_steps(session.as_mut(), 150) {
-        assert_eq!(losses.len(), 4);
+        assert_eq!(losses.len(), 5);
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
     let after = span(session.as_mut());
@@ -183,10 +187,9 @@ fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
 fn midinet_trains_and_writes_over_a_chord_progression() {
     let _rng = common::rng_lock();
     let mut config = RunConfig::new(ModelKind::Midinet);
-    config.max_pieces = Some(60);
+    config.max_pieces = Some(100);
     config.batch_size = 32;
     config.seed = 6;
-    config.learning_rate = 1e-3;
     let dir = muselab::corpus::resolve(&common::assets(), "bach");
     let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
     let device = Device::flex();
@@ -196,21 +199,25 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
     let rate =
         |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
     let before = session.validate();
-    for losses in common::train_steps(session.as_mut(), 300) {
+    for losses in common::train_steps(session.as_mut(), 400) {
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
     let after = session.validate();
-    let (b, a, corpus) = (
+    let (b, a, control, corpus) = (
         rate(&before, "sample chord-tone rate"),
         rate(&after, "sample chord-tone rate"),
+        rate(&after, "chord-tone rate, chord not given"),
         rate(&after, "corpus chord-tone rate"),
     );
-    // Measured here: 0.198 → 0.273 against the corpus's 0.569. MidiNet moves toward the chords
-    // but stays far from the corpus after a short run; the margin asserted is what was measured.
-    eprintln!("midinet chord-tone rate {b:.3} → {a:.3} (corpus {corpus:.3})");
+    // Measured here: 0.251 → 0.476, and 0.166 for the chord a tritone away from the one given
+    // (corpus 0.569). The untrained generator sits near chance (a random pitch class is a triad
+    // tone a quarter of the time); the trained one follows the chord it is given.
+    eprintln!(
+        "midinet chord-tone rate {b:.3} → {a:.3}; for the chord not given {control:.3} (corpus {corpus:.3})"
+    );
     assert!(
-        a > b + 0.04 && corpus > 0.4,
-        "chord-tone rate {b} → {a} (corpus {corpus})"
+        a > b + 0.1 && a > control + 0.1 && corpus > 0.4,
+        "chord-tone rate {b} → {a}, chord not given {control} (corpus {corpus})"
     );
 
     // Generation over a typed progression: one bar per chord, melody and chords.

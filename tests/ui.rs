@@ -306,15 +306,19 @@ fn a_gan_run_shows_both_adversarial_plots_moving() {
             .as_ref()
             .is_some_and(|r| r.steps.len() >= first + 10)
     });
-    // Both plots are drawn and fed: G/D losses and D(x), D(G(z)) every step.
+    // The plots are drawn and fed: G/D losses, D(x) and D(G(z)), G's gradient, every step.
     harness.get_by_label_contains("D(x) and D(G(z))");
+    harness.get_by_label_contains("G gradient: size of the generator's");
     harness.get_by_label("Health");
     let run = harness.state().dashboard.run.as_ref().expect("run");
-    assert_eq!(run.loss_names, ["D loss", "G loss", "D(x)", "D(G(z))"]);
+    assert_eq!(
+        run.loss_names,
+        ["D loss", "G loss", "D(x)", "D(G(z))", "G gradient"]
+    );
     assert!(
-        run.steps
-            .iter()
-            .all(|s| s.losses.len() == 4 && (0.0..=1.0).contains(&s.losses[2]))
+        run.steps.iter().all(|s| s.losses.len() == 5
+            && (0.0..=1.0).contains(&s.losses[2])
+            && s.losses[4] >= 0.0)
     );
     harness.get_by_label("Stop").click();
     step_until(&mut harness, "the run to stop", |app| {

@@ -311,12 +311,7 @@ impl CrnnGanSession {
 
 impl Session for CrnnGanSession {
     fn loss_names(&self) -> Vec<String> {
-        vec![
-            "D loss".into(),
-            "G loss".into(),
-            "D(x)".into(),
-            "D(G(z))".into(),
-        ]
+        super::adversarial_loss_names()
     }
     fn steps_per_epoch(&self) -> usize {
         self.order.len()
@@ -341,11 +336,13 @@ impl Session for CrnnGanSession {
             let fake = self.generator.forward(z);
             let gap = fake - real;
             let loss = (gap.clone() * gap).mean();
-            let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+            let gradients = loss.backward();
+            let g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
+            let grads = GradientsParams::from_grads(gradients, &self.generator);
             self.generator =
                 self.g_optimizer
                     .step(self.learning_rate, self.generator.clone(), grads);
-            return vec![0.0, scalar(loss), 0.5, 0.5];
+            return vec![0.0, scalar(loss), 0.5, 0.5, g_gradient];
         }
         let (d_last, g_last) = self.last;
         let freeze_d = self.config.freezing > 0 && d_last < 0.7 * g_last;
@@ -375,14 +372,17 @@ impl Session for CrnnGanSession {
             super::bce_with_logits(fake_logits, 1.0)
         };
         let g_value = scalar(g_loss.clone());
+        // G's gradient is measured even in a frozen step (the dashboard plots every step).
+        let gradients = g_loss.backward();
+        let g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
         if !freeze_g {
-            let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
+            let grads = GradientsParams::from_grads(gradients, &self.generator);
             self.generator =
                 self.g_optimizer
                     .step(self.learning_rate, self.generator.clone(), grads);
         }
         self.last = (d_value, g_value);
-        vec![d_value, g_value, d_real, d_fake]
+        vec![d_value, g_value, d_real, d_fake, g_gradient]
     }
     fn validate(&mut self) -> Vec<(String, f64)> {
         let generator = self.generator.valid();

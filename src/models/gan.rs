@@ -31,6 +31,8 @@ crate::hyperparameters! {
         pub real_label: f64 = 1.0,
         /// 1 = train G to match the mean of D's hidden features on real bars (feature matching) instead of fooling D.
         pub feature_matching: usize = 0,
+        /// 1 = each generated cell is drawn on/off from G's probability (binary neurons with a straight-through gradient, Dong & Yang 2018), so D sees piano rolls like the corpus's, not soft maps it can spot by their softness.
+        pub binarize: usize = 1,
     }
 }
 
@@ -101,6 +103,26 @@ pub fn noise(count: usize, size: usize, rng: &mut impl Rng, device: &Device) -> 
         .map(|_| rng.random_range(-1.0..=1.0))
         .collect();
     Tensor::from_data(TensorData::new(values, [count, size]), device)
+}
+
+/// Draws each cell on (1) or off (0) with G's probability; the gradient is the probability's
+/// (straight-through). The draws come from `rng`, so a seed gives the same bars.
+pub fn binarize(probabilities: Tensor<2>, rng: &mut impl Rng) -> Tensor<2> {
+    let dims = probabilities.dims();
+    let draws: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.random()).collect();
+    let draws = Tensor::from_data(TensorData::new(draws, dims), &probabilities.device());
+    let hard = probabilities.clone().greater(draws).float();
+    hard + probabilities.clone() - probabilities.detach()
+}
+
+/// G's bars for `z`: drawn on/off when the config asks for it, else the probabilities.
+fn bars(generator: &Generator, config: &GanConfig, z: Tensor<2>, rng: &mut impl Rng) -> Tensor<2> {
+    let probabilities = generator.forward(z);
+    if config.binarize > 0 {
+        binarize(probabilities, rng)
+    } else {
+        probabilities
+    }
 }
 
 /// The GAN under training.
@@ -178,22 +200,20 @@ impl GanSession {
 
     /// Generated bars for the fixed gallery noise.
     pub fn gallery(&self) -> Vec<Vec<f32>> {
-        rows(
-            self.generator
-                .valid()
-                .forward(self.fixed_noise.clone().inner()),
-        )
+        // Fixed draws too, so that the gallery changes only when G does.
+        let mut draws = rand::rngs::StdRng::seed_from_u64(23);
+        rows(bars(
+            &self.generator.valid(),
+            &self.config,
+            self.fixed_noise.clone().inner(),
+            &mut draws,
+        ))
     }
 }
 
 impl Session for GanSession {
     fn loss_names(&self) -> Vec<String> {
-        vec![
-            "D loss".into(),
-            "G loss".into(),
-            "D(x)".into(),
-            "D(G(z))".into(),
-        ]
+        super::adversarial_loss_names()
     }
 
     fn steps_per_epoch(&self) -> usize {
@@ -219,7 +239,7 @@ impl Session for GanSession {
                 self.real(&other)
             };
             let z = noise(n, self.config.noise, &mut self.rng, &self.device);
-            let fake = self.generator.forward(z).detach();
+            let fake = bars(&self.generator, &self.config, z, &mut self.rng).detach();
             let (real_logits, _) = self.discriminator.forward(real);
             let (fake_logits, _) = self.discriminator.forward(fake);
             let d_real = sigmoid(real_logits.clone()).mean();
@@ -236,7 +256,7 @@ impl Session for GanSession {
         }
         // 2. The generator, once.
         let z = noise(n, self.config.noise, &mut self.rng, &self.device);
-        let fake = self.generator.forward(z);
+        let fake = bars(&self.generator, &self.config, z, &mut self.rng);
         let (fake_logits, fake_features) = self.discriminator.forward(fake);
         let g_loss = if self.config.feature_matching > 0 {
             let (_, real_features) = self.discriminator.forward(self.real(&batch));
@@ -248,11 +268,20 @@ impl Session for GanSession {
             // Minimax: minimise log(1 − D(G(z))) = −BCE(D(G(z)), 0).
             super::bce_with_logits(fake_logits, 0.0) * -1.0
         };
-        let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
+        let gradients = g_loss.backward();
+        let last = self.generator.layers.len() - 1;
+        let g_gradient = super::grad_norm(&self.generator.layers[last].weight, &gradients);
+        let grads = GradientsParams::from_grads(gradients, &self.generator);
         self.generator = self
             .g_optimizer
             .step(self.learning_rate, self.generator.clone(), grads);
-        vec![d_loss_value, scalar(g_loss), d_real_value, d_fake_value]
+        vec![
+            d_loss_value,
+            scalar(g_loss),
+            d_real_value,
+            d_fake_value,
+            g_gradient,
+        ]
     }
 
     fn validate(&mut self) -> Vec<(String, f64)> {
@@ -264,7 +293,7 @@ impl Session for GanSession {
             &mut rng,
             &self.device.clone().inner(),
         );
-        let samples = rows(generator.forward(z));
+        let samples = rows(bars(&generator, &self.config, z, &mut rng));
         let corpus: Vec<Vec<f32>> = self
             .validation
             .iter()
@@ -319,12 +348,13 @@ pub fn generate(
     config: &GanConfig,
     low: u8,
     steps: usize,
-    bars: usize,
+    count: usize,
     seed: u64,
     device: &Device,
 ) -> Score {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let rolls = rows(generator.forward(noise(bars.max(1), config.noise, &mut rng, device)));
+    let z = noise(count.max(1), config.noise, &mut rng, device);
+    let rolls = rows(self::bars(generator, config, z, &mut rng));
     bars_to_score("gan", &rolls, steps, low)
 }
 

@@ -80,16 +80,16 @@ pub fn collapse_warning(sample_diversity: f64, corpus_diversity: f64) -> Option<
 }
 
 /// The discriminator wins outright: D(G(z)) near 0 for the last `window` steps.
-pub fn discriminator_warning(d_fake: &[f64], window: usize, minimax: bool) -> Vec<Warning> {
+pub fn discriminator_warning(d_fake: &[f64], window: usize) -> Option<Warning> {
     let recent: Vec<f64> = d_fake.iter().rev().take(window).copied().collect();
     if recent.len() < window {
-        return Vec::new();
+        return None;
     }
     let mean = recent.iter().sum::<f64>() / recent.len() as f64;
     if mean >= 0.05 {
-        return Vec::new();
+        return None;
     }
-    let mut warnings = vec![Warning {
+    Some(Warning {
         title: "discriminator too strong",
         explanation: format!(
             "For the last {window} steps the discriminator called the generator's bars real with probability {mean:.3}: \
@@ -100,17 +100,40 @@ pub fn discriminator_warning(d_fake: &[f64], window: usize, minimax: bool) -> Ve
             Remedy::LabelSmoothing,
             Remedy::FeatureMatching,
         ],
-    }];
-    if minimax {
-        warnings.push(Warning {
-            title: "vanishing generator gradients",
-            explanation: "With the minimax loss log(1 − D(G(z))) and D(G(z)) near 0, the loss is flat: the generator's \
-                          gradients vanish. The non-saturating loss −log D(G(z)) is steep exactly there."
-                .into(),
-            remedies: vec![Remedy::NonSaturatingLoss],
-        });
+    })
+}
+
+/// Vanishing generator gradients, measured: the mean norm of G's output-layer gradient over the
+/// last `window` steps has fallen below 1 % of the highest such mean earlier in the run. With
+/// the minimax loss the first remedy is the non-saturating loss, which is steep exactly where
+/// log(1 − D(G(z))) is flat.
+pub fn gradient_warning(g_gradient: &[f64], window: usize, minimax: bool) -> Option<Warning> {
+    if window == 0 || g_gradient.len() < 2 * window {
+        return None;
     }
-    warnings
+    let means: Vec<f64> = g_gradient
+        .windows(window)
+        .step_by(window / 2 + 1)
+        .map(|w| w.iter().sum::<f64>() / window as f64)
+        .collect();
+    let peak = means.iter().copied().fold(0.0, f64::max);
+    let recent = g_gradient[g_gradient.len() - window..].iter().sum::<f64>() / window as f64;
+    if peak <= 0.0 || recent >= 0.01 * peak {
+        return None;
+    }
+    let mut remedies = vec![Remedy::FeatureMatching, Remedy::LowerLearningRate];
+    if minimax {
+        remedies.insert(0, Remedy::NonSaturatingLoss);
+    }
+    Some(Warning {
+        title: "vanishing generator gradients",
+        explanation: format!(
+            "The gradient reaching the generator's output layer averaged {recent:.2e} over the last {window} steps, \
+             down from {peak:.2e}: the discriminator's verdict no longer tells the generator how to change, so it has \
+             stopped learning."
+        ),
+        remedies,
+    })
 }
 
 #[cfg(test)]
@@ -127,10 +150,28 @@ mod tests {
 
     #[test]
     fn discriminator_warning_needs_a_full_window() {
-        assert!(discriminator_warning(&[0.01; 10], 50, true).is_empty());
-        let warnings = discriminator_warning(&[0.01; 60], 50, true);
-        assert_eq!(warnings.len(), 2);
-        assert_eq!(discriminator_warning(&[0.01; 60], 50, false).len(), 1);
-        assert!(discriminator_warning(&[0.4; 60], 50, true).is_empty());
+        assert!(discriminator_warning(&[0.01; 10], 50).is_none());
+        assert!(discriminator_warning(&[0.01; 60], 50).is_some());
+        assert!(discriminator_warning(&[0.4; 60], 50).is_none());
+    }
+
+    #[test]
+    fn gradient_warning_fires_when_the_gradient_dies() {
+        let healthy = vec![0.3; 200];
+        assert!(gradient_warning(&healthy, 50, false).is_none());
+        // The measured shape of a run in which G stopped learning: 0.3, then 0.
+        let dying: Vec<f64> = (0..300).map(|i| if i < 200 { 0.3 } else { 0.0 }).collect();
+        let warning = gradient_warning(&dying, 50, true).expect("fires");
+        assert_eq!(warning.remedies[0], Remedy::NonSaturatingLoss);
+        assert!(
+            gradient_warning(&dying, 50, false)
+                .is_some_and(|w| w.remedies[0] == Remedy::FeatureMatching)
+        );
+        assert!(
+            gradient_warning(&dying[..60], 50, false).is_none(),
+            "too short to judge"
+        );
+        // Small but steady gradients are not a warning.
+        assert!(gradient_warning(&[1e-4; 300], 50, false).is_none());
     }
 }

@@ -2,6 +2,7 @@
 //! forms ([`Field`]) and small tensor helpers.
 
 pub mod autoencoder;
+pub mod averaging;
 pub mod crnn_gan;
 pub mod gan;
 pub mod gan_health;
@@ -318,6 +319,38 @@ pub trait Session: Send {
 pub fn bce_with_logits(logits: Tensor<2>, target: f64) -> Tensor<1> {
     use burn::tensor::activation::log_sigmoid;
     (log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target)).mean()
+}
+
+/// Names of what an adversarial session reports each step, in order (the dashboard and the
+/// health checks read them by position).
+pub fn adversarial_loss_names() -> Vec<String> {
+    ["D loss", "G loss", "D(x)", "D(G(z))", "G gradient"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Minibatch standard deviation (Karras et al. 2018): the mean standard deviation of each
+/// feature across the batch, as one extra column `[batch, 1]` for a discriminator, so that a
+/// generator writing the same output for every noise vector is easy to catch.
+pub fn minibatch_spread(features: Tensor<2>) -> Tensor<2> {
+    let [batch, _] = features.dims();
+    let centred = features.clone() - features.mean_dim(0);
+    ((centred.clone() * centred).mean_dim(0) + 1e-8)
+        .sqrt()
+        .mean_dim(1)
+        .repeat_dim(0, batch)
+}
+
+/// L2 norm of the gradient of one weight: a generator reports it for its output layer, the
+/// layer nearest to D's verdict, so that a vanishing signal from D shows as a measured number.
+pub fn grad_norm<const D: usize>(
+    weight: &burn::module::Param<Tensor<D>>,
+    gradients: &burn::tensor::Gradients,
+) -> f64 {
+    weight.val().grad(gradients).map_or(0.0, |g| {
+        let squared = (g.clone() * g).sum();
+        scalar(squared).sqrt()
+    })
 }
 
 /// Saves an adversarial pair: the generator at `path`, the discriminator beside it.

@@ -683,6 +683,10 @@ impl TrainingDashboard {
                 smoothing,
                 Some((0.0, 1.0)),
             );
+            if run.loss_names.len() > 4 {
+                ui.label(RichText::new("G gradient: size of the generator's output-layer gradient (log scale); near 0 = G has stopped learning").weak());
+                loss_plot(ui, "gan-gradient", run, &[4], true, smoothing, None);
+            }
             action = self.health_ui(ui).or(action);
         } else {
             let all: Vec<usize> = (0..run.loss_names.len()).collect();
@@ -870,14 +874,18 @@ impl TrainingDashboard {
     /// The health indicators of an adversarial run, each with remedies for the next run.
     fn health_ui(&mut self, ui: &mut Ui) -> Option<DashboardAction> {
         let run = self.run.as_ref()?;
-        let d_fake: Vec<f64> = run
-            .steps
-            .iter()
-            .filter_map(|s| s.losses.get(3).copied())
-            .collect();
+        let series = |i: usize| -> Vec<f64> {
+            run.steps
+                .iter()
+                .filter_map(|s| s.losses.get(i).copied())
+                .collect()
+        };
         let minimax = matches!(self.settings.configs.iter().find(|c| c.model == run.model).map(|c| &c.hyperparameters),
             Some(ModelConfig::Gan(c)) if c.non_saturating == 0);
-        let mut warnings = gan_health::discriminator_warning(&d_fake, 50, minimax);
+        let mut warnings: Vec<_> = gan_health::discriminator_warning(&series(3), 50)
+            .into_iter()
+            .chain(gan_health::gradient_warning(&series(4), 50, minimax))
+            .collect();
         if let Some(last) = run.epochs.last() {
             let get = |n: &str| {
                 last.validation
