@@ -4,13 +4,18 @@
 #   training-dashboard.png  mini-bach training live on the dashboard
 #   training-lstm.png       the LSTM training on the Celtic tunes
 #   training-gan.png        the adversarial dashboard of a GAN run
+#   training-midinet.png    MidiNet training, its chord-tone rates and gallery
 #   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
 #   latent-map-grid.png     the same map in grid mode
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
+# MUSELAB_BIN=path uses that binary (e.g. a release build) instead of building the debug one;
+# SHOTS="training-gan training-midinet" takes only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --all-targets --quiet
-BIN="${CARGO_TARGET_DIR:-target}/debug/muselab"
+if [ -z "${MUSELAB_BIN:-}" ]; then
+  cargo build --all-targets --quiet
+fi
+BIN="${MUSELAB_BIN:-${CARGO_TARGET_DIR:-target}/debug/muselab}"
 mkdir -p screenshots
 DISPLAY_NUM=:97
 STATE="$(mktemp -d)"
@@ -24,6 +29,9 @@ sleep 1
 shot() {
   local name="$1" wait="$2"
   shift 2
+  if [ -n "${SHOTS:-}" ] && [[ " $SHOTS " != *" $name "* ]]; then
+    return
+  fi
   rm -rf "$STATE"/*
   DISPLAY="$DISPLAY_NUM" XDG_DATA_HOME="$STATE" HOME="$STATE" MUSELAB_MODELS="$STATE/models" \
     "$BIN" "$@" >/dev/null 2>&1 &
@@ -42,7 +50,11 @@ shot piano-roll 8 assets/corpora/bach_chorales/bwv10_7.mid
 shot training-dashboard "${TRAIN_WAIT:-25}" --start-training minibach
 shot training-lstm "${TRAIN_WAIT:-25}" --start-training lstm
 shot training-gan "${TRAIN_WAIT:-25}" --start-training gan
+shot training-midinet "${TRAIN_WAIT:-25}" --start-training midinet
 
+if [ -n "${SHOTS:-}" ] && [[ " $SHOTS " != *" latent-map"* ]]; then
+  exit 0
+fi
 "$BIN" train vae --device cpu --epochs "${VAE_EPOCHS:-15}" --max-pieces 800 --out "$MODELS" >/dev/null
 RUN="$(ls -d "$MODELS"/vae/*/ | head -1)"
 shot latent-map 12 --latent-map "$RUN" --map-demo

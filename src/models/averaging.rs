@@ -56,7 +56,12 @@ mod tests {
     use burn::tensor::Device;
 
     fn weights(layer: &Linear) -> Vec<f32> {
-        layer.weight.val().into_data().try_to_vec::<f32>().expect("floats")
+        layer
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("floats")
     }
 
     #[test]

@@ -384,6 +384,8 @@ impl TrainingDashboard {
                                         | "freezing"
                                         | "pretrain_steps"
                                         | "anneal_steps"
+                                        | "binarize"
+                                        | "transpose"
                                 );
                                 let min = usize::from(!zero_ok);
                                 ui.add(egui::DragValue::new(v).range(min..=100_000))
@@ -672,25 +674,43 @@ impl TrainingDashboard {
         let (log, smoothing) = (self.settings.log_scale, self.settings.smoothing);
         if run.model.is_gan() {
             // G and D losses on one plot; D(x) and D(G(z)) — the "Turing test" — on another.
-            loss_plot(ui, "gan-losses", run, &[0, 1], log, smoothing, None);
-            ui.label(RichText::new("D(x) and D(G(z)): the discriminator's belief that real and generated bars are real").weak());
+            // Three plots share the height of one so that the health warnings stay in view.
+            let plot = |id, indices, log, y_range, height| PlotSpec {
+                id,
+                indices,
+                log,
+                y_range,
+                height,
+            };
             loss_plot(
                 ui,
-                "gan-probabilities",
+                &plot("gan-losses", &[0, 1], log, None, 150.0),
                 run,
-                &[2, 3],
-                false,
                 smoothing,
-                Some((0.0, 1.0)),
             );
+            ui.label(RichText::new("D(x) and D(G(z)): the discriminator's belief that real and generated bars are real").weak());
+            let probabilities = plot("gan-probabilities", &[2, 3], false, Some((0.0, 1.0)), 130.0);
+            loss_plot(ui, &probabilities, run, smoothing);
             if run.loss_names.len() > 4 {
                 ui.label(RichText::new("G gradient: size of the generator's output-layer gradient (log scale); near 0 = G has stopped learning").weak());
-                loss_plot(ui, "gan-gradient", run, &[4], true, smoothing, None);
+                loss_plot(
+                    ui,
+                    &plot("gan-gradient", &[4], true, None, 100.0),
+                    run,
+                    smoothing,
+                );
             }
             action = self.health_ui(ui).or(action);
         } else {
             let all: Vec<usize> = (0..run.loss_names.len()).collect();
-            loss_plot(ui, "losses", run, &all, log, smoothing, None);
+            let spec = PlotSpec {
+                id: "losses",
+                indices: &all,
+                log,
+                y_range: None,
+                height: 200.0,
+            };
+            loss_plot(ui, &spec, run, smoothing);
         }
         let Some(run) = &self.run else { return action };
         metric_curves(ui, run);
@@ -782,19 +802,30 @@ impl TrainingDashboard {
     }
 }
 
-/// Plots the step losses `indices` of a run (exponentially smoothed, optionally log10).
-fn loss_plot(
-    ui: &mut Ui,
-    id: &str,
-    run: &LiveRun,
-    indices: &[usize],
+/// Which step series a plot shows, and how.
+struct PlotSpec<'a> {
+    id: &'a str,
+    /// Positions in the run's loss names.
+    indices: &'a [usize],
+    /// Plot log10 of the values.
     log: bool,
-    smoothing: f64,
+    /// Always show at least this range of values.
     y_range: Option<(f64, f64)>,
-) {
+    height: f32,
+}
+
+/// Plots step series of a run (exponentially smoothed, optionally log10).
+fn loss_plot(ui: &mut Ui, spec: &PlotSpec<'_>, run: &LiveRun, smoothing: f64) {
+    let PlotSpec {
+        id,
+        indices,
+        log,
+        y_range,
+        height,
+    } = *spec;
     let transform = |v: f64| if log { v.max(1e-9).log10() } else { v };
     let mut plot = Plot::new(id.to_string())
-        .height(200.0)
+        .height(height)
         .legend(Legend::default())
         .x_axis_label("step")
         .y_axis_label(if log { "log10" } else { "value" });
