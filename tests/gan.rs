@@ -224,6 +224,14 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
     let run = common::temp_dir("midinet").join("run");
     muselab::training::checkpoint::write(&run, &config, &Default::default(), session.as_ref())
         .expect("checkpoint");
+    // Resuming reads the averaged generator, the training generator and D back: the fresh
+    // session then measures exactly what the saved one did.
+    let mut resumed =
+        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    resumed
+        .load(&run.join(muselab::training::checkpoint::MODEL_FILE))
+        .expect("resumes");
+    assert_eq!(resumed.validate(), after);
     let (model, _) = muselab::inference::LoadedModel::load(&run, Some(ModelKind::Midinet), &device)
         .expect("loads");
     let options = muselab::inference::GenerateOptions {

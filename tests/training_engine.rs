@@ -180,3 +180,50 @@ fn a_missing_corpus_is_a_clear_error() {
         .expect_err("fails");
     assert!(error.contains("/no/such/corpus"), "{error}");
 }
+
+/// Resuming restores Adam's moment estimates as well as the weights: a resumed session's
+/// second step matches the original's exactly, and one that lost the optimiser state does not.
+#[test]
+fn a_resumed_session_continues_with_its_optimiser_state() {
+    use burn::tensor::Device;
+    use muselab::data::load_scores;
+    use muselab::models::Session;
+    use muselab::training::build_session;
+    use rand::SeedableRng;
+    let _rng = common::rng_lock();
+    let mut config = quick(ModelKind::Autoencoder);
+    let dir = muselab::corpus::resolve(&common::assets(), "bach");
+    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
+    let device = Device::flex();
+    let autodiff = device.clone().autodiff();
+    let mut session = |seed: u64| {
+        device.seed(seed);
+        let mut s = build_session(&mut config, &scores, &autodiff).expect("session");
+        s.start_epoch(&mut rand::rngs::StdRng::seed_from_u64(1));
+        s
+    };
+    let path = common::temp_dir("optimiser").join(muselab::training::checkpoint::MODEL_FILE);
+    let mut original = session(3);
+    for step in 0..10 {
+        original.train_step(step);
+    }
+    original.save(&path).expect("saves");
+    let two_more = |s: &mut Box<dyn Session>| {
+        s.train_step(10);
+        s.train_step(11)[0]
+    };
+    let expected = two_more(&mut original);
+
+    let mut resumed = session(4);
+    resumed.load(&path).expect("loads");
+    assert_eq!(two_more(&mut resumed), expected);
+
+    std::fs::remove_file(path.with_extension("adam.bpk")).expect("optimiser file");
+    let mut forgetful = session(4);
+    forgetful.load(&path).expect("loads without optimiser state");
+    let without = two_more(&mut forgetful);
+    assert!(
+        (without - expected).abs() > 1e-6,
+        "a fresh optimiser should step differently: {without} vs {expected}"
+    );
+}

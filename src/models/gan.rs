@@ -332,12 +332,19 @@ impl Session for GanSession {
     }
 
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
-        super::save_pair(&self.generator, &self.discriminator, path)
+        super::save_pair(
+            (&self.generator, &self.g_optimizer),
+            (&self.discriminator, &self.d_optimizer),
+            path,
+        )
     }
 
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        (self.generator, self.discriminator) =
-            super::load_pair(self.generator.clone(), self.discriminator.clone(), path)?;
+        (self.generator, self.discriminator) = super::load_pair(
+            (self.generator.clone(), &mut self.g_optimizer),
+            (self.discriminator.clone(), &mut self.d_optimizer),
+            path,
+        )?;
         Ok(())
     }
 }

@@ -710,16 +710,16 @@ impl Session for MidiNetSession {
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
         super::save_module(&self.average, path)?;
         super::save_pair(
-            &self.generator,
-            &self.discriminator,
+            (&self.generator, &self.g_optimizer),
+            (&self.discriminator, &self.d_optimizer),
             &path.with_extension("g.bpk"),
         )
     }
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
         self.average = super::load_module(self.average.clone(), path)?;
         (self.generator, self.discriminator) = super::load_pair(
-            self.generator.clone(),
-            self.discriminator.clone(),
+            (self.generator.clone(), &mut self.g_optimizer),
+            (self.discriminator.clone(), &mut self.d_optimizer),
             &path.with_extension("g.bpk"),
         )?;
         Ok(())

@@ -13,6 +13,7 @@ pub mod minibach;
 pub mod rnn_vae;
 pub mod vae;
 
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::Rng;
 
@@ -353,26 +354,60 @@ pub fn grad_norm<const D: usize>(
     })
 }
 
-/// Saves an adversarial pair: the generator at `path`, the discriminator beside it.
+/// Saves an adversarial pair with their optimisers: the generator at `path`, the
+/// discriminator beside it (see [`save_with_optimizer`]).
 pub fn save_pair<G: burn::module::Module, D: burn::module::Module>(
-    g: &G,
-    d: &D,
+    (g, g_optimizer): (&G, &ModuleOptimizer),
+    (d, d_optimizer): (&D, &ModuleOptimizer),
     path: &std::path::Path,
 ) -> Result<(), String> {
-    save_module(g, path)?;
-    save_module(d, &path.with_extension("d.bpk"))
+    save_with_optimizer(g, g_optimizer, path)?;
+    save_with_optimizer(d, d_optimizer, &path.with_extension("d.bpk"))
 }
 
-/// Loads a pair saved by [`save_pair`].
+/// Loads a pair saved by [`save_pair`], optimisers included.
 pub fn load_pair<G: burn::module::Module, D: burn::module::Module>(
-    g: G,
-    d: D,
+    (g, g_optimizer): (G, &mut ModuleOptimizer),
+    (d, d_optimizer): (D, &mut ModuleOptimizer),
     path: &std::path::Path,
 ) -> Result<(G, D), String> {
     Ok((
-        load_module(g, path)?,
-        load_module(d, &path.with_extension("d.bpk"))?,
+        load_with_optimizer(g, g_optimizer, path)?,
+        load_with_optimizer(d, d_optimizer, &path.with_extension("d.bpk"))?,
     ))
+}
+
+/// Saves a model and its optimiser's state (Adam's moment estimates, beside it as
+/// `<name>.adam.bpk`), so that a resumed run goes on as if it had not stopped.
+pub fn save_with_optimizer<M: burn::module::Module>(
+    module: &M,
+    optimizer: &ModuleOptimizer,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    save_module(module, path)?;
+    let state = path.with_extension("adam.bpk");
+    optimizer
+        .save(&state)
+        .map_err(|e| format!("{}: cannot save the optimiser: {e}", state.display()))
+}
+
+/// Loads what [`save_with_optimizer`] wrote. A checkpoint without optimiser state (written by
+/// an older version) loads with a fresh optimiser. The state matches the parameters by id,
+/// which burn keeps in the checkpoint.
+pub fn load_with_optimizer<M: burn::module::Module>(
+    module: M,
+    optimizer: &mut ModuleOptimizer,
+    path: &std::path::Path,
+) -> Result<M, String> {
+    let module = load_module(module, path)?;
+    let state = path.with_extension("adam.bpk");
+    if state.is_file() {
+        let current = std::mem::replace(optimizer, burn::optim::AdamConfig::new().init());
+        *optimizer = current
+            .load(&state)
+            .map_err(|e| format!("{}: cannot read the optimiser: {e}", state.display()))?;
+    }
+    Ok(module)
 }
 
 /// Writes a module's parameters to a burnpack file.

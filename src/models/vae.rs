@@ -267,10 +267,10 @@ impl Session for VaeSession {
         super::latent::standard_samples(&trained, &self.data, &self.validation, seed, &self.device)
     }
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
-        super::save_module(&self.model, path)
+        super::save_with_optimizer(&self.model, &self.optimizer, path)
     }
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.model = super::load_module(self.model.clone(), path)?;
+        self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)?;
         Ok(())
     }
 }
