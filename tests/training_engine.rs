@@ -220,7 +220,9 @@ fn a_resumed_session_continues_with_its_optimiser_state() {
 
     std::fs::remove_file(path.with_extension("adam.bpk")).expect("optimiser file");
     let mut forgetful = session(4);
-    forgetful.load(&path).expect("loads without optimiser state");
+    forgetful
+        .load(&path)
+        .expect("loads without optimiser state");
     let without = two_more(&mut forgetful);
     assert!(
         (without - expected).abs() > 1e-6,

@@ -5,7 +5,7 @@
 //! G's loss is either the minimax log(1 − D(G(z))) or the non-saturating −log D(G(z)).
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -33,6 +33,8 @@ crate::hyperparameters! {
         pub feature_matching: usize = 0,
         /// 1 = each generated cell is drawn on/off from G's probability (binary neurons with a straight-through gradient, Dong & Yang 2018), so D sees piano rolls like the corpus's, not soft maps it can spot by their softness.
         pub binarize: usize = 1,
+        /// Dropout in D's hidden layers while training (Goodfellow et al. trained D with dropout): keeps D from memorising the corpus and winning outright.
+        pub d_dropout: f64 = 0.5,
     }
 }
 
@@ -46,6 +48,7 @@ pub struct Generator {
 #[derive(Module, Debug)]
 pub struct Discriminator {
     hidden: Vec<Linear>,
+    dropout: Dropout,
     output: Linear,
 }
 
@@ -81,6 +84,7 @@ impl Discriminator {
                 LinearConfig::new(cells, config.hidden * 2).init(device),
                 LinearConfig::new(config.hidden * 2, config.hidden).init(device),
             ],
+            dropout: DropoutConfig::new(config.d_dropout).init(),
             output: LinearConfig::new(config.hidden, 1).init(device),
         }
     }
@@ -89,10 +93,9 @@ impl Discriminator {
     /// - bars: `[batch, cells]`
     /// - returns: logits `[batch, 1]` and the last hidden features `[batch, hidden]`
     pub fn forward(&self, bars: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let features = self
-            .hidden
-            .iter()
-            .fold(bars, |x, layer| leaky_relu(layer.forward(x), 0.2));
+        let features = self.hidden.iter().fold(bars, |x, layer| {
+            self.dropout.forward(leaky_relu(layer.forward(x), 0.2))
+        });
         (self.output.forward(features.clone()), features)
     }
 }

@@ -535,7 +535,7 @@ impl MidiNetSession {
 
     /// Mean chord-tone rate against `judged` of bars generated (fixed noise) for `given` chords
     /// after the examples' previous bars.
-    fn chord_tone_rate(
+    fn generated_chord_tone_rate(
         &self,
         sample: &[&BarExample],
         given: &[[f32; 13]],
@@ -667,9 +667,12 @@ impl Session for MidiNetSession {
             .take(256)
             .collect();
         let chords: Vec<[f32; 13]> = sample.iter().map(|e| e.chord).collect();
-        let elsewhere: Vec<[f32; 13]> = sample.iter().map(|e| e.transposed(6, 0).chord).collect();
-        let given = self.chord_tone_rate(&sample, &chords, &chords);
-        let control = self.chord_tone_rate(&sample, &elsewhere, &chords);
+        let elsewhere: Vec<[f32; 13]> = sample
+            .iter()
+            .map(|e| transpose_chord(&e.chord, 6))
+            .collect();
+        let given = self.generated_chord_tone_rate(&sample, &chords, &chords);
+        let control = self.generated_chord_tone_rate(&sample, &elsewhere, &chords);
         let real = sample
             .iter()
             .zip(&chords)
