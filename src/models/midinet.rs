@@ -57,6 +57,8 @@ crate::hyperparameters! {
 
 /// Steps per bar.
 pub const STEPS: usize = 16;
+/// Melodies in the dashboard's gallery (fixed noise, so one can watch them change by epoch).
+const GALLERY: usize = 8;
 const CHORD: usize = 13;
 
 /// One training example: a melody bar, the bar before it, and the bar's chord.
@@ -698,19 +700,30 @@ impl Session for MidiNetSession {
         } else {
             self.progression.clone()
         };
-        let score = generate(
-            &self.average,
-            &self.config,
-            low,
-            pitches,
-            &progression,
-            seed,
-            &self.device.clone().inner(),
-        );
-        vec![Sample {
+        let device = self.device.clone().inner();
+        let write = |chords: &[Chord], seed| {
+            generate(
+                &self.average,
+                &self.config,
+                low,
+                pitches,
+                chords,
+                seed,
+                &device,
+            )
+        };
+        let score = write(&progression, seed);
+        let mut samples = vec![Sample {
             label: score.name.clone(),
             score,
-        }]
+        }];
+        // The gallery: the first four bars of the progression from the same noise every epoch.
+        let opening = &progression[..progression.len().min(4)];
+        samples.extend((1..=GALLERY as u64).map(|z| Sample {
+            label: format!("z{z}"),
+            score: write(opening, 1000 + z),
+        }));
+        samples
     }
     // The averaged generator is the checkpoint's model (what `generate` reads); the training
     // generator and D sit beside it so that a run can resume.
