@@ -328,3 +328,40 @@ fn a_gan_run_shows_both_adversarial_plots_moving() {
             .is_some_and(|r| r.finished.is_some())
     });
 }
+
+#[test]
+fn a_midinet_epoch_fills_the_gallery_and_the_chord_rates() {
+    let mut harness = harness("midinet");
+    harness.get_by_label("Training").click();
+    harness.run_steps(2);
+    {
+        let settings = &mut harness.state_mut().dashboard.settings;
+        settings.model = muselab::models::ModelKind::Midinet;
+        let config = settings.config_mut();
+        config.max_pieces = Some(20);
+        config.epochs = 1;
+        config.batch_size = 16;
+        config.max_steps_per_epoch = Some(5);
+        config.device = muselab::compute::DeviceChoice::Cpu;
+    }
+    harness.run_steps(2);
+    harness.get_by_label("Train").click();
+    step_until(&mut harness, "the MidiNet epoch", |app| {
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.finished.is_some())
+    });
+    harness.run_steps(2);
+    // Eight melodies at fixed noise, each playable, and the chord-following measures.
+    harness.get_by_label("Gallery: the same noise vectors every epoch");
+    harness.get_by_label("z8");
+    harness.get_by_label("chord-tone rate, chord not given");
+    let run = harness.state().dashboard.run.as_ref().expect("run");
+    assert_eq!(
+        run.samples.len(),
+        9,
+        "the progression and 8 gallery melodies"
+    );
+    assert!(run.samples.iter().all(|s| s.score.note_count() > 0));
+}
