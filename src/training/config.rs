@@ -9,6 +9,7 @@ use crate::models::ModelKind;
 use crate::models::autoencoder::AutoencoderConfig;
 use crate::models::crnn_gan::CrnnGanConfig;
 use crate::models::gan::GanConfig;
+use crate::models::gan_health::Remedy;
 use crate::models::lstm::LstmMelodyConfig;
 use crate::models::midinet::MidiNetConfig;
 use crate::models::minibach::{MiniBachConfig, VoiceRanges};
@@ -146,6 +147,29 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// Applies a health check's remedy to these settings. Returns false, changing nothing, when
+    /// the remedy has no setting in this model or is already in place — the dashboard offers
+    /// only the remedies that return true.
+    pub fn apply_remedy(&mut self, remedy: Remedy) -> bool {
+        let before = self.clone();
+        match (&mut self.hyperparameters, remedy) {
+            (_, Remedy::LowerLearningRate) => self.learning_rate /= 2.0,
+            (ModelConfig::Gan(c), Remedy::FeatureMatching) => c.feature_matching = 1,
+            (ModelConfig::Gan(c), Remedy::FewerDiscriminatorSteps) => c.d_steps = 1,
+            (ModelConfig::Gan(c), Remedy::LabelSmoothing) => c.real_label = c.real_label.min(0.9),
+            (ModelConfig::Gan(c), Remedy::NonSaturatingLoss) => c.non_saturating = 1,
+            (ModelConfig::CrnnGan(c), Remedy::FeatureMatching) => c.feature_matching = 1,
+            (ModelConfig::Midinet(c), Remedy::FeatureMatching) => {
+                c.feature_matching = c.feature_matching.max(1.0);
+            }
+            (ModelConfig::Midinet(c), Remedy::LabelSmoothing) => {
+                c.real_label = c.real_label.min(0.9);
+            }
+            _ => {}
+        }
+        *self != before
+    }
+
     /// Sensible defaults for a model.
     pub fn new(model: ModelKind) -> Self {
         Self {
@@ -196,3 +220,34 @@ pub const RUN_FIELD_DOCS: [(&str, &str); 5] = [
         "Read at most this many pieces of the corpus (0 = all), for quick experiments.",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remedies_apply_only_where_the_model_has_the_setting() {
+        let mut gan = RunConfig::new(ModelKind::Gan);
+        assert!(gan.apply_remedy(Remedy::LabelSmoothing));
+        assert!(
+            !gan.apply_remedy(Remedy::LabelSmoothing),
+            "already in place"
+        );
+        assert!(
+            !gan.apply_remedy(Remedy::FewerDiscriminatorSteps),
+            "d_steps is already 1"
+        );
+        let rate = gan.learning_rate;
+        assert!(gan.apply_remedy(Remedy::LowerLearningRate));
+        assert_eq!(gan.learning_rate, rate / 2.0);
+        let mut midinet = RunConfig::new(ModelKind::Midinet);
+        assert!(
+            !midinet.apply_remedy(Remedy::NonSaturatingLoss),
+            "no such setting"
+        );
+        assert!(
+            !midinet.apply_remedy(Remedy::FeatureMatching),
+            "on by default"
+        );
+    }
+}

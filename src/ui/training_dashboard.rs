@@ -80,7 +80,11 @@ impl Default for DashboardSettings {
 impl DashboardSettings {
     /// The configuration of the chosen model.
     pub fn config_mut(&mut self) -> &mut RunConfig {
-        let model = self.model;
+        self.config_for(self.model)
+    }
+
+    /// The form's configuration of a model.
+    pub fn config_for(&mut self, model: ModelKind) -> &mut RunConfig {
         if let Some(index) = self.configs.iter().position(|c| c.model == model) {
             &mut self.configs[index]
         } else {
@@ -952,39 +956,40 @@ impl TrainingDashboard {
             }
         });
         let mut applied = None;
+        let model = run.model;
+        let form = self.settings.config_for(model).clone();
         for warning in &warnings {
             ui.colored_label(theme::ERROR, format!("warning: {}", warning.title))
                 .on_hover_text(&warning.explanation);
             ui.label(RichText::new(&warning.explanation).weak());
+            // Only the remedies this model has a setting for, and that are not in place yet.
+            let offered: Vec<Remedy> = warning
+                .remedies
+                .iter()
+                .copied()
+                .filter(|&r| form.clone().apply_remedy(r))
+                .collect();
             ui.horizontal_wrapped(|ui| {
-                for remedy in &warning.remedies {
+                if offered.is_empty() {
+                    ui.label(RichText::new("(every remedy the form offers is already set)").weak());
+                }
+                for remedy in offered {
                     if ui
                         .button(remedy.label())
                         .on_hover_text("Changes the form for the next run")
                         .clicked()
                     {
-                        applied = Some(*remedy);
+                        applied = Some(remedy);
                     }
                 }
             });
         }
         if let Some(remedy) = applied {
-            let config = self.settings.config_mut();
-            if let ModelConfig::Gan(c) = &mut config.hyperparameters {
-                match remedy {
-                    Remedy::FeatureMatching => c.feature_matching = 1,
-                    Remedy::FewerDiscriminatorSteps => c.d_steps = 1,
-                    Remedy::LabelSmoothing => c.real_label = 0.9,
-                    Remedy::NonSaturatingLoss => c.non_saturating = 1,
-                    Remedy::LowerLearningRate => {}
-                }
-            }
-            if remedy == Remedy::LowerLearningRate {
-                config.learning_rate /= 2.0;
-            }
+            self.settings.config_for(model).apply_remedy(remedy);
             self.message = Some(format!(
-                "Applied \"{}\" to the form: stop this run and train again to use it.",
-                remedy.label()
+                "Applied \"{}\" to the {} form: stop this run and train again to use it.",
+                remedy.label(),
+                model.id()
             ));
         }
         None
