@@ -3,6 +3,12 @@
 //! real. Each iteration updates D on a batch of real and a batch of generated bars (binary
 //! cross-entropy), `d_steps` times, then updates G — the seed's "GAN Basic Training Algorithm".
 //! G's loss is either the minimax log(1 − D(G(z))) or the non-saturating −log D(G(z)).
+//!
+//! Two additions, both switchable in the form: G's cells are drawn on/off from its
+//! probabilities with a straight-through gradient (`binarize`), because a D shown soft
+//! probability maps beside binary corpus bars wins on softness and G collapsed to one bar
+//! (measured: sample diversity 0.0–0.7 % against the corpus's 13 %; 5–13 % with it); and D uses
+//! dropout, as Goodfellow et al.'s did (`d_dropout`), which delays D's outright win.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
