@@ -364,6 +364,10 @@ impl Session for CrnnGanSession {
         }
         let fake = self.generator.forward(z);
         let (fake_logits, fake_features) = self.discriminator.forward(fake);
+        // The freezing rule weighs D's loss against G's adversarial loss, also when G trains by
+        // feature matching: that loss is on another scale (~0.01 against D's ~1), and with it G
+        // stayed frozen through most of the first epoch.
+        let g_verdict = scalar(super::bce_with_logits(fake_logits.clone(), 1.0).detach());
         let g_loss = if self.config.feature_matching > 0 {
             let (_, real_features) = self.discriminator.forward(real);
             let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0);
@@ -381,7 +385,7 @@ impl Session for CrnnGanSession {
                 self.g_optimizer
                     .step(self.learning_rate, self.generator.clone(), grads);
         }
-        self.last = (d_value, g_value);
+        self.last = (d_value, g_verdict);
         vec![d_value, g_value, d_real, d_fake, g_gradient]
     }
     fn validate(&mut self) -> Vec<(String, f64)> {
@@ -389,28 +393,25 @@ impl Session for CrnnGanSession {
         let fake = events(generator.forward(self.fixed_noise.clone().inner()));
         let flat = |seqs: &[Vec<[f32; FEATURES]>]| -> Vec<Vec<f32>> {
             seqs.iter()
-                .map(|s| {
-                    s.iter()
-                        .flatten()
-                        .map(|v| if *v > 0.0 { 1.0 } else { 0.0 })
-                        .collect()
-                })
+                .map(|s| s.iter().flatten().copied().collect())
                 .collect()
         };
+        // Corpus windows from across the corpus, not 8 neighbours from one piece.
         let real: Vec<Vec<[f32; FEATURES]>> = self
             .windows
             .iter()
+            .step_by((self.windows.len() / super::gan::GALLERY).max(1))
             .take(super::gan::GALLERY)
             .cloned()
             .collect();
         vec![
             (
                 "sample diversity".into(),
-                super::gan_health::diversity(&flat(&fake)),
+                super::gan_health::spread(&flat(&fake)),
             ),
             (
                 "corpus diversity".into(),
-                super::gan_health::diversity(&flat(&real)),
+                super::gan_health::spread(&flat(&real)),
             ),
         ]
     }

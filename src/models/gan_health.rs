@@ -65,6 +65,27 @@ pub fn diversity(rolls: &[Vec<f32>]) -> f64 {
     }
 }
 
+/// Mean pairwise distance between real-valued sequences (mean absolute difference per value):
+/// the diversity of continuous outputs such as C-RNN-GAN's note events, where thresholding
+/// each value (as [`diversity`] does) would hide differences that keep their sign.
+pub fn spread(rows: &[Vec<f32>]) -> f64 {
+    let mut total = 0.0;
+    let mut pairs = 0usize;
+    for i in 0..rows.len() {
+        for j in i + 1..rows.len() {
+            let (a, b) = (&rows[i], &rows[j]);
+            let distance: f64 = a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum();
+            total += distance / a.len().max(1) as f64;
+            pairs += 1;
+        }
+    }
+    if pairs == 0 {
+        0.0
+    } else {
+        total / pairs as f64
+    }
+}
+
 /// Mode collapse: the samples' diversity below 30 % of the corpus's.
 pub fn collapse_warning(sample_diversity: f64, corpus_diversity: f64) -> Option<Warning> {
     (corpus_diversity > 0.0 && sample_diversity < 0.3 * corpus_diversity).then(|| Warning {
@@ -139,6 +160,13 @@ pub fn gradient_warning(g_gradient: &[f64], window: usize, minimax: bool) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_of_identical_and_different_sequences() {
+        assert_eq!(spread(&[vec![0.2, 0.4], vec![0.2, 0.4]]), 0.0);
+        // Same signs, different values: a thresholded diversity would call these equal.
+        assert!((spread(&[vec![0.2, 0.4], vec![0.6, 0.8]]) - 0.4).abs() < 1e-6);
+    }
 
     #[test]
     fn diversity_of_identical_and_different_rolls() {
