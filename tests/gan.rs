@@ -30,12 +30,7 @@ fn a_short_run_moves_samples_toward_the_corpus() {
     config.max_pieces = Some(80);
     config.batch_size = 64;
     config.seed = 3;
-    let dir = muselab::corpus::resolve(&common::assets(), "bach");
-    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
-    let device = Device::flex();
-    device.seed(config.seed);
-    let mut session =
-        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let (mut session, _, _) = common::seeded_session(&mut config, "bach");
     let before_scale = gallery_metric(session.as_mut(), "scale consistency");
     let before = session.validate();
     for losses in common::train_steps(session.as_mut(), 600) {
@@ -101,16 +96,6 @@ fn run(
     common::collect(&common::start_run(config, models, resume))
 }
 
-fn gallery(events: &[TrainingEvent]) -> Vec<muselab::music::Score> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            TrainingEvent::Epoch { samples, .. } => Some(samples[0].score.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn same_seed_same_samples_and_resume() {
     let models = common::temp_dir("gan-runs");
@@ -121,7 +106,7 @@ fn same_seed_same_samples_and_resume() {
         "{:?}",
         a.last()
     );
-    assert_eq!(gallery(&a), gallery(&b));
+    assert_eq!(common::first_samples(&a), common::first_samples(&b));
     let dir = muselab::training::list_runs(&models)[0].dir.clone();
     let mut more = quick();
     more.epochs = 3;
@@ -131,7 +116,11 @@ fn same_seed_same_samples_and_resume() {
         "{:?}",
         resumed.last()
     );
-    assert_eq!(gallery(&resumed).len(), 1, "only epoch 3 was trained");
+    assert_eq!(
+        common::first_samples(&resumed).len(),
+        1,
+        "only epoch 3 was trained"
+    );
     // The checkpoint generates.
     let (model, _) =
         muselab::inference::LoadedModel::load(&dir, Some(ModelKind::Gan), &Device::flex())
@@ -154,12 +143,7 @@ fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
         c.hidden = 48;
         c.sequence = 16;
     }
-    let dir = muselab::corpus::resolve(&common::assets(), "bach");
-    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
-    let device = Device::flex();
-    device.seed(config.seed);
-    let mut session =
-        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let (mut session, scores, _) = common::seeded_session(&mut config, "bach");
     let span = |session: &mut dyn Session| {
         let samples = session.samples(1);
         let spans: Vec<f64> = samples[1..]
@@ -190,12 +174,7 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
     config.max_pieces = Some(100);
     config.batch_size = 32;
     config.seed = 6;
-    let dir = muselab::corpus::resolve(&common::assets(), "bach");
-    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
-    let device = Device::flex();
-    device.seed(config.seed);
-    let mut session =
-        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let (mut session, scores, device) = common::seeded_session(&mut config, "bach");
     let rate =
         |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
     let before = session.validate();

@@ -5,11 +5,11 @@
 mod common;
 
 use burn::tensor::Device;
-use muselab::data::load_scores;
+
 use muselab::inference::LoadedModel;
 use muselab::models::ModelKind;
 use muselab::models::latent::{LatentModel, interpolate};
-use muselab::training::{ModelConfig, RunConfig, build_session, checkpoint};
+use muselab::training::{ModelConfig, RunConfig, checkpoint};
 
 fn accuracy_of(validation: &[(String, f64)]) -> f64 {
     validation
@@ -32,12 +32,7 @@ fn trained(
     config.learning_rate = 3e-3;
     config.seed = 9;
     tweak(&mut config.hyperparameters);
-    let dir = muselab::corpus::resolve(&common::assets(), "celtic");
-    let scores = load_scores(&dir, config.max_pieces).expect("corpus").0;
-    let device = Device::flex();
-    device.seed(config.seed);
-    let mut session =
-        build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
+    let (mut session, scores, device) = common::seeded_session(&mut config, "celtic");
     let before = accuracy_of(&session.validate());
     for losses in common::train_steps(session.as_mut(), steps) {
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");

@@ -31,16 +31,6 @@ fn finished(events: &[TrainingEvent]) -> &Result<String, String> {
     }
 }
 
-fn samples(events: &[TrainingEvent]) -> Vec<muselab::music::Score> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            TrainingEvent::Epoch { samples, .. } => Some(samples[0].score.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_run_reports_steps_epochs_and_checkpoints_and_is_reproducible() {
     let models = common::temp_dir("engine-run");
@@ -87,7 +77,10 @@ fn a_run_reports_steps_epochs_and_checkpoints_and_is_reproducible() {
 
     // The same seed on the same device gives the same samples.
     let again = collect(&start(quick(ModelKind::Minibach), &models, None));
-    assert_eq!(samples(&events), samples(&again));
+    assert_eq!(
+        common::first_samples(&events),
+        common::first_samples(&again)
+    );
 }
 
 #[test]

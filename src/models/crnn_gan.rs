@@ -10,7 +10,7 @@
 use burn::module::Module;
 use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{sigmoid, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -351,10 +351,7 @@ impl Session for CrnnGanSession {
         let fake = self.generator.forward(z.clone()).detach();
         let (real_logits, _) = self.discriminator.forward(real.clone());
         let (fake_logits, _) = self.discriminator.forward(fake);
-        let d_real = scalar(sigmoid(real_logits.clone()).mean());
-        let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
-        let d_loss =
-            super::bce_with_logits(real_logits, 1.0) + super::bce_with_logits(fake_logits, 0.0);
+        let (d_loss, d_real, d_fake) = super::discriminator_loss(real_logits, fake_logits, 1.0);
         let d_value = scalar(d_loss.clone());
         if !freeze_d {
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);

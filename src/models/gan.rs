@@ -251,17 +251,15 @@ impl Session for GanSession {
             let fake = bars(&self.generator, &self.config, z, &mut self.rng).detach();
             let (real_logits, _) = self.discriminator.forward(real);
             let (fake_logits, _) = self.discriminator.forward(fake);
-            let d_real = sigmoid(real_logits.clone()).mean();
-            let d_fake = sigmoid(fake_logits.clone()).mean();
-            let d_loss = super::bce_with_logits(real_logits, self.config.real_label)
-                + super::bce_with_logits(fake_logits, 0.0);
+            let (d_loss, d_real, d_fake) =
+                super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
+            d_loss_value = scalar(d_loss.clone());
+            d_real_value = d_real;
+            d_fake_value = d_fake;
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
             self.discriminator =
                 self.d_optimizer
                     .step(self.learning_rate, self.discriminator.clone(), grads);
-            d_loss_value = scalar(d_loss);
-            d_real_value = scalar(d_real);
-            d_fake_value = scalar(d_fake);
         }
         // 2. The generator, once.
         let z = noise(n, self.config.noise, &mut self.rng, &self.device);

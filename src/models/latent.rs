@@ -1,7 +1,8 @@
 //! What the latent-variable models share: the KL term and its schedule, decoding logits into
 //! melodies, interpolation, and the 2-D projection of a larger latent for the map.
 
-use burn::tensor::{Device, Tensor};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::{Device, Distribution, Int, Tensor};
 use rand::{Rng, SeedableRng};
 
 use super::{Sample, rows, sample_logits};
@@ -37,6 +38,39 @@ pub trait LatentModel: Send {
 pub fn kl_divergence(mean: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
     let per_dim = log_var.clone() + 1.0 - mean.clone() * mean - log_var.exp(); // [batch, latent]
     per_dim.sum_dim(1).mean() * -0.5
+}
+
+/// The reparameterisation trick: z = mean + σ·ε with ε ~ N(0, I) while training (`sample`),
+/// the mean itself otherwise.
+pub fn reparameterise(mean: Tensor<2>, log_var: Tensor<2>, sample: bool) -> Tensor<2> {
+    if !sample {
+        return mean;
+    }
+    let noise = Tensor::<2>::random(mean.dims(), Distribution::Normal(0.0, 1.0), &mean.device());
+    mean + (log_var * 0.5).exp() * noise
+}
+
+/// A VAE's losses for a batch of token melodies: the reconstruction cross-entropy of a whole
+/// melody (per-step mean × steps), the KL term, and their sum with the schedule's weight at
+/// `step`. Returns (total, reconstruction, KL).
+///
+/// # Shapes
+/// - logits: `[batch * steps, vocab]`, targets: `[batch * steps]`, mean, log_var: `[batch, latent]`
+pub fn vae_losses(
+    logits: Tensor<2>,
+    targets: Tensor<1, Int>,
+    steps: usize,
+    (mean, log_var): (Tensor<2>, Tensor<2>),
+    schedule: &KlSchedule,
+    step: usize,
+) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+    let reconstruction = CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits, targets)
+        * steps as f64;
+    let kl = kl_divergence(mean, log_var);
+    let total = reconstruction.clone() + schedule.cost(kl.clone(), step);
+    (total, reconstruction, kl)
 }
 
 /// β annealing and free bits, as MusicVAE uses them.

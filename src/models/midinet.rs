@@ -24,7 +24,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{leaky_relu, relu, sigmoid, softmax};
+use burn::tensor::activation::{leaky_relu, relu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -393,13 +393,11 @@ fn bars_to_melody(bars: &[Vec<f32>], pitches: usize, low: u8) -> Vec<Note> {
 /// tones of a chord vector's triad.
 fn chord_tone_rate(bar: &[f32], chord: &[f32; 13], range: &PitchRange) -> f64 {
     let pitches = range.vocab_size() - 2;
-    let root = chord[..12].iter().position(|&v| v > 0.5).unwrap_or(0);
-    let third = if chord[12] > 0.5 { 3 } else { 4 };
-    let tones = [root, (root + third) % 12, (root + 7) % 12];
+    let tones = Chord::from_vector(chord).tones();
     let melody = bars_to_melody(&[bar.to_vec()], pitches, range.low);
     let inside: u64 = melody
         .iter()
-        .filter(|n| tones.contains(&usize::from(n.pitch % 12)))
+        .filter(|n| tones.contains(&(n.pitch % 12)))
         .map(|n| n.duration)
         .sum();
     inside as f64 / melody.iter().map(|n| n.duration).sum::<u64>().max(1) as f64
@@ -458,9 +456,8 @@ pub fn generate(
         .iter()
         .enumerate()
         .flat_map(|(b, chord)| {
-            let third = if chord.minor { 3 } else { 4 };
-            [0u8, third, 7].map(|i| Note {
-                pitch: 48 + (chord.root + i) % 12,
+            chord.tones().map(|tone| Note {
+                pitch: 48 + tone,
                 start: b as u64 * 1920,
                 duration: 1920,
                 velocity: 60,
@@ -491,6 +488,8 @@ pub struct MidiNetSession {
     learning_rate: f64,
     rng: rand::rngs::StdRng,
     progression: Vec<Chord>,
+    /// Pitch rows → pitch classes for D (built once: it depends only on the range).
+    fold: Tensor<2>,
     device: Device,
 }
 
@@ -531,6 +530,7 @@ impl MidiNetSession {
             learning_rate,
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             progression,
+            fold: pitch_class_fold(range.low, pitches, device),
             device: device.clone(),
         })
     }
@@ -612,15 +612,13 @@ impl Session for MidiNetSession {
             .generator
             .forward(z, chord.clone(), previous.clone(), choices);
         let fake = pitch_rows(fake).detach();
-        let fold = pitch_class_fold(self.range.low, pitches, &self.device);
+        let fold = self.fold.clone();
         let (real_logits, _) = self
             .discriminator
             .forward(real.clone(), chord.clone(), &fold);
         let (fake_logits, _) = self.discriminator.forward(fake, chord.clone(), &fold);
-        let d_real = scalar(sigmoid(real_logits.clone()).mean());
-        let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
-        let d_loss = super::bce_with_logits(real_logits, self.config.real_label)
-            + super::bce_with_logits(fake_logits, 0.0);
+        let (d_loss, d_real, d_fake) =
+            super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
         let d_value = scalar(d_loss.clone());
         let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
         self.discriminator =

@@ -322,6 +322,21 @@ pub fn bce_with_logits(logits: Tensor<2>, target: f64) -> Tensor<1> {
     (log_sigmoid(logits.clone()) * (-target) - log_sigmoid(-logits) * (1.0 - target)).mean()
 }
 
+/// D's loss in a GAN step: binary cross-entropy of the real bars' logits against `real_label`
+/// and of the generated ones' against 0. Also returns D(x) and D(G(z)), the mean verdicts the
+/// dashboard plots.
+pub fn discriminator_loss(
+    real_logits: Tensor<2>,
+    fake_logits: Tensor<2>,
+    real_label: f64,
+) -> (Tensor<1>, f64, f64) {
+    use burn::tensor::activation::sigmoid;
+    let d_real = scalar(sigmoid(real_logits.clone()).mean());
+    let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
+    let loss = bce_with_logits(real_logits, real_label) + bce_with_logits(fake_logits, 0.0);
+    (loss, d_real, d_fake)
+}
+
 /// Names of what an adversarial session reports each step, in order (the dashboard and the
 /// health checks read them by position).
 pub fn adversarial_loss_names() -> Vec<String> {

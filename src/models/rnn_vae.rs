@@ -5,14 +5,13 @@
 //! decoder's own guesses instead of the true previous token with some probability).
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::tanh;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
-use super::latent::{KlSchedule, LatentModel, kl_divergence};
+use super::latent::{KlSchedule, LatentModel, reparameterise, vae_losses};
 use super::{Batches, Sample, Session, argmax, rows, sample_logits, scalar, targets};
 use crate::data::{MelodyWindows, PitchRange};
 use crate::music::Score;
@@ -293,13 +292,7 @@ impl RnnVaeSession {
             .map(|&i| self.data.windows[i].clone())
             .collect();
         let (mean, log_var) = model.encode(one_hot_3d(&melodies, vocab, &self.device));
-        let z = if training {
-            let noise =
-                Tensor::<2>::random(mean.dims(), Distribution::Normal(0.0, 1.0), &self.device);
-            mean.clone() + (log_var.clone() * 0.5).exp() * noise
-        } else {
-            mean.clone()
-        };
+        let z = reparameterise(mean.clone(), log_var.clone(), training);
         let rate = self.config.sampling_rate;
         let logits = if training && rate > 0.0 {
             let rng = &mut self.rng;
@@ -325,12 +318,14 @@ impl RnnVaeSession {
             model.decode_teacher(z, one_hot_3d(&previous, vocab + 1, &self.device))
         };
         let refs: Vec<&[usize]> = melodies.iter().map(Vec::as_slice).collect();
-        let reconstruction = CrossEntropyLossConfig::new()
-            .init(&self.device)
-            .forward(logits.clone(), targets(&refs, &self.device))
-            * steps as f64;
-        let kl = kl_divergence(mean, log_var);
-        let total = reconstruction.clone() + self.schedule.cost(kl.clone(), self.step);
+        let (total, reconstruction, kl) = vae_losses(
+            logits.clone(),
+            targets(&refs, &self.device),
+            steps,
+            (mean, log_var),
+            &self.schedule,
+            self.step,
+        );
         (total, reconstruction, kl, logits, melodies.concat())
     }
 }

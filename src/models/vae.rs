@@ -6,13 +6,12 @@
 //! MusicVAE.
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 
-use super::latent::{KlSchedule, LatentModel, kl_divergence, tokens_from_logits};
+use super::latent::{KlSchedule, LatentModel, reparameterise, tokens_from_logits, vae_losses};
 use super::{Batches, Sample, Session, accuracy, one_hot, scalar, targets};
 use crate::data::{MelodyWindows, PitchRange};
 use crate::music::Score;
@@ -208,21 +207,16 @@ impl VaeSession {
             .map(|&i| self.data.windows[i].as_slice())
             .collect();
         let (mean, log_var) = model.encode(one_hot(&melodies, vocab, &self.device));
-        let z = if sample {
-            let noise =
-                Tensor::<2>::random(mean.dims(), Distribution::Normal(0.0, 1.0), &self.device);
-            mean.clone() + (log_var.clone() * 0.5).exp() * noise
-        } else {
-            mean.clone()
-        };
+        let z = reparameterise(mean.clone(), log_var.clone(), sample);
         let logits = model.decode(z, steps, vocab);
-        // Cross-entropy per step, times steps: the reconstruction cost of a whole melody.
-        let reconstruction = CrossEntropyLossConfig::new()
-            .init(&self.device)
-            .forward(logits.clone(), targets(&melodies, &self.device))
-            * steps as f64;
-        let kl = kl_divergence(mean, log_var);
-        let total = reconstruction.clone() + self.schedule.cost(kl.clone(), self.step);
+        let (total, reconstruction, kl) = vae_losses(
+            logits.clone(),
+            targets(&melodies, &self.device),
+            steps,
+            (mean, log_var),
+            &self.schedule,
+            self.step,
+        );
         let flat = melodies.iter().flat_map(|m| m.iter().copied()).collect();
         (total, reconstruction, kl, logits, flat)
     }

@@ -59,6 +59,20 @@ impl Chord {
         })
     }
 
+    /// Pitch classes of the triad: root, third, fifth.
+    pub fn tones(&self) -> [u8; 3] {
+        let third = if self.minor { 3 } else { 4 };
+        [0, third, 7].map(|i| (self.root + i) % 12)
+    }
+
+    /// The chord of a condition vector made by [`Chord::vector`] (C major if no root is set).
+    pub fn from_vector(vector: &[f32; 13]) -> Self {
+        Self {
+            root: vector[..12].iter().position(|&v| v > 0.5).unwrap_or(0) as u8,
+            minor: vector[12] > 0.5,
+        }
+    }
+
     /// The 13-dimensional condition vector.
     pub fn vector(&self) -> [f32; 13] {
         let mut v = [0.0; 13];
@@ -93,8 +107,7 @@ pub fn best_triad(profile: &[f64; 12]) -> Option<Chord> {
     );
     for root in 0..12u8 {
         for minor in [false, true] {
-            let third = if minor { 3 } else { 4 };
-            let tones = [0usize, third, 7].map(|i| (usize::from(root) + i) % 12);
+            let tones = Chord { root, minor }.tones().map(usize::from);
             // Chord tones count, other tones cost half; the root counts a little extra.
             let inside: f64 =
                 tones.iter().map(|&t| profile[t]).sum::<f64>() + 0.1 * profile[tones[0]];
@@ -138,6 +151,16 @@ pub fn chords_per_bar(score: &Score) -> Vec<Chord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn triad_tones_and_the_condition_vector_round_trip() {
+        let a_minor = Chord {
+            root: 9,
+            minor: true,
+        };
+        assert_eq!(a_minor.tones(), [9, 0, 4]);
+        assert_eq!(Chord::from_vector(&a_minor.vector()), a_minor);
+    }
     use crate::music::{Note, Track};
 
     #[test]

@@ -87,3 +87,38 @@ pub fn collect(
     }
     events
 }
+
+/// The first sample of each epoch of a run's events.
+pub fn first_samples(events: &[muselab::training::TrainingEvent]) -> Vec<muselab::music::Score> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            muselab::training::TrainingEvent::Epoch { samples, .. } => {
+                Some(samples[0].score.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A fresh session of `config` on the CPU over a bundled corpus, with burn's random generator
+/// seeded with the config's seed first (initial weights); also returns the scores and the
+/// device for later use.
+pub fn seeded_session(
+    config: &mut muselab::training::RunConfig,
+    corpus: &str,
+) -> (
+    Box<dyn muselab::models::Session>,
+    Vec<muselab::music::Score>,
+    burn::tensor::Device,
+) {
+    let dir = muselab::corpus::resolve(&assets(), corpus);
+    let scores = muselab::data::load_scores(&dir, config.max_pieces)
+        .expect("corpus")
+        .0;
+    let device = burn::tensor::Device::flex();
+    device.seed(config.seed);
+    let session = muselab::training::build_session(config, &scores, &device.clone().autodiff())
+        .expect("session");
+    (session, scores, device)
+}
