@@ -44,6 +44,28 @@ fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(&Mus
     harness.step();
 }
 
+/// Opens the Training view and starts a small CPU run of `model` (20 pieces, batch 16);
+/// `adjust` sets the rest of its form.
+fn start_small_run(
+    harness: &mut Harness<'_, MuseApp>,
+    model: muselab::models::ModelKind,
+    adjust: impl FnOnce(&mut muselab::training::RunConfig),
+) {
+    harness.get_by_label("Training").click();
+    harness.run_steps(2);
+    {
+        let settings = &mut harness.state_mut().dashboard.settings;
+        settings.model = model;
+        let config = settings.config_mut();
+        config.max_pieces = Some(20);
+        config.batch_size = 16;
+        config.device = muselab::compute::DeviceChoice::Cpu;
+        adjust(config);
+    }
+    harness.run_steps(2);
+    harness.get_by_label("Train").click();
+}
+
 #[test]
 fn open_chorale_play_stop_and_export() {
     let mut harness = harness("open");
@@ -133,19 +155,16 @@ fn broken_file_shows_an_error_and_keeps_the_piece() {
 #[test]
 fn train_from_the_dashboard_watch_the_curve_and_stop() {
     let mut harness = harness("train");
-    harness.get_by_label("Training").click();
-    harness.run_steps(2);
-    {
-        let config = harness.state_mut().dashboard.settings.config_mut();
-        config.max_pieces = Some(20);
-        config.epochs = 500;
-        config.batch_size = 16;
-        config.device = muselab::compute::DeviceChoice::Cpu;
-        if let muselab::training::ModelConfig::Minibach(c) = &mut config.hyperparameters {
-            c.hidden = 32;
-        }
-    }
-    harness.get_by_label("Train").click();
+    start_small_run(
+        &mut harness,
+        muselab::models::ModelKind::Minibach,
+        |config| {
+            config.epochs = 500;
+            if let muselab::training::ModelConfig::Minibach(c) = &mut config.hyperparameters {
+                c.hidden = 32;
+            }
+        },
+    );
     step_until(&mut harness, "first steps", |app| {
         app.dashboard
             .run
@@ -275,19 +294,9 @@ fn click_the_latent_map_and_hear_the_point() {
 #[test]
 fn a_gan_run_shows_both_adversarial_plots_moving() {
     let mut harness = harness("gan");
-    harness.get_by_label("Training").click();
-    harness.run_steps(2);
-    {
-        let settings = &mut harness.state_mut().dashboard.settings;
-        settings.model = muselab::models::ModelKind::Gan;
-        let config = settings.config_mut();
-        config.max_pieces = Some(20);
+    start_small_run(&mut harness, muselab::models::ModelKind::Gan, |config| {
         config.epochs = 200;
-        config.batch_size = 16;
-        config.device = muselab::compute::DeviceChoice::Cpu;
-    }
-    harness.run_steps(2);
-    harness.get_by_label("Train").click();
+    });
     step_until(&mut harness, "GAN steps", |app| {
         app.dashboard
             .run
@@ -332,20 +341,14 @@ fn a_gan_run_shows_both_adversarial_plots_moving() {
 #[test]
 fn a_midinet_epoch_fills_the_gallery_and_the_chord_rates() {
     let mut harness = harness("midinet");
-    harness.get_by_label("Training").click();
-    harness.run_steps(2);
-    {
-        let settings = &mut harness.state_mut().dashboard.settings;
-        settings.model = muselab::models::ModelKind::Midinet;
-        let config = settings.config_mut();
-        config.max_pieces = Some(20);
-        config.epochs = 1;
-        config.batch_size = 16;
-        config.max_steps_per_epoch = Some(5);
-        config.device = muselab::compute::DeviceChoice::Cpu;
-    }
-    harness.run_steps(2);
-    harness.get_by_label("Train").click();
+    start_small_run(
+        &mut harness,
+        muselab::models::ModelKind::Midinet,
+        |config| {
+            config.epochs = 1;
+            config.max_steps_per_epoch = Some(5);
+        },
+    );
     step_until(&mut harness, "the MidiNet epoch", |app| {
         app.dashboard
             .run

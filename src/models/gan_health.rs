@@ -44,46 +44,34 @@ pub struct Warning {
 /// Mean pairwise Hamming distance between binary rolls (cells ≥ 0.5 are on), as a fraction of
 /// the cells: 0 when all rolls are the same.
 pub fn diversity(rolls: &[Vec<f32>]) -> f64 {
-    let mut total = 0.0;
-    let mut pairs = 0usize;
-    for i in 0..rolls.len() {
-        for j in i + 1..rolls.len() {
-            let (a, b) = (&rolls[i], &rolls[j]);
-            let differ = a
-                .iter()
-                .zip(b)
-                .filter(|(x, y)| (**x >= 0.5) != (**y >= 0.5))
-                .count();
-            total += differ as f64 / a.len().max(1) as f64;
-            pairs += 1;
-        }
-    }
-    if pairs == 0 {
-        0.0
-    } else {
-        total / pairs as f64
-    }
+    mean_pairwise(rolls, |a, b| {
+        a.iter()
+            .zip(b)
+            .filter(|(x, y)| (**x >= 0.5) != (**y >= 0.5))
+            .count() as f64
+    })
 }
 
 /// Mean pairwise distance between real-valued sequences (mean absolute difference per value):
 /// the diversity of continuous outputs such as C-RNN-GAN's note events, where thresholding
 /// each value (as [`diversity`] does) would hide differences that keep their sign.
 pub fn spread(rows: &[Vec<f32>]) -> f64 {
-    let mut total = 0.0;
+    mean_pairwise(rows, |a, b| {
+        a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum()
+    })
+}
+
+/// The mean over all pairs of rows of `total(a, b) / a.len()` (0 for fewer than two rows).
+fn mean_pairwise(rows: &[Vec<f32>], total: impl Fn(&[f32], &[f32]) -> f64) -> f64 {
+    let mut sum = 0.0;
     let mut pairs = 0usize;
     for i in 0..rows.len() {
         for j in i + 1..rows.len() {
-            let (a, b) = (&rows[i], &rows[j]);
-            let distance: f64 = a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum();
-            total += distance / a.len().max(1) as f64;
+            sum += total(&rows[i], &rows[j]) / rows[i].len().max(1) as f64;
             pairs += 1;
         }
     }
-    if pairs == 0 {
-        0.0
-    } else {
-        total / pairs as f64
-    }
+    if pairs == 0 { 0.0 } else { sum / pairs as f64 }
 }
 
 /// Mode collapse: the samples' diversity below 30 % of the corpus's.
