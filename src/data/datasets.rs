@@ -10,9 +10,24 @@ use crate::music::{Score, read_midi_file};
 /// Every 10th piece goes to validation.
 const VALIDATION_EVERY: usize = 10;
 
-/// True when piece `index` belongs to the validation set.
+/// The split rule in words, recorded in each run's config beside the held-out pieces' names.
+pub const SPLIT_RULE: &str = "every 10th piece of the corpus in file-name order (index % 10 == 9)";
+
+/// True when piece `index` (its position among the corpus's readable files, in name order)
+/// belongs to the validation set. Every dataset indexes pieces this way, before any filtering,
+/// so that every model holds out the same pieces and `muselab evaluate` can find them again.
 pub fn is_validation_piece(index: usize) -> bool {
     index % VALIDATION_EVERY == VALIDATION_EVERY - 1
+}
+
+/// Names of the held-out pieces among `scores` (a corpus as [`load_scores`] reads it).
+pub fn held_out_names(scores: &[Score]) -> Vec<String> {
+    scores
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| is_validation_piece(*i))
+        .map(|(_, s)| s.name.clone())
+        .collect()
 }
 
 /// Reads the MIDI files of a folder (at most `limit`, in name order). Unreadable files are
@@ -56,19 +71,31 @@ impl ChoraleWindows {
     pub fn from_scores(scores: &[Score], steps: usize, stride: usize) -> Self {
         let grids: Vec<_> = scores
             .iter()
-            .filter(|s| s.tracks.len() == 4)
-            .map(|s| s.to_grid(4))
+            .enumerate()
+            .filter(|(_, s)| s.tracks.len() == 4)
+            .map(|(i, s)| (i, s.to_grid(4)))
             .collect();
         let ranges = std::array::from_fn(|v| {
             PitchRange::covering(
                 grids
                     .iter()
-                    .flat_map(|g| g.tracks[v].notes.iter().map(|n| n.pitch)),
+                    .flat_map(|(_, g)| g.tracks[v].notes.iter().map(|n| n.pitch)),
             )
         });
+        Self::with_ranges(&grids, ranges, steps, stride)
+    }
+
+    /// Windows of already gridded four-voice pieces `(piece index, grid)` over given ranges
+    /// (those of a trained model when it is evaluated).
+    pub fn with_ranges(
+        grids: &[(usize, crate::music::Grid)],
+        ranges: [PitchRange; 4],
+        steps: usize,
+        stride: usize,
+    ) -> Self {
         let mut windows = Vec::new();
         let mut piece = Vec::new();
-        for (index, grid) in grids.iter().enumerate() {
+        for (index, grid) in grids.iter().map(|(i, g)| (*i, g)) {
             let total = grid.total_steps() as usize;
             let mut from = 0;
             while from + steps <= total.max(steps) && from < total {
@@ -111,8 +138,23 @@ pub struct MelodyWindows {
     pub windows: Vec<Vec<usize>>,
     /// Per window: index of its piece.
     pub piece: Vec<usize>,
-    /// Piece names, by piece index.
+    /// Piece names, by piece index (empty for pieces without a melody).
     pub names: Vec<String>,
+}
+
+/// The melody track of each score that has one: (piece index, name, grid notes).
+fn melodies_of(
+    scores: &[Score],
+    track: Option<&str>,
+) -> Vec<(usize, String, Vec<crate::music::GridNote>)> {
+    scores
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let grid = s.to_grid(4);
+            pick_track(&grid.tracks, track).map(|t| (i, s.name.clone(), t.notes.clone()))
+        })
+        .collect()
 }
 
 impl MelodyWindows {
@@ -125,19 +167,20 @@ impl MelodyWindows {
         stride: usize,
         range: Option<PitchRange>,
     ) -> Self {
-        let melodies: Vec<_> = scores
-            .iter()
-            .filter_map(|s| {
-                let grid = s.to_grid(4);
-                pick_track(&grid.tracks, track).map(|t| (s.name.clone(), t.notes.clone()))
-            })
-            .collect();
+        let melodies = melodies_of(scores, track);
         let range = range.unwrap_or_else(|| {
-            PitchRange::covering(melodies.iter().flat_map(|(_, n)| n.iter().map(|n| n.pitch)))
+            PitchRange::covering(
+                melodies
+                    .iter()
+                    .flat_map(|(_, _, n)| n.iter().map(|n| n.pitch)),
+            )
         });
         let mut windows = Vec::new();
         let mut piece = Vec::new();
-        for (index, (_, notes)) in melodies.iter().enumerate() {
+        let mut names = vec![String::new(); scores.len()];
+        for (index, name, notes) in &melodies {
+            let index = *index;
+            names[index] = name.clone();
             let total = notes
                 .iter()
                 .map(|n| (n.start + n.duration) as usize)
@@ -158,7 +201,7 @@ impl MelodyWindows {
             steps,
             windows,
             piece,
-            names: melodies.into_iter().map(|(n, _)| n).collect(),
+            names,
         }
     }
 
@@ -177,24 +220,24 @@ pub struct TuneSequences {
     pub tunes: Vec<Vec<usize>>,
     /// Tune names.
     pub names: Vec<String>,
+    /// Per tune: index of its piece in the corpus.
+    pub piece: Vec<usize>,
 }
 
 impl TuneSequences {
     /// The melody track of each score as one token sequence.
     pub fn from_scores(scores: &[Score], range: Option<PitchRange>) -> Self {
-        let melodies: Vec<_> = scores
-            .iter()
-            .filter_map(|s| {
-                let grid = s.to_grid(4);
-                pick_track(&grid.tracks, None).map(|t| (s.name.clone(), t.notes.clone()))
-            })
-            .collect();
+        let melodies = melodies_of(scores, None);
         let range = range.unwrap_or_else(|| {
-            PitchRange::covering(melodies.iter().flat_map(|(_, n)| n.iter().map(|n| n.pitch)))
+            PitchRange::covering(
+                melodies
+                    .iter()
+                    .flat_map(|(_, _, n)| n.iter().map(|n| n.pitch)),
+            )
         });
         let tunes = melodies
             .iter()
-            .map(|(_, notes)| {
+            .map(|(_, _, notes)| {
                 let total = notes
                     .iter()
                     .map(|n| (n.start + n.duration) as usize)
@@ -206,13 +249,14 @@ impl TuneSequences {
         Self {
             range,
             tunes,
-            names: melodies.into_iter().map(|(n, _)| n).collect(),
+            piece: melodies.iter().map(|(i, _, _)| *i).collect(),
+            names: melodies.into_iter().map(|(_, n, _)| n).collect(),
         }
     }
 
     /// Indices of training and validation tunes.
     pub fn split(&self) -> (Vec<usize>, Vec<usize>) {
-        (0..self.tunes.len()).partition(|&i| !is_validation_piece(i))
+        split(&self.piece)
     }
 }
 

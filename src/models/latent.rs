@@ -20,6 +20,9 @@ pub trait LatentModel: Send {
     fn range(&self) -> PitchRange;
     /// The mean of q(z | melody) for each melody (each `steps()` tokens).
     fn encode_mean(&self, melodies: &[&[usize]], device: &Device) -> Vec<Vec<f32>>;
+    /// Per step of each melody, the logits of its reconstruction from the posterior mean
+    /// (teacher-forced where the decoder reads its previous token): `steps()` rows per melody.
+    fn reconstruction_logits(&self, melodies: &[&[usize]], device: &Device) -> Vec<Vec<f32>>;
     /// Decodes latent points into token melodies (temperature 0: the most likely tokens).
     fn decode(
         &self,

@@ -116,6 +116,18 @@ pub fn harmonize_tokens(
     voices
 }
 
+/// Per lower voice (alto, tenor, bass), the logits of every step of every soprano window
+/// (`STEPS` tokens each): `[batch * STEPS]` rows per voice.
+pub fn voice_rows(
+    model: &MiniBach,
+    ranges: &VoiceRanges,
+    sopranos: &[&[usize]],
+    device: &Device,
+) -> [Vec<Vec<f32>>; 3] {
+    let logits = model.forward(one_hot(sopranos, ranges.vocab(0), device), ranges);
+    std::array::from_fn(|v| rows(voice_logits(&logits, ranges, v + 1)))
+}
+
 /// Builds a four-track score from voice tokens.
 pub fn voices_to_score(name: &str, voices: &[Vec<usize>; 4], ranges: &VoiceRanges) -> Score {
     let mut score = Score::new(name, 480);

@@ -194,6 +194,24 @@ impl LatentModel for RnnVaeModel {
                 .0,
         )
     }
+    fn reconstruction_logits(&self, melodies: &[&[usize]], device: &Device) -> Vec<Vec<f32>> {
+        let vocab = self.range.vocab_size();
+        let owned: Vec<Vec<usize>> = melodies.iter().map(|m| m.to_vec()).collect();
+        let (mean, _) = self.model.encode(one_hot_3d(&owned, vocab, device));
+        // Teacher forcing: the start token, then the true melody shifted by one.
+        let previous: Vec<Vec<usize>> = owned
+            .iter()
+            .map(|m| {
+                std::iter::once(vocab)
+                    .chain(m[..m.len().saturating_sub(1)].iter().copied())
+                    .collect()
+            })
+            .collect();
+        rows(
+            self.model
+                .decode_teacher(mean, one_hot_3d(&previous, vocab + 1, device)),
+        )
+    }
     fn decode(
         &self,
         z: &[Vec<f32>],

@@ -112,6 +112,11 @@ impl LatentModel for VaeModel {
         let x = one_hot(melodies, self.range.vocab_size(), device);
         super::rows(self.model.encode(x).0)
     }
+    fn reconstruction_logits(&self, melodies: &[&[usize]], device: &Device) -> Vec<Vec<f32>> {
+        let vocab = self.range.vocab_size();
+        let (mean, _) = self.model.encode(one_hot(melodies, vocab, device));
+        super::rows(self.model.decode(mean, self.steps(), vocab))
+    }
     fn decode(
         &self,
         z: &[Vec<f32>],

@@ -4,6 +4,7 @@
 //! and (later) the data encoders all go through these types.
 
 pub mod chords;
+pub mod harmony;
 pub mod key;
 pub mod metrics;
 pub mod midi;

@@ -144,6 +144,11 @@ pub struct RunConfig {
     pub max_steps_per_epoch: Option<usize>,
     /// Token vocabularies, filled in from the data.
     pub vocabulary: Vocabulary,
+    /// Names of the pieces held out from training (by `data::SPLIT_RULE`), filled in from the
+    /// data: `muselab evaluate` measures the run on exactly these. Empty in older checkpoints,
+    /// which are then evaluated on the pieces the rule picks.
+    #[serde(default)]
+    pub held_out: Vec<String>,
 }
 
 impl RunConfig {
@@ -191,6 +196,7 @@ impl RunConfig {
             device: DeviceChoice::Auto,
             max_steps_per_epoch: None,
             vocabulary: Vocabulary::Unknown,
+            held_out: Vec::new(),
         }
     }
 

@@ -37,6 +37,20 @@ pub fn build_session(
     device: &Device,
 ) -> Result<Box<dyn Session>, String> {
     let (batch, lr) = (config.batch_size.max(1), config.learning_rate);
+    config.held_out = crate::data::held_out_names(scores);
+    // C-RNN-GAN and MidiNet have no validation measures of their own: they simply never see
+    // the held-out pieces, so that `muselab evaluate` compares them with unseen music.
+    let training_only: Vec<Score> = scores
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !crate::data::datasets::is_validation_piece(*i))
+        .map(|(_, s)| s.clone())
+        .collect();
+    let training_only = if training_only.is_empty() {
+        scores
+    } else {
+        &training_only
+    };
     let session: Box<dyn Session> = match (&config.hyperparameters, config.model) {
         (ModelConfig::Minibach(c), ModelKind::Minibach) => {
             let s = MiniBachSession::new(c.clone(), scores, batch, lr, device)?;
@@ -69,12 +83,12 @@ pub fn build_session(
             Box::new(s)
         }
         (ModelConfig::CrnnGan(c), ModelKind::CrnnGan) => {
-            let s = CrnnGanSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
+            let s = CrnnGanSession::new(c.clone(), training_only, batch, lr, config.seed, device)?;
             config.vocabulary = Vocabulary::Events;
             Box::new(s)
         }
         (ModelConfig::Midinet(c), ModelKind::Midinet) => {
-            let s = MidiNetSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
+            let s = MidiNetSession::new(c.clone(), training_only, batch, lr, config.seed, device)?;
             let (low, pitches) = s.roll_shape();
             config.vocabulary = Vocabulary::Roll {
                 low,

@@ -1,4 +1,10 @@
 //! The command line: `muselab` alone opens the window; subcommands run the same engine headless.
+//! This file holds the arguments and the small commands; training and generation, the latent
+//! commands, evaluation and the model cards have a file each.
+
+mod evaluate;
+mod latent;
+mod train;
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +79,22 @@ pub enum Command {
     },
     /// Train a model on a corpus and write checkpoints to models/<model>/<run>/.
     Train(TrainArgs),
+    /// Measure trained runs on the held-out pieces of their corpus, beside a unigram and a
+    /// Markov baseline fitted on the same training pieces.
+    Evaluate {
+        /// Checkpoint folders (models/<model>/<run>).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// One JSON object per run instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Samples drawn from the model and from each baseline (1 to 2000).
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Seed of the samples.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Generate music with a trained checkpoint.
     Generate(GenerateArgs),
     /// Print the latent mean of each melody (JSON lines), with a vae or rnn-vae checkpoint.
@@ -212,10 +234,16 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
                 device,
             ))
         }
-        Command::Train(args) => crate::cli_train::train(args, device),
-        Command::Generate(args) => crate::cli_train::generate(args, device),
-        Command::Encode { checkpoint, files } => crate::cli_latent::encode(&checkpoint, &files),
-        Command::Decode { checkpoint, z, out } => crate::cli_latent::decode(&checkpoint, &z, &out),
+        Command::Train(args) => train::train(args, device),
+        Command::Evaluate {
+            runs,
+            json,
+            samples,
+            seed,
+        } => evaluate::evaluate(&runs, json, samples, seed, device),
+        Command::Generate(args) => train::generate(args, device),
+        Command::Encode { checkpoint, files } => latent::encode(&checkpoint, &files),
+        Command::Decode { checkpoint, z, out } => latent::decode(&checkpoint, &z, &out),
         Command::Interpolate {
             checkpoint,
             a,
@@ -223,7 +251,7 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             steps,
             linear,
             out,
-        } => crate::cli_latent::interpolate(&checkpoint, &a, &b, steps, !linear, &out),
+        } => latent::interpolate(&checkpoint, &a, &b, steps, !linear, &out),
     }
 }
 

@@ -1,0 +1,180 @@
+//! Part-writing measures of four-voice music (soprano, alto, tenor, bass) on the 16th grid,
+//! taken on every beat (quarter note): the share of beats whose voices form a recognised chord,
+//! parallel fifths and octaves, voice crossings, and notes outside each voice's usual range.
+//! These are what a musician checks first in a chorale harmonization.
+
+use super::GridNote;
+
+/// Steps per beat (quarter note) on the 16th grid.
+const BEAT: usize = 4;
+
+/// Usual ranges of soprano, alto, tenor and bass (MIDI pitches, as in harmony textbooks:
+/// C4–G5, G3–D5, C3–G4, E2–C4).
+pub const VOICE_RANGES: [(u8, u8); 4] = [(60, 79), (55, 74), (48, 67), (40, 60)];
+
+/// Triads (major, minor, diminished, augmented) and sevenths (dominant, major, minor,
+/// half-diminished, diminished) as intervals above the root.
+const CHORDS: [&[u8]; 9] = [
+    &[0, 4, 7],
+    &[0, 3, 7],
+    &[0, 3, 6],
+    &[0, 4, 8],
+    &[0, 4, 7, 10],
+    &[0, 4, 7, 11],
+    &[0, 3, 7, 10],
+    &[0, 3, 6, 10],
+    &[0, 3, 6, 9],
+];
+
+/// The measures of a set of four-voice excerpts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Harmony {
+    /// Beats where all four voices sound.
+    pub beats: usize,
+    /// Share of those beats whose pitch classes form a triad or seventh chord (at least three
+    /// of its tones, or root and third alone).
+    pub chord_rate: f64,
+    /// Parallel fifths per 100 beats (two voices a fifth apart on consecutive beats, both moving).
+    pub parallel_fifths: f64,
+    /// Parallel octaves and unisons per 100 beats.
+    pub parallel_octaves: f64,
+    /// Voice crossings per 100 beats (a lower voice above the one over it).
+    pub crossings: f64,
+    /// Share of notes outside their voice's usual range.
+    pub out_of_range: f64,
+}
+
+/// True when the pitch classes form (part of) a recognised chord.
+pub fn is_chord(pitches: &[u8]) -> bool {
+    let mut classes: Vec<u8> = pitches.iter().map(|p| p % 12).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    (0..12u8).any(|root| {
+        CHORDS.iter().any(|chord| {
+            let tones: Vec<u8> = chord.iter().map(|i| (root + i) % 12).collect();
+            let inside = classes.iter().all(|c| tones.contains(c));
+            let third = tones[1];
+            inside && (classes.len() >= 3 || (classes.contains(&root) && classes.contains(&third)))
+        })
+    })
+}
+
+/// The pitch each voice sounds at `step`, if any.
+fn sounding(voice: &[GridNote], step: usize) -> Option<u8> {
+    voice
+        .iter()
+        .find(|n| (n.start as usize..n.start as usize + n.duration as usize).contains(&step))
+        .map(|n| n.pitch)
+}
+
+/// Adds up the measures over excerpts of four voices (S, A, T, B), each `steps` long.
+pub fn measure<'a>(excerpts: impl IntoIterator<Item = (&'a [Vec<GridNote>; 4], usize)>) -> Harmony {
+    let (mut beats, mut chords, mut fifths, mut octaves, mut crossings) = (0, 0, 0, 0, 0);
+    let (mut notes, mut outside) = (0usize, 0usize);
+    for (voices, steps) in excerpts {
+        for (v, voice) in voices.iter().enumerate() {
+            let (low, high) = VOICE_RANGES[v];
+            notes += voice.len();
+            outside += voice
+                .iter()
+                .filter(|n| n.pitch < low || n.pitch > high)
+                .count();
+        }
+        let mut previous: Option<[u8; 4]> = None;
+        for step in (0..steps).step_by(BEAT) {
+            let pitches: Vec<Option<u8>> = voices.iter().map(|v| sounding(v, step)).collect();
+            let Some(now) = pitches.iter().copied().collect::<Option<Vec<u8>>>() else {
+                previous = None;
+                continue;
+            };
+            let now = [now[0], now[1], now[2], now[3]];
+            beats += 1;
+            chords += usize::from(is_chord(&now));
+            crossings += (0..3).filter(|&v| now[v + 1] > now[v]).count();
+            if let Some(before) = previous {
+                for upper in 0..4 {
+                    for lower in upper + 1..4 {
+                        let moved = now[upper] != before[upper] && now[lower] != before[lower];
+                        let interval =
+                            |p: [u8; 4]| (i16::from(p[upper]) - i16::from(p[lower])).rem_euclid(12);
+                        if moved && interval(now) == interval(before) {
+                            match interval(now) {
+                                7 => fifths += 1,
+                                0 => octaves += 1,
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            previous = Some(now);
+        }
+    }
+    let per_100 = |n: usize| {
+        if beats == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / beats as f64
+        }
+    };
+    Harmony {
+        beats,
+        chord_rate: if beats == 0 {
+            0.0
+        } else {
+            chords as f64 / beats as f64
+        },
+        parallel_fifths: per_100(fifths),
+        parallel_octaves: per_100(octaves),
+        crossings: per_100(crossings),
+        out_of_range: if notes == 0 {
+            0.0
+        } else {
+            outside as f64 / notes as f64
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn voice(pitches: &[u8]) -> Vec<GridNote> {
+        pitches
+            .iter()
+            .enumerate()
+            .map(|(i, &pitch)| GridNote {
+                pitch,
+                start: (i * BEAT) as u32,
+                duration: BEAT as u32,
+                velocity: 80,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chords_are_recognised() {
+        assert!(is_chord(&[72, 64, 55, 48])); // C major
+        assert!(is_chord(&[71, 65, 62, 55])); // G7
+        assert!(is_chord(&[64, 60, 60, 48])); // C–E: root and third
+        assert!(!is_chord(&[60, 61, 62, 48])); // a cluster
+        assert!(!is_chord(&[67, 60, 60, 48])); // C–G: no third
+    }
+
+    #[test]
+    fn parallels_and_crossings_are_counted() {
+        // Soprano and bass move in parallel fifths (G/C → A/D); the alto crosses the soprano.
+        let voices = [
+            voice(&[67, 69]),
+            voice(&[64, 72]),
+            voice(&[60, 58]),
+            voice(&[48, 50]),
+        ];
+        let h = measure([(&voices, 8)]);
+        assert_eq!(h.beats, 2);
+        assert_eq!(h.parallel_fifths, 50.0);
+        assert_eq!(h.crossings, 50.0);
+        assert_eq!(h.chord_rate, 0.5); // C major, then A–C–Bb–D is no chord
+        assert_eq!(h.out_of_range, 0.0);
+    }
+}
