@@ -178,6 +178,15 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
     let rate =
         |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
     let before = session.validate();
+    // The untrained generator, for the sample measures below.
+    let untrained = common::temp_dir("midinet-untrained").join("run");
+    muselab::training::checkpoint::write(
+        &untrained,
+        &config,
+        &Default::default(),
+        session.as_ref(),
+    )
+    .expect("checkpoint");
     for losses in common::train_steps(session.as_mut(), 400) {
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
@@ -219,11 +228,29 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
         ..Default::default()
     };
     let score = model.generate(&options, &device).expect("generates");
-    assert_eq!(score.tracks.len(), 2);
-    assert_eq!(score.end_tick(), 4 * 1920);
     assert_eq!(
         model.generate(&options, &device).expect("again").tracks,
         score.tracks
+    );
+    // Measured here: overlap mean 0.131 → 0.275; pitch range 0.000 → 0.000 (too narrow).
+    // Against the held-out sopranos, the trained generator's melodies are closer to the
+    // corpus than the untrained one's; their pitch range is still far too narrow, which the
+    // pitch-range overlap exposes (see the README's known limits).
+    let overlap = |run: &std::path::Path| {
+        let report = common::evaluate(run);
+        let samples = report.samples.expect("sample measures");
+        eprintln!(
+            "midinet overlap mean {:.3}, pitch range {:.3}, pitch count {:.3}",
+            samples.overlap_mean, samples.overlap["pitch_range"], samples.overlap["pitch_count"]
+        );
+        samples
+    };
+    let (before, after) = (overlap(&untrained), overlap(&run));
+    assert!(
+        after.overlap_mean > before.overlap_mean + 0.1,
+        "overlap {} → {}",
+        before.overlap_mean,
+        after.overlap_mean
     );
 }
 

@@ -1,6 +1,7 @@
-//! Each model really learns on a small slice of its corpus (CPU backend): the loss after a few
-//! hundred steps is well below the first steps', what it generates is valid music in the
-//! corpus's range, the same seed gives the same output, and save → load gives the same output.
+//! Each model really learns on a small slice of its corpus (CPU backend): on held-out pieces it
+//! predicts better than the unigram baseline (NLL) and, where a short run can, finds more note
+//! onsets than the Markov baseline; what it generates is valid music in the corpus's range, the
+//! same seed gives the same output, and save → load gives the same output.
 
 mod common;
 
@@ -16,17 +17,19 @@ fn scores(corpus: &str, limit: usize) -> Vec<Score> {
     load_scores(&dir, Some(limit)).expect("corpus loads").0
 }
 
-/// Trains `steps` steps; returns (mean of the first 10 losses, mean of the last 10).
-fn train(session: &mut dyn Session, steps: usize) -> (f64, f64) {
-    let losses: Vec<f64> = common::train_steps(session, steps)
-        .iter()
-        .map(|l| l[0])
-        .collect();
-    for (step, loss) in losses.iter().enumerate() {
-        assert!(loss.is_finite(), "loss {loss} at step {step}");
+/// Trains `steps` steps; every loss must be finite.
+fn train(session: &mut dyn Session, steps: usize) {
+    for (step, losses) in common::train_steps(session, steps).iter().enumerate() {
+        assert!(losses[0].is_finite(), "loss {} at step {step}", losses[0]);
     }
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-    (mean(&losses[..10]), mean(&losses[steps - 10..]))
+}
+
+/// What a short run must show on the held-out pieces: its NLL per step below the unigram's by
+/// `nll_margin` nats, and (where a short run gets there) its onset accuracy above the Markov
+/// chain's by `onset_margin`. Measured, then asserted a little below.
+struct Expect {
+    nll_margin: f64,
+    onset_margin: Option<f64>,
 }
 
 fn config(kind: ModelKind, pieces: usize) -> RunConfig {
@@ -48,8 +51,15 @@ fn config(kind: ModelKind, pieces: usize) -> RunConfig {
     config
 }
 
-/// Trains, checks the loss margin, saves, reloads and checks generation.
-fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Option<Score>) {
+/// Trains, checks the held-out measures against the baselines, saves, reloads and checks
+/// generation; returns the generated piece.
+fn learns(
+    kind: ModelKind,
+    pieces: usize,
+    steps: usize,
+    expect: Expect,
+    melody: Option<Score>,
+) -> (Score, RunConfig) {
     let _rng = common::rng_lock();
     let mut config = config(kind, pieces);
     let scores = scores(&config.corpus, pieces);
@@ -57,16 +67,7 @@ fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Opt
     device.seed(config.seed);
     let mut session =
         build_session(&mut config, &scores, &device.clone().autodiff()).expect("session");
-    let (first, last) = train(session.as_mut(), steps);
-    eprintln!(
-        "{}: loss {first:.3} → {last:.3} over {steps} steps",
-        kind.id()
-    );
-    assert!(
-        last < first * margin,
-        "{}: loss {first} → {last}, wanted below {margin} × first",
-        kind.id()
-    );
+    train(session.as_mut(), steps);
 
     // Validation measures are finite and in range.
     for (name, value) in session.validate() {
@@ -79,6 +80,23 @@ fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Opt
     // Save, load for inference, generate twice with the same seed.
     let dir = common::temp_dir(&format!("learn-{}", kind.id())).join("run");
     checkpoint::write(&dir, &config, &Default::default(), session.as_ref()).expect("checkpoint");
+    let [model, unigram, markov] = common::predictive(&common::evaluate(&dir));
+    assert!(
+        model.nll_per_step < unigram.nll_per_step - expect.nll_margin,
+        "{}: held-out NLL {} against the unigram's {}",
+        kind.id(),
+        model.nll_per_step,
+        unigram.nll_per_step
+    );
+    if let Some(margin) = expect.onset_margin {
+        assert!(
+            model.onset_accuracy > markov.onset_accuracy + margin,
+            "{}: onset accuracy {} against the Markov chain's {}",
+            kind.id(),
+            model.onset_accuracy,
+            markov.onset_accuracy
+        );
+    }
     let (model, _) = LoadedModel::load(&dir, Some(kind), &device).expect("loads");
     let options = GenerateOptions {
         seed: 11,
@@ -91,12 +109,6 @@ fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Opt
     let a = model.generate(&options, &device).expect("generates");
     let b = model.generate(&options, &device).expect("generates");
     assert_eq!(a.tracks, b.tracks, "same seed, same output");
-    assert!(
-        a.note_count() > 4,
-        "{}: only {} notes",
-        kind.id(),
-        a.note_count()
-    );
     let (lo, hi) = a.pitch_range().expect("notes");
     let corpus_lo = scores
         .iter()
@@ -124,6 +136,19 @@ fn learns(kind: ModelKind, pieces: usize, steps: usize, margin: f64, melody: Opt
         again.generate(&options, &device).expect("generates").tracks,
         a.tracks
     );
+    (a, config)
+}
+
+/// The tokens of a score's first track with notes, over `steps` steps.
+fn first_track_tokens(
+    score: &Score,
+    steps: usize,
+    range: &muselab::data::PitchRange,
+) -> Vec<usize> {
+    let grid = score.to_grid(4);
+    let track =
+        muselab::data::encoding::pick_track(&grid.tracks, None).expect("a track with notes");
+    muselab::data::encoding::voice_tokens(&track.notes, 0, steps, range)
 }
 
 #[test]
@@ -132,17 +157,46 @@ fn minibach_learns_and_harmonizes() {
         &common::assets().join("corpora/celtic_oneills/oneills_0000.mid"),
     )
     .expect("tune");
-    learns(ModelKind::Minibach, 40, 300, 0.5, Some(melody.clone()));
+    let expect = Expect {
+        // Measured here: NLL 0.694 against the unigram's 1.104; onset accuracy 0.133 stays
+        // below the soprano-conditioned Markov chain's 0.235 after 300 steps, so it is not
+        // asserted.
+        nll_margin: 0.3,
+        onset_margin: None,
+    };
+    let (harmonized, config) = learns(ModelKind::Minibach, 40, 300, expect, Some(melody.clone()));
+    // Four voices, and the soprano is the melody given (moved by octaves into its range).
+    assert_eq!(harmonized.tracks.len(), 4);
+    let muselab::training::Vocabulary::Voices(ranges) = config.vocabulary else {
+        panic!("mini-bach has voice ranges");
+    };
+    let steps = melody.to_grid(4).total_steps() as usize;
+    let soprano = &ranges.0[0];
+    let given = first_track_tokens(&melody, steps, soprano);
+    assert!(given.iter().any(|&t| t > 1), "the melody has notes");
+    assert_eq!(first_track_tokens(&harmonized, steps, soprano), given);
 }
 
 #[test]
 fn autoencoder_learns_to_reconstruct() {
-    learns(ModelKind::Autoencoder, 60, 300, 0.5, None);
+    let expect = Expect {
+        // Measured here: NLL 0.722 against the unigram's 1.070, onset accuracy 0.072 against
+        // the Markov chain's 0.012 (a reconstruction sees its input: after 300 steps it
+        // still gets most onsets wrong, but far more of them than counting does).
+        nll_margin: 0.25,
+        onset_margin: Some(0.04),
+    };
+    learns(ModelKind::Autoencoder, 60, 300, expect, None);
 }
 
 #[test]
 fn stacked_autoencoder_learns_to_reconstruct() {
-    learns(ModelKind::StackedAutoencoder, 60, 300, 0.6, None);
+    let expect = Expect {
+        // Measured here: NLL 0.779 against 1.070, onset accuracy 0.114 against 0.012.
+        nll_margin: 0.2,
+        onset_margin: Some(0.06),
+    };
+    learns(ModelKind::StackedAutoencoder, 60, 300, expect, None);
 }
 
 #[test]
@@ -151,7 +205,21 @@ fn lstm_learns_next_steps_and_continues_a_tune() {
         &common::assets().join("corpora/celtic_oneills/oneills_0002.mid"),
     )
     .expect("tune");
-    learns(ModelKind::Lstm, 60, 200, 0.6, Some(tune));
+    let expect = Expect {
+        // Measured here: NLL 1.389 against the unigram's 1.561. 200 steps of a 64-unit LSTM
+        // do not reach the Markov chain (1.312, onset accuracy 0.021 against its 0.000): a
+        // short run cannot, a default run does (see the README's evaluation table).
+        nll_margin: 0.1,
+        onset_margin: None,
+    };
+    let (continued, config) = learns(ModelKind::Lstm, 60, 200, expect, Some(tune.clone()));
+    // The continuation starts with the two bars it was primed with.
+    let muselab::training::Vocabulary::Melody(range) = config.vocabulary else {
+        panic!("the LSTM has a melody range");
+    };
+    let primed = first_track_tokens(&tune, 32, &range);
+    assert!(primed.iter().any(|&t| t > 1), "the tune opens with notes");
+    assert_eq!(first_track_tokens(&continued, 32, &range), primed);
 }
 
 #[test]

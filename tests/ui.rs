@@ -329,6 +329,14 @@ fn a_gan_run_shows_both_adversarial_plots_moving() {
             && (0.0..=1.0).contains(&s.losses[2])
             && s.losses[4] >= 0.0)
     );
+    // Moving: each plotted series takes more than one value over the steps so far.
+    for (i, name) in run.loss_names.iter().enumerate() {
+        let first = run.steps[0].losses[i];
+        assert!(
+            run.steps.iter().any(|s| s.losses[i] != first),
+            "{name} stays at {first}"
+        );
+    }
     harness.get_by_label("Stop").click();
     step_until(&mut harness, "the run to stop", |app| {
         app.dashboard
@@ -367,4 +375,83 @@ fn a_midinet_epoch_fills_the_gallery_and_the_chord_rates() {
         "the progression and 8 gallery melodies"
     );
     assert!(run.samples.iter().all(|s| s.score.note_count() > 0));
+}
+
+#[test]
+fn compare_evaluates_a_run_in_the_background_beside_the_baselines() {
+    let mut harness = harness("compare");
+    let models = harness.state().dashboard.models_dir.clone();
+    let run = small_vae(&models);
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+    harness.get_by_label("Compare").click();
+    harness.run_steps(2);
+    harness.get_by_label("O'Neill's Celtic tunes").click();
+    harness.state_mut().compare.settings.samples = 20;
+    harness.run_steps(2);
+    harness.get_by_label("Evaluate 1 new").click();
+    harness.run_steps(1);
+    // The UI keeps drawing while the evaluation thread works, with a progress bar.
+    assert!(harness.state().compare.is_evaluating());
+    harness.get_by_label_contains("evaluating");
+    step_until(&mut harness, "the report", |app| {
+        app.compare.reports.contains_key(&run)
+    });
+    let report = &harness.state().compare.reports[&run];
+    assert_eq!(report.model, "vae");
+    assert!(report.predictive.is_some() && report.baselines.markov.predictive.is_some());
+    // Saved beside the checkpoint, read back the same (to JSON's float precision).
+    let saved = muselab::evaluation::read_report(&run).expect("saved");
+    assert_eq!(
+        (saved.run.as_str(), saved.held_out_pieces),
+        (report.run.as_str(), report.held_out_pieces)
+    );
+    let nll = |r: &muselab::evaluation::Report| r.predictive.expect("predictive").nll_per_step;
+    assert!((nll(&saved) - nll(report)).abs() < 1e-9);
+    harness.get_by_label("Re-evaluate");
+    harness.get_by_label_contains("Overlap with the held-out music");
+    harness.get_by_label("Hear").click();
+    harness.run_steps(2);
+    assert!(
+        harness.state().score.is_some(),
+        "the sample is the piece now"
+    );
+}
+
+#[test]
+fn the_dashboard_shows_onset_accuracy_against_the_baselines() {
+    let mut harness = harness("onset");
+    start_small_run(
+        &mut harness,
+        muselab::models::ModelKind::Minibach,
+        |config| {
+            config.epochs = 2;
+            config.max_steps_per_epoch = Some(5);
+            if let muselab::training::ModelConfig::Minibach(c) = &mut config.hyperparameters {
+                c.hidden = 32;
+            }
+        },
+    );
+    step_until(&mut harness, "an epoch", |app| {
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| !r.epochs.is_empty())
+    });
+    harness.get_by_label_contains("Held-out onset accuracy");
+    let run = harness.state().dashboard.run.as_ref().expect("run");
+    let names: Vec<&str> = run.epochs[0]
+        .validation
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    for name in [
+        "onset accuracy",
+        "unigram onset accuracy",
+        "markov onset accuracy",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
 }

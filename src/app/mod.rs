@@ -30,6 +30,8 @@ pub enum View {
     Training,
     /// The latent map.
     LatentMap,
+    /// Runs side by side with the baselines.
+    Compare,
 }
 
 /// What is remembered between runs (eframe persistence).
@@ -52,6 +54,8 @@ pub struct Settings {
     pub dashboard: DashboardSettings,
     /// Latent map settings.
     pub map: crate::ui::latent_map::MapSettings,
+    /// Compare view settings.
+    pub compare: crate::ui::compare::CompareSettings,
 }
 
 /// A message in the status bar.
@@ -150,6 +154,8 @@ pub struct MuseApp {
     pub dashboard: TrainingDashboard,
     /// The latent map.
     pub map: crate::ui::latent_map::LatentMap,
+    /// The Compare view.
+    pub compare: crate::ui::compare::CompareView,
     /// A generation job is running.
     pub generating: bool,
     audio: AudioOutput,
@@ -175,6 +181,7 @@ impl MuseApp {
         Self {
             dashboard,
             map: crate::ui::latent_map::LatentMap::new(config.settings.map.clone()),
+            compare: crate::ui::compare::CompareView::new(config.settings.compare.clone()),
             generating: false,
             settings: config.settings,
             corpora: Vec::new(),
@@ -303,6 +310,7 @@ impl MuseApp {
             View::PianoRoll => panels::central(self, ui),
             View::Training => panels::training(self, ui),
             View::LatentMap => panels::latent_map(self, ui),
+            View::Compare => panels::compare(self, ui),
         }
 
         for command in std::mem::take(&mut self.commands) {
@@ -313,7 +321,8 @@ impl MuseApp {
         {
             self.playback = None;
         }
-        let training = self.dashboard.run.as_ref().is_some_and(|r| r.is_running());
+        let training = self.dashboard.run.as_ref().is_some_and(|r| r.is_running())
+            || self.compare.is_evaluating();
         if self.playback.is_some() || self.rendering || self.busy() || training {
             ctx.request_repaint_after(Duration::from_millis(16));
         }
@@ -370,6 +379,7 @@ impl eframe::App for MuseApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         self.settings.dashboard = self.dashboard.settings.clone();
         self.settings.map = self.map.settings.clone();
+        self.settings.compare = self.compare.settings.clone();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

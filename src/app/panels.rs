@@ -25,6 +25,8 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
             ui.selectable_value(&mut app.settings.view, super::View::PianoRoll, "Piano roll");
             ui.selectable_value(&mut app.settings.view, super::View::Training, "Training");
             ui.selectable_value(&mut app.settings.view, super::View::LatentMap, "Latent map");
+            ui.selectable_value(&mut app.settings.view, super::View::Compare, "Compare")
+                .on_hover_text("Every run of a corpus measured on held-out pieces, beside the baselines");
             ui.separator();
             if ui.button("Open file…").on_hover_text("Open a MIDI file").clicked() {
                 app.push(AppCommand::OpenFileDialog);
@@ -252,6 +254,20 @@ pub(super) fn training(app: &mut MuseApp, ui: &mut Ui) {
             temperature,
             chords,
         }),
+        None => {}
+    }
+}
+
+/// The Compare view.
+pub(super) fn compare(app: &mut MuseApp, ui: &mut Ui) {
+    use crate::ui::compare::CompareAction;
+    let runs = app.dashboard.runs.clone();
+    let action = egui::CentralPanel::default_margins()
+        .show(ui, |ui| app.compare.ui(ui, &runs))
+        .inner;
+    match action {
+        Some(CompareAction::Play(score)) => app.push(AppCommand::PlayScore(Arc::new(score))),
+        Some(CompareAction::Open(score)) => app.push(AppCommand::ShowScore(Arc::new(score))),
         None => {}
     }
 }

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use crate::compute::{self, DeviceChoice};
-use crate::evaluation::{EvaluateOptions, evaluate as evaluate_run, table};
+use crate::evaluation::{EvaluateOptions, Report, evaluate as evaluate_run, save_report, table};
 
-/// Evaluates each run; prints a table (or a JSON line) per run. Exit code 1 when any failed.
+/// Evaluates each run; prints a table (or a JSON line) per run and saves the report beside the
+/// checkpoint (the Compare view reads it). Exit code 1 when any failed.
 pub fn evaluate(
     runs: &[PathBuf],
     json: bool,
@@ -23,7 +24,16 @@ pub fn evaluate(
     let mut failed = false;
     for run in runs {
         let mut progress = |_: f32, what: &str| log::info!("{}: {what}", run.display());
-        match evaluate_run(run, &options, compute.device(), &mut progress) {
+        let result = evaluate_run(run, &options, compute.device(), &mut progress);
+        if let Ok(report) = &result
+            && let Err(e) = save_report(run, report)
+        {
+            eprintln!("muselab evaluate: {e}");
+        }
+        match result.map(|report| Report {
+            example: None,
+            ..report
+        }) {
             Ok(report) if json => match serde_json::to_string(&report) {
                 Ok(line) => println!("{line}"),
                 Err(e) => {

@@ -4,6 +4,7 @@
 
 mod evaluate;
 mod latent;
+mod models;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,13 @@ pub enum Command {
     },
     /// Show the compute device that would be used and the audio output.
     Devices,
+    /// Print every model's card: compound formula, reference, layers with their shapes and
+    /// parameter count (from the networks built at the defaults), deviations and why.
+    Models {
+        /// One JSON object per model.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure corpus loading, synthesis, map-click latency and every model's training speed
     /// (--model M: that model's training only).
     Bench {
@@ -221,6 +229,7 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             }
         },
         Command::Devices => devices(device),
+        Command::Models { json } => models::models(json),
         Command::Bench { json, model, batch } => {
             let foundation = if model.is_none() {
                 crate::bench::run(json)

@@ -124,7 +124,7 @@ mod tests {
             velocity: 80,
         };
         let notes = vec![n(48, 0, 4), n(60, 0, 2), n(60, 2, 2), n(64, 1, 3)];
-        let vocab = Frames::new(&[notes.clone()]);
+        let vocab = Frames::new(std::slice::from_ref(&notes));
         let back = vocab.excerpt(&vocab.tokens(&notes));
         let mut sorted = back.notes.clone();
         sorted.sort_by_key(|n| (n.start, n.pitch));

@@ -4,7 +4,7 @@
 //! counting does".
 //!
 //! - **predictive** (models that give a distribution per step): NLL per step, step accuracy and
-//!   onset accuracy (see [`predictive`]). VAEs and autoencoders reconstruct from the posterior
+//!   onset accuracy (see [`predictive`]; the baselines are in [`ngram`]). VAEs and autoencoders reconstruct from the posterior
 //!   mean — a task that sees its own input, so they should beat the baselines by far.
 //! - **samples** (every model): feature overlaps with the held-out pieces after Yang & Lerch
 //!   and the share of exact copies of a training window (see [`overlap`]).
@@ -12,9 +12,10 @@
 //! Used by `muselab evaluate` and the Compare view.
 
 pub mod frames;
-pub mod ngram;
 pub mod overlap;
-pub mod predictive;
+pub mod worker;
+
+pub use crate::models::{ngram, predictive};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -124,6 +125,27 @@ pub struct Report {
     pub baselines: Baselines,
     /// Seconds the evaluation took.
     pub seconds: f64,
+    /// The model's first sample, to listen to beside the figures (kept in the saved report,
+    /// left out of `muselab evaluate --json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Score>,
+}
+
+/// The report's file in a checkpoint folder (replaced with the checkpoint when a run goes on).
+pub const REPORT_FILE: &str = "evaluation.json";
+
+/// Saves a report beside its checkpoint (written to a temporary name, then renamed).
+pub fn save_report(dir: &Path, report: &Report) -> Result<(), String> {
+    let path = dir.join(REPORT_FILE);
+    let text = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    crate::util::write_atomically(&path, &text)
+        .map_err(|e| format!("{}: cannot save the evaluation: {e}", path.display()))
+}
+
+/// The saved report of a checkpoint, if there is a readable one.
+pub fn read_report(dir: &Path) -> Option<Report> {
+    let text = std::fs::read(dir.join(REPORT_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
 /// Reports progress: (fraction done, what is being done).
@@ -173,6 +195,9 @@ pub fn evaluate(
         corpus_harmony: evaluated.corpus_harmony,
         baselines: evaluated.baselines,
         seconds: started.elapsed().as_secs_f64(),
+        example: evaluated
+            .example
+            .map(|e| e.to_score(&format!("{} sample", config.model.id()))),
     })
 }
 
@@ -275,6 +300,8 @@ fn ngram_predictive(model: &Ngram, streams: &[Stream<'_>]) -> Predictive {
 /// What one model's evaluation found.
 struct Evaluated {
     model: Scores,
+    /// The model's first sample.
+    example: Option<Excerpt>,
     baselines: Baselines,
     /// Steps per sample.
     steps: usize,
@@ -283,9 +310,10 @@ struct Evaluated {
 }
 
 impl Evaluated {
-    fn new(model: Scores, baselines: Baselines, steps: usize) -> Self {
+    fn new(model: Scores, baselines: Baselines, steps: usize, example: Option<Excerpt>) -> Self {
         Self {
             model,
+            example,
             baselines,
             steps,
             corpus_harmony: None,
@@ -609,6 +637,7 @@ fn melody_case(
         },
         Baselines { unigram, markov },
         steps,
+        samples.first().cloned(),
     )
 }
 
@@ -732,6 +761,7 @@ fn minibach_case(
     let markov = baseline(true);
     progress(1.0, "done");
     Evaluated {
+        example: samples.first().cloned(),
         model: Scores {
             predictive: Some(sum.finish()),
             samples: Some(sample_scores(&samples, &reference, &copies)),
@@ -786,6 +816,7 @@ fn polyphonic_case(
         },
         Baselines { unigram, markov },
         steps,
+        samples.first().cloned(),
     )
 }
 
@@ -847,7 +878,8 @@ pub fn table(report: &Report) -> String {
             "  {:<26}{:>10}{:>10}{:>10}{:>10}\n",
             "part-writing", "model", "unigram", "markov", "corpus"
         ));
-        let rows: [(&str, fn(&Harmony) -> f64); 5] = [
+        type Measure = fn(&Harmony) -> f64;
+        let rows: [(&str, Measure); 5] = [
             ("chord rate", |h| h.chord_rate),
             ("parallel 5ths / 100 beats", |h| h.parallel_fifths),
             ("parallel 8ves / 100 beats", |h| h.parallel_octaves),

@@ -69,6 +69,21 @@ impl Excerpt {
         notes
     }
 
+    /// The excerpt as a one-track score at 480 ticks per quarter, to listen to.
+    pub fn to_score(&self, name: &str) -> crate::music::Score {
+        let notes = self
+            .notes
+            .iter()
+            .map(|n| crate::music::Note {
+                pitch: n.pitch,
+                start: u64::from(n.start) * 120,
+                duration: u64::from(n.duration.max(1)) * 120,
+                velocity: n.velocity,
+            })
+            .collect();
+        crate::music::Score::new(name, 480).with_track(crate::music::Track::new("sample", notes))
+    }
+
     /// Per step: a hash of what starts and what sounds there (for exact-copy checks).
     fn frame_hashes(&self) -> Vec<u64> {
         let mut frames: Vec<Vec<(u8, bool)>> = vec![Vec::new(); self.steps];
@@ -363,7 +378,7 @@ mod tests {
     #[test]
     fn copies_are_found_at_any_offset() {
         let piece: Vec<GridNote> = (0..40).map(|i| n(60 + (i % 5) as u8, i * 2, 2)).collect();
-        let windows = TrainingWindows::new(&[piece.clone()], 16);
+        let windows = TrainingWindows::new(std::slice::from_ref(&piece), 16);
         assert!(windows.is_copy(&Excerpt::cut(&piece, 6, 16)));
         let mut changed = Excerpt::cut(&piece, 6, 16);
         changed.notes[0].pitch += 1;

@@ -17,6 +17,22 @@ use rand::{Rng, SeedableRng};
 use super::{Sample, Session, scalar};
 use crate::music::{Note, Score, Track};
 
+/// The written part of the model card (the layers come from the module).
+pub const CARD: super::card::CardText = super::card::CardText {
+    formula: "GAN(Bidirectional-LSTM², LSTM²) on note events",
+    reference: "Mogren, \"C-RNN-GAN: Continuous recurrent neural networks with adversarial training\" (2016); olofmogren/c-rnn-gan",
+    deviations: &[
+        (
+            "128 units per LSTM layer (reference: 350)",
+            "trainable on a 2-core CPU",
+        ),
+        (
+            "events on the 16th-note grid when decoded",
+            "so its output shares the grid every measure and baseline uses",
+        ),
+    ],
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of C-RNN-GAN.
     pub struct CrnnGanConfig {
@@ -425,6 +441,14 @@ impl Session for CrnnGanSession {
         }));
         samples
     }
+    fn layers(&self) -> Vec<super::card::LayerShape> {
+        [
+            super::card::layers("G", &self.generator),
+            super::card::layers("D", &self.discriminator),
+        ]
+        .concat()
+    }
+
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
         super::save_pair(
             (&self.generator, &self.g_optimizer),

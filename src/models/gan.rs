@@ -22,6 +22,22 @@ use super::{Batches, Sample, Session, rows, scalar};
 use crate::data::{BarRolls, roll_to_score};
 use crate::music::Score;
 
+/// The written part of the model card (the layers come from the module).
+pub const CARD: super::card::CardText = super::card::CardText {
+    formula: "GAN(Feedforward, Feedforward) on one-bar piano rolls",
+    reference: "Goodfellow et al., \"Generative Adversarial Nets\" (2014); the seed's GAN basic training algorithm",
+    deviations: &[
+        (
+            "G's cells drawn on/off with a straight-through gradient",
+            "a D shown soft probabilities beside binary corpus bars wins on softness and G collapsed to one bar (measured: diversity 0.0–0.7 % against the corpus's 13 %)",
+        ),
+        (
+            "non-saturating G loss and label smoothing available",
+            "the paper's own remedy for G's vanishing gradient early in training, and a standard one for an overconfident D",
+        ),
+    ],
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of the GAN.
     pub struct GanConfig {
@@ -336,6 +352,14 @@ impl Session for GanSession {
             score: roll_to_score(&format!("z{}", i + 1), roll, steps, self.data.low, 480),
         }));
         samples
+    }
+
+    fn layers(&self) -> Vec<super::card::LayerShape> {
+        [
+            super::card::layers("G", &self.generator),
+            super::card::layers("D", &self.discriminator),
+        ]
+        .concat()
     }
 
     fn save(&self, path: &std::path::Path) -> Result<(), String> {

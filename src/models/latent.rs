@@ -331,5 +331,22 @@ mod tests {
         assert_eq!(schedule.beta(0), 0.0);
         assert_eq!(schedule.beta(50), 0.25);
         assert_eq!(schedule.beta(500), 0.5);
+
+        // Free bits: KL below 2 bits costs nothing, above it the excess costs β per nat.
+        let free = KlSchedule {
+            max_beta: 1.0,
+            anneal_steps: 100,
+            free_bits: 2.0,
+        };
+        let device = Device::flex();
+        let cost = |kl: f32, step: usize| {
+            let kl = Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![kl], [1]), &device);
+            f64::from(free.cost(kl, step).into_scalar::<f32>())
+        };
+        let free_nats = 2.0 * std::f64::consts::LN_2;
+        assert_eq!(cost(1.0, 100), 0.0);
+        assert!((cost(3.0, 100) - (3.0 - free_nats)).abs() < 1e-5);
+        assert!((cost(3.0, 50) - 0.5 * (3.0 - free_nats)).abs() < 1e-5);
+        assert_eq!(cost(3.0, 0), 0.0);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod autoencoder;
 pub mod averaging;
+pub mod card;
 pub mod crnn_gan;
 pub mod gan;
 pub mod gan_health;
@@ -10,6 +11,8 @@ pub mod latent;
 pub mod lstm;
 pub mod midinet;
 pub mod minibach;
+pub mod ngram;
+pub mod predictive;
 pub mod rnn_vae;
 pub mod vae;
 
@@ -125,6 +128,21 @@ impl ModelKind {
             Self::Midinet => {
                 "Writes a melody bar by bar over a chord progression, each bar conditioned on the one before (Yang 2017)."
             }
+        }
+    }
+
+    /// The written part of its model card.
+    pub fn card(self) -> card::CardText {
+        match self {
+            Self::Minibach => minibach::CARD,
+            Self::Autoencoder => autoencoder::CARD,
+            Self::StackedAutoencoder => autoencoder::STACKED_CARD,
+            Self::Lstm => lstm::CARD,
+            Self::Vae => vae::CARD,
+            Self::RnnVae => rnn_vae::CARD,
+            Self::Gan => gan::CARD,
+            Self::CrnnGan => crnn_gan::CARD,
+            Self::Midinet => midinet::CARD,
         }
     }
 
@@ -285,6 +303,16 @@ pub fn accuracy(logits: Tensor<2>, targets: &[usize]) -> f64 {
     correct as f64 / targets.len().max(1) as f64
 }
 
+/// Onset accuracy of argmax predictions: accuracy on the steps whose target starts a note
+/// (see [`predictive`]); 0 when there is none.
+pub fn onset_accuracy(logits: Tensor<2>, targets: &[usize]) -> f64 {
+    let mut sum = predictive::PredictiveSum::default();
+    for (row, &t) in rows(logits).iter().zip(targets) {
+        sum.add_logits(row, t);
+    }
+    sum.finish().onset_accuracy
+}
+
 /// One labelled piece of music a model produced (shown on the dashboard after each epoch).
 #[derive(Clone, Debug)]
 pub struct Sample {
@@ -309,6 +337,8 @@ pub trait Session: Send {
     fn validate(&mut self) -> Vec<(String, f64)>;
     /// A few generated samples.
     fn samples(&mut self, seed: u64) -> Vec<Sample>;
+    /// The parameter tensors of its networks, for the model card (see [`card::layers`]).
+    fn layers(&self) -> Vec<card::LayerShape>;
     /// Writes the parameters to `path`.
     fn save(&self, path: &std::path::Path) -> Result<(), String>;
     /// Reads parameters saved by [`Session::save`] (to resume a run).

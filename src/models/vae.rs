@@ -16,6 +16,22 @@ use super::{Batches, Sample, Session, accuracy, one_hot, scalar, targets};
 use crate::data::{MelodyWindows, PitchRange};
 use crate::music::Score;
 
+/// The written part of the model card (the layers come from the module).
+pub const CARD: super::card::CardText = super::card::CardText {
+    formula: "Variational(Autoencoder(Feedforward)): melody → Gaussian latent (2-D) → per-step softmax",
+    reference: "Kingma & Welling, \"Auto-Encoding Variational Bayes\" (2014); Briot, Hadjeres & Pachet (2019), §6.10",
+    deviations: &[
+        (
+            "a 2-D latent by default",
+            "the latent is then the map the user clicks, without a projection",
+        ),
+        (
+            "β annealing and free bits from MusicVAE",
+            "keep the decoder from ignoring the latent early in training (posterior collapse)",
+        ),
+    ],
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of the VAE.
     pub struct VaeConfig {
@@ -150,6 +166,8 @@ pub struct VaeSession {
     learning_rate: f64,
     step: usize,
     device: Device,
+    /// The baselines' onset accuracy on the validation windows.
+    baselines: Vec<(String, f64)>,
 }
 
 impl VaeSession {
@@ -175,7 +193,14 @@ impl VaeSession {
         if validation.is_empty() {
             validation = train.iter().copied().take(8).collect();
         }
+        let baselines = super::ngram::window_baselines(
+            &data.windows,
+            data.range.vocab_size(),
+            (&train, &validation),
+            512,
+        );
         Ok(Self {
+            baselines,
             model: Vae::new(&config, data.range.vocab_size(), device),
             optimizer: AdamConfig::new().init(),
             schedule: KlSchedule {
@@ -251,11 +276,20 @@ impl Session for VaeSession {
         let model = self.model.valid();
         let indices: Vec<usize> = self.validation.iter().copied().take(512).collect();
         let (_, reconstruction, kl, logits, flat) = self.losses(&model, &indices, false);
-        vec![
+        let mut out = vec![
             ("validation reconstruction".into(), scalar(reconstruction)),
             ("validation KL".into(), scalar(kl)),
-            ("reconstruction accuracy".into(), accuracy(logits, &flat)),
-        ]
+            (
+                "reconstruction accuracy".into(),
+                accuracy(logits.clone(), &flat),
+            ),
+            (
+                "onset accuracy".into(),
+                super::onset_accuracy(logits, &flat),
+            ),
+        ];
+        out.extend(self.baselines.iter().cloned());
+        out
     }
     fn samples(&mut self, seed: u64) -> Vec<Sample> {
         let trained = VaeModel {
@@ -265,6 +299,10 @@ impl Session for VaeSession {
         };
         super::latent::standard_samples(&trained, &self.data, &self.validation, seed, &self.device)
     }
+    fn layers(&self) -> Vec<super::card::LayerShape> {
+        super::card::layers("", &self.model)
+    }
+
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
         super::save_with_optimizer(&self.model, &self.optimizer, path)
     }

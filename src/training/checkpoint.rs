@@ -184,6 +184,8 @@ pub struct RunSummary {
     pub epochs: usize,
     /// Last training loss, if any.
     pub final_loss: Option<f64>,
+    /// The corpus it trained on.
+    pub corpus: String,
 }
 
 /// Lists the checkpoints under `models_dir`, newest first.
@@ -207,6 +209,7 @@ pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
                     model: config.model,
                     epochs: history.epochs.len(),
                     final_loss: history.steps.last().and_then(|s| s.losses.first().copied()),
+                    corpus: config.corpus,
                 });
             }
         }

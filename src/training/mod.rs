@@ -111,3 +111,18 @@ pub fn build_session(
     };
     Ok(session)
 }
+
+/// The card of a model as `config` builds it on `scores` (the layers and parameter count come
+/// from the networks the session builds, on the CPU).
+pub fn model_card(
+    config: &RunConfig,
+    scores: &[Score],
+) -> Result<crate::models::card::ModelCard, String> {
+    let mut config = config.clone();
+    let device = Device::flex().autodiff();
+    let session = build_session(&mut config, scores, &device)?;
+    Ok(crate::models::card::ModelCard::new(
+        config.model,
+        session.layers(),
+    ))
+}

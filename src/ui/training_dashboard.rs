@@ -7,15 +7,13 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use egui::{RichText, Ui};
-use egui_plot::{Legend, Line, Plot};
 
 use super::piano_roll::PianoRoll;
 use super::theme;
+use super::training_plots::{PlotSpec, loss_plot, metric_curves, onset_curves};
 use crate::compute::{ComputeDevice, DeviceChoice};
-use crate::models::gan_health::{self, Remedy};
 use crate::models::{FieldValue, ModelKind, Sample};
 use crate::music::Score;
-use crate::training::ModelConfig;
 use crate::training::config::RUN_FIELD_DOCS;
 use crate::training::{
     EpochRecord, RunConfig, RunSummary, StepRecord, TrainingEvent, TrainingHandle, TrainingRequest,
@@ -726,6 +724,7 @@ impl TrainingDashboard {
             loss_plot(ui, &spec, run, smoothing);
         }
         let Some(run) = &self.run else { return action };
+        onset_curves(ui, run);
         metric_curves(ui, run);
         if let Some(last_epoch) = run.epochs.last() {
             ui.label(RichText::new(format!("After epoch {}", last_epoch.epoch)).strong());
@@ -817,181 +816,3 @@ impl TrainingDashboard {
 
 /// Steps during which a GPU run is still compiling kernels (the dashboard says so).
 const GPU_WARM_UP: usize = 40;
-
-/// Which step series a plot shows, and how.
-struct PlotSpec<'a> {
-    id: &'a str,
-    /// Positions in the run's loss names.
-    indices: &'a [usize],
-    /// Plot log10 of the values.
-    log: bool,
-    /// Always show at least this range of values.
-    y_range: Option<(f64, f64)>,
-    height: f32,
-}
-
-/// Plots step series of a run (exponentially smoothed, optionally log10).
-fn loss_plot(ui: &mut Ui, spec: &PlotSpec<'_>, run: &LiveRun, smoothing: f64) {
-    let PlotSpec {
-        id,
-        indices,
-        log,
-        y_range,
-        height,
-    } = *spec;
-    let transform = |v: f64| if log { v.max(1e-9).log10() } else { v };
-    let mut plot = Plot::new(id.to_string())
-        .height(height)
-        .legend(Legend::default())
-        .x_axis_label("step")
-        .y_axis_label(if log { "log10" } else { "value" });
-    if let Some((lo, hi)) = y_range {
-        plot = plot.include_y(lo).include_y(hi);
-    }
-    plot.show(ui, |plot| {
-        for &i in indices {
-            let Some(name) = run.loss_names.get(i) else {
-                continue;
-            };
-            let mut ema = None;
-            let points: Vec<[f64; 2]> = run
-                .steps
-                .iter()
-                .filter_map(|s| s.losses.get(i).map(|&l| (s.global_step, l)))
-                .map(|(x, l)| {
-                    let v = ema.map_or(l, |e: f64| smoothing * e + (1.0 - smoothing) * l);
-                    ema = Some(v);
-                    [x as f64, transform(v)]
-                })
-                .collect();
-            plot.line(Line::new(name.clone(), points).color(theme::track_color(i)));
-        }
-        if !run.model.is_gan() {
-            let validation: Vec<[f64; 2]> = run
-                .epochs
-                .iter()
-                .filter_map(|e| {
-                    let (_, v) = e.validation.iter().find(|(n, _)| n == "validation loss")?;
-                    Some([e.global_step as f64, transform(*v)])
-                })
-                .collect();
-            if !validation.is_empty() {
-                plot.line(
-                    Line::new("validation loss", validation)
-                        .color(egui::Color32::WHITE)
-                        .width(2.0),
-                );
-            }
-        }
-    });
-}
-
-/// Each sample metric per epoch as a ratio to the corpus's value (1 = like the corpus).
-fn metric_curves(ui: &mut Ui, run: &LiveRun) {
-    if run.epochs.len() < 2 {
-        return;
-    }
-    ui.label(
-        RichText::new("Sample metrics per epoch, relative to the corpus (1.0 = like the corpus)")
-            .weak(),
-    );
-    Plot::new("metric-curves")
-        .height(160.0)
-        .legend(Legend::default())
-        .x_axis_label("epoch")
-        .show(ui, |plot| {
-            for (i, (name, corpus)) in run.corpus_metrics.iter().enumerate() {
-                if corpus.abs() < 1e-9 {
-                    continue;
-                }
-                let points: Vec<[f64; 2]> = run
-                    .epochs
-                    .iter()
-                    .filter_map(|e| {
-                        let (_, v) = e.sample_metrics.iter().find(|(n, _)| n == name)?;
-                        Some([e.epoch as f64, v / corpus])
-                    })
-                    .collect();
-                plot.line(Line::new(name.clone(), points).color(theme::track_color(i)));
-            }
-        });
-}
-
-impl TrainingDashboard {
-    /// The health indicators of an adversarial run, each with remedies for the next run.
-    fn health_ui(&mut self, ui: &mut Ui) -> Option<DashboardAction> {
-        let run = self.run.as_ref()?;
-        let series = |i: usize| -> Vec<f64> {
-            run.steps
-                .iter()
-                .filter_map(|s| s.losses.get(i).copied())
-                .collect()
-        };
-        let minimax = matches!(self.settings.configs.iter().find(|c| c.model == run.model).map(|c| &c.hyperparameters),
-            Some(ModelConfig::Gan(c)) if c.non_saturating == 0);
-        let mut warnings: Vec<_> = gan_health::discriminator_warning(&series(3), 50)
-            .into_iter()
-            .chain(gan_health::gradient_warning(&series(4), 50, minimax))
-            .collect();
-        if let Some(last) = run.epochs.last() {
-            let get = |n: &str| {
-                last.validation
-                    .iter()
-                    .find(|(k, _)| k == n)
-                    .map(|(_, v)| *v)
-            };
-            if let (Some(samples), Some(corpus)) =
-                (get("sample diversity"), get("corpus diversity"))
-            {
-                warnings.extend(gan_health::collapse_warning(samples, corpus));
-            }
-        }
-        ui.horizontal(|ui| {
-            ui.label(RichText::new("Health").strong());
-            if warnings.is_empty() {
-                ui.colored_label(
-                    egui::Color32::from_rgb(120, 200, 120),
-                    "no warning: D and G are still playing",
-                );
-            }
-        });
-        let mut applied = None;
-        let model = run.model;
-        let form = self.settings.config_for(model).clone();
-        for warning in &warnings {
-            ui.colored_label(theme::ERROR, format!("warning: {}", warning.title))
-                .on_hover_text(&warning.explanation);
-            ui.label(RichText::new(&warning.explanation).weak());
-            // Only the remedies this model has a setting for, and that are not in place yet.
-            let offered: Vec<Remedy> = warning
-                .remedies
-                .iter()
-                .copied()
-                .filter(|&r| form.clone().apply_remedy(r))
-                .collect();
-            ui.horizontal_wrapped(|ui| {
-                if offered.is_empty() {
-                    ui.label(RichText::new("(every remedy the form offers is already set)").weak());
-                }
-                for remedy in offered {
-                    if ui
-                        .button(remedy.label())
-                        .on_hover_text("Changes the form for the next run")
-                        .clicked()
-                    {
-                        applied = Some(remedy);
-                    }
-                }
-            });
-        }
-        if let Some(remedy) = applied {
-            self.settings.config_for(model).apply_remedy(remedy);
-            self.message = Some(format!(
-                "Applied \"{}\" to the {} form: stop this run and train again to use it.",
-                remedy.label(),
-                model.id()
-            ));
-        }
-        None
-    }
-}

@@ -122,3 +122,32 @@ pub fn seeded_session(
         .expect("session");
     (session, scores, device)
 }
+
+/// Evaluates a checkpoint on its held-out pieces with a few samples (CPU): the model's
+/// measures beside the unigram and Markov baselines.
+pub fn evaluate(run: &std::path::Path) -> muselab::evaluation::Report {
+    let options = muselab::evaluation::EvaluateOptions {
+        samples: 30,
+        seed: 1,
+    };
+    muselab::evaluation::evaluate(run, &options, &burn::tensor::Device::flex(), &mut |_, _| {})
+        .expect("evaluates")
+}
+
+/// The model's, the unigram's and the Markov chain's predictive measures of a report, printed.
+pub fn predictive(
+    report: &muselab::evaluation::Report,
+) -> [muselab::evaluation::predictive::Predictive; 3] {
+    let all = [
+        report.predictive.expect("model predicts"),
+        report.baselines.unigram.predictive.expect("unigram"),
+        report.baselines.markov.predictive.expect("markov"),
+    ];
+    for (name, p) in ["model", "unigram", "markov"].iter().zip(&all) {
+        eprintln!(
+            "{}: {name:8} NLL {:.3}  accuracy {:.3}  onset accuracy {:.3} ({} onsets)",
+            report.model, p.nll_per_step, p.accuracy, p.onset_accuracy, p.onset_count
+        );
+    }
+    all
+}

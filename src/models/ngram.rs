@@ -19,6 +19,9 @@ pub const ADD_K: f64 = 0.1;
 /// Order of the Markov baseline: the previous three 16th-note steps.
 pub const MARKOV_ORDER: usize = 3;
 
+/// Counts of each next token after one context, and their total.
+type Counts = (Vec<u32>, u32);
+
 /// Context symbol before the first token of a stream.
 const START: u32 = u32::MAX;
 
@@ -32,7 +35,7 @@ pub struct Ngram {
     vocab: usize,
     /// Level `i` holds contexts of `i` symbols (condition first, then the newest previous
     /// token first): counts per next token and their total.
-    levels: Vec<HashMap<Vec<u32>, (Vec<u32>, u32)>>,
+    levels: Vec<HashMap<Vec<u32>, Counts>>,
 }
 
 /// One sequence of tokens to fit or score, with an optional condition token per step.
@@ -162,6 +165,55 @@ impl Ngram {
         }
         out
     }
+}
+
+/// The baselines' onset accuracy on held-out streams, for the training dashboard's validation
+/// plot: `[("unigram onset accuracy", u), ("markov onset accuracy", m)]`, both fitted on
+/// `train`. With `skip_first`, each stream's first token is context only (a start token).
+pub fn baseline_levels(
+    vocab: usize,
+    train: &[Stream<'_>],
+    held: &[Stream<'_>],
+    skip_first: bool,
+) -> Vec<(String, f64)> {
+    let score = |model: &Ngram| {
+        let mut sum = super::predictive::PredictiveSum::default();
+        for stream in held {
+            let skip = usize::from(skip_first);
+            for (probs, &t) in model.predict(stream).iter().zip(stream.tokens).skip(skip) {
+                sum.add_probs(probs, t);
+            }
+        }
+        sum.finish().onset_accuracy
+    };
+    vec![
+        (
+            "unigram onset accuracy".into(),
+            score(&Ngram::unigram(vocab, train)),
+        ),
+        (
+            "markov onset accuracy".into(),
+            score(&Ngram::markov(vocab, train)),
+        ),
+    ]
+}
+
+/// [`baseline_levels`] for a window dataset: fitted on the training windows, scored on the
+/// first `take` validation windows (those a session's `validate` measures).
+pub fn window_baselines(
+    windows: &[Vec<usize>],
+    vocab: usize,
+    (train, validation): (&[usize], &[usize]),
+    take: usize,
+) -> Vec<(String, f64)> {
+    let streams = |indices: &[usize]| -> Vec<Stream<'_>> {
+        indices
+            .iter()
+            .map(|&i| Stream::plain(&windows[i]))
+            .collect()
+    };
+    let held: Vec<usize> = validation.iter().copied().take(take).collect();
+    baseline_levels(vocab, &streams(train), &streams(&held), false)
 }
 
 /// Draws an index from probabilities that sum to about 1.
