@@ -7,6 +7,8 @@
 #   training-midinet.png    MidiNet training, its chord-tone rates and gallery
 #   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
 #   latent-map-grid.png     the same map in grid mode
+#   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
+#                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
 # MUSELAB_BIN=path uses that binary (e.g. a release build) instead of building the debug one;
 # SHOTS="training-gan training-midinet" takes only those.
@@ -33,7 +35,7 @@ shot() {
     return
   fi
   rm -rf "$STATE"/*
-  DISPLAY="$DISPLAY_NUM" XDG_DATA_HOME="$STATE" HOME="$STATE" MUSELAB_MODELS="$STATE/models" \
+  DISPLAY="$DISPLAY_NUM" XDG_DATA_HOME="$STATE" HOME="$STATE" MUSELAB_MODELS="${SHOT_MODELS:-$STATE/models}" \
     "$BIN" "$@" >/dev/null 2>&1 &
   APP=$!
   sleep "$wait"
@@ -51,6 +53,9 @@ shot training-dashboard "${TRAIN_WAIT:-25}" --start-training minibach
 shot training-lstm "${TRAIN_WAIT:-25}" --start-training lstm
 shot training-gan "${TRAIN_WAIT:-25}" --start-training gan
 shot training-midinet "${TRAIN_WAIT:-25}" --start-training midinet
+if [ -n "${COMPARE_MODELS:-}" ]; then
+  SHOT_MODELS="$COMPARE_MODELS" shot compare 10 --compare bach
+fi
 
 if [ -n "${SHOTS:-}" ] && [[ " $SHOTS " != *" latent-map"* ]]; then
   exit 0

@@ -16,6 +16,7 @@ fn main() {
             latent_map: cli.latent_map,
             map_grid: cli.map_grid,
             map_demo: cli.map_demo,
+            compare: cli.compare,
         }),
     };
     std::process::exit(code);

@@ -122,6 +122,8 @@ pub struct GuiOptions {
     pub map_grid: bool,
     /// Demo path on the map.
     pub map_demo: bool,
+    /// Open on the Compare view with this corpus's runs.
+    pub compare: Option<String>,
 }
 
 /// The whole application state.
@@ -404,7 +406,14 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
         latent_map,
         map_grid,
         map_demo,
+        compare,
     } = gui;
+    if let Some(corpus) = &compare
+        && !crate::corpus::BUNDLED.iter().any(|c| c.id == corpus)
+    {
+        eprintln!("muselab: --compare takes bach or celtic, not '{corpus}'");
+        return 2;
+    }
     let latent_map = latent_map.map(|run| (run, map_grid, map_demo));
     let headless_hint = "the headless subcommands still work: muselab eval | render | devices | bench (see muselab --help)";
     if let Err(reason) = display_available() {
@@ -439,6 +448,10 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
                 .unwrap_or_default();
             if device != DeviceChoice::Auto {
                 settings.device = device;
+            }
+            if let Some(corpus) = compare {
+                settings.view = View::Compare;
+                settings.compare.corpus = corpus;
             }
             Ok(Box::new(MuseApp::new(AppConfig {
                 assets: crate::corpus::assets_dir(),

@@ -39,6 +39,9 @@ pub struct Cli {
     /// With --latent-map: decode the path between two far-apart corpus melodies.
     #[arg(long)]
     pub map_demo: bool,
+    /// Open the GUI on the Compare view with the runs of this corpus (bach or celtic).
+    #[arg(long, value_name = "CORPUS")]
+    pub compare: Option<String>,
 }
 
 /// Headless subcommands.
@@ -96,6 +99,9 @@ pub enum Command {
         /// One JSON object per run instead of a table.
         #[arg(long)]
         json: bool,
+        /// One markdown table, a row per run (the README's evaluation table).
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
         /// Samples drawn from the model and from each baseline (1 to 2000).
         #[arg(long, default_value_t = 200)]
         samples: usize,
@@ -247,9 +253,17 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
         Command::Evaluate {
             runs,
             json,
+            markdown,
             samples,
             seed,
-        } => evaluate::evaluate(&runs, json, samples, seed, device),
+        } => {
+            let format = match (json, markdown) {
+                (true, _) => evaluate::Format::Json,
+                (_, true) => evaluate::Format::Markdown,
+                _ => evaluate::Format::Table,
+            };
+            evaluate::evaluate(&runs, format, samples, seed, device)
+        }
         Command::Generate(args) => train::generate(args, device),
         Command::Encode { checkpoint, files } => latent::encode(&checkpoint, &files),
         Command::Decode { checkpoint, z, out } => latent::decode(&checkpoint, &z, &out),

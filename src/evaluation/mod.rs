@@ -468,7 +468,9 @@ fn evaluate_model(
                         seed + i as u64,
                         device,
                     );
-                    Excerpt::cut(&Excerpt::all_notes(&score), 0, steps)
+                    // The melody only: the second track holds the chords it was given.
+                    let melody = score.to_grid(4).tracks.into_iter().next();
+                    Excerpt::cut(&melody.map(|t| t.notes).unwrap_or_default(), 0, steps)
                 })
                 .collect();
             Ok(melody_case(

@@ -47,6 +47,28 @@ pub const STACKED_CARD: super::card::CardText = super::card::CardText {
     )],
 };
 
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "autoencoder",
+    title: "auto-bach (autoencoder)",
+    description: "Compresses 4-bar melodies into a small code and back; generates by decoding random codes.",
+    default_corpus: "bach",
+    learning_rate: 1e-3,
+    family: super::Family::Predictive,
+    card: CARD,
+};
+
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const STACKED_INFO: super::ModelInfo = super::ModelInfo {
+    id: "stacked-autoencoder",
+    title: "stacked autoencoder (DeepHear)",
+    description: "Like auto-bach with several encoder and decoder layers (DeepHear), trained end to end.",
+    default_corpus: "bach",
+    learning_rate: 1e-3,
+    family: super::Family::Predictive,
+    card: STACKED_CARD,
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of the autoencoders.
     pub struct AutoencoderConfig {

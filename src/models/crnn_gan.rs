@@ -33,6 +33,17 @@ pub const CARD: super::card::CardText = super::card::CardText {
     ],
 };
 
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "crnn-gan",
+    title: "C-RNN-GAN (Mogren)",
+    description: "LSTMs generate note events from noise; bidirectional LSTMs judge them (Mogren 2016).",
+    default_corpus: "bach",
+    learning_rate: 2e-4,
+    family: super::Family::Adversarial,
+    card: CARD,
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of C-RNN-GAN.
     pub struct CrnnGanConfig {

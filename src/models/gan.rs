@@ -38,6 +38,17 @@ pub const CARD: super::card::CardText = super::card::CardText {
     ],
 };
 
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "gan",
+    title: "GAN (Goodfellow et al.)",
+    description: "A generator turns noise into bars of piano roll; a discriminator tells them from Bach's; they train in turns.",
+    default_corpus: "bach",
+    learning_rate: 2e-4,
+    family: super::Family::Adversarial,
+    card: CARD,
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of the GAN.
     pub struct GanConfig {

@@ -36,6 +36,17 @@ pub const CARD: super::card::CardText = super::card::CardText {
     ],
 };
 
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "lstm",
+    title: "LSTM melody (folk-rnn)",
+    description: "Predicts the next 16th-note step of a tune; generates new tunes and continues yours.",
+    default_corpus: "celtic",
+    learning_rate: 2e-3,
+    family: super::Family::Predictive,
+    card: CARD,
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of the LSTM melody model.
     pub struct LstmMelodyConfig {

@@ -33,6 +33,17 @@ pub const CARD: super::card::CardText = super::card::CardText {
     ],
 };
 
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "minibach",
+    title: "mini-bach (feedforward harmonizer)",
+    description: "Reads the soprano of 4 bars and writes alto, tenor and bass; then harmonizes any melody.",
+    default_corpus: "bach",
+    learning_rate: 1e-3,
+    family: super::Family::Predictive,
+    card: CARD,
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of mini-bach.
     pub struct MiniBachConfig {

@@ -58,106 +58,91 @@ impl ModelKind {
         Self::Midinet,
     ];
 
+    /// What the registry holds for this model (see [`ModelInfo`]): the one place a model is
+    /// listed, each entry a constant in the model's own file.
+    pub fn info(self) -> &'static ModelInfo {
+        match self {
+            Self::Minibach => &minibach::INFO,
+            Self::Autoencoder => &autoencoder::INFO,
+            Self::StackedAutoencoder => &autoencoder::STACKED_INFO,
+            Self::Lstm => &lstm::INFO,
+            Self::Vae => &vae::INFO,
+            Self::RnnVae => &rnn_vae::INFO,
+            Self::Gan => &gan::INFO,
+            Self::CrnnGan => &crnn_gan::INFO,
+            Self::Midinet => &midinet::INFO,
+        }
+    }
+
     /// True for adversarial models (they get the adversarial plots and health checks).
     pub fn is_gan(self) -> bool {
-        matches!(self, Self::Gan | Self::CrnnGan | Self::Midinet)
+        self.info().family == Family::Adversarial
     }
 
     /// True for models with a latent space (they get the latent map).
     pub fn has_latent(self) -> bool {
-        matches!(self, Self::Vae | Self::RnnVae)
+        self.info().family == Family::Latent
     }
 
     /// Identifier used on the command line and in `models/<id>/`.
     pub fn id(self) -> &'static str {
-        match self {
-            Self::Minibach => "minibach",
-            Self::Autoencoder => "autoencoder",
-            Self::StackedAutoencoder => "stacked-autoencoder",
-            Self::Lstm => "lstm",
-            Self::Vae => "vae",
-            Self::RnnVae => "rnn-vae",
-            Self::Gan => "gan",
-            Self::CrnnGan => "crnn-gan",
-            Self::Midinet => "midinet",
-        }
+        self.info().id
     }
 
     /// Name shown in the UI.
     pub fn title(self) -> &'static str {
-        match self {
-            Self::Minibach => "mini-bach (feedforward harmonizer)",
-            Self::Autoencoder => "auto-bach (autoencoder)",
-            Self::StackedAutoencoder => "stacked autoencoder (DeepHear)",
-            Self::Lstm => "LSTM melody (folk-rnn)",
-            Self::Vae => "VAE (2-D latent map)",
-            Self::RnnVae => "recurrent VAE (MusicVAE)",
-            Self::Gan => "GAN (Goodfellow et al.)",
-            Self::CrnnGan => "C-RNN-GAN (Mogren)",
-            Self::Midinet => "MidiNet (chord-conditioned CNN GAN)",
-        }
+        self.info().title
     }
 
     /// One line on what the model does.
     pub fn description(self) -> &'static str {
-        match self {
-            Self::Minibach => {
-                "Reads the soprano of 4 bars and writes alto, tenor and bass; then harmonizes any melody."
-            }
-            Self::Autoencoder => {
-                "Compresses 4-bar melodies into a small code and back; generates by decoding random codes."
-            }
-            Self::StackedAutoencoder => {
-                "Like auto-bach with several encoder and decoder layers (DeepHear), trained end to end."
-            }
-            Self::Lstm => {
-                "Predicts the next 16th-note step of a tune; generates new tunes and continues yours."
-            }
-            Self::Vae => {
-                "Maps 2-bar melodies onto a smooth 2-D latent plane you can click, hear and walk through."
-            }
-            Self::RnnVae => {
-                "BiLSTM encoder and LSTM decoder around a 32-D latent (MusicVAE cat-mel_2bar style)."
-            }
-            Self::Gan => {
-                "A generator turns noise into bars of piano roll; a discriminator tells them from Bach's; they train in turns."
-            }
-            Self::CrnnGan => {
-                "LSTMs generate note events from noise; bidirectional LSTMs judge them (Mogren 2016)."
-            }
-            Self::Midinet => {
-                "Writes a melody bar by bar over a chord progression, each bar conditioned on the one before (Yang 2017)."
-            }
-        }
+        self.info().description
     }
 
     /// The written part of its model card.
     pub fn card(self) -> card::CardText {
-        match self {
-            Self::Minibach => minibach::CARD,
-            Self::Autoencoder => autoencoder::CARD,
-            Self::StackedAutoencoder => autoencoder::STACKED_CARD,
-            Self::Lstm => lstm::CARD,
-            Self::Vae => vae::CARD,
-            Self::RnnVae => rnn_vae::CARD,
-            Self::Gan => gan::CARD,
-            Self::CrnnGan => crnn_gan::CARD,
-            Self::Midinet => midinet::CARD,
-        }
+        self.info().card
     }
 
     /// The corpus it trains on by default.
     pub fn default_corpus(self) -> &'static str {
-        match self {
-            Self::Lstm | Self::Vae | Self::RnnVae => "celtic",
-            _ => "bach",
-        }
+        self.info().default_corpus
     }
 
     /// Parses a command-line id.
     pub fn from_id(id: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.id() == id)
     }
+}
+
+/// What kind of model it is, for the views that only some models get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Predicts tokens (feedforward, recurrent, autoencoders).
+    Predictive,
+    /// Has a latent space (the latent map).
+    Latent,
+    /// A generator and a discriminator (the adversarial dashboard).
+    Adversarial,
+}
+
+/// A model's entry in the registry, a constant in its own file.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelInfo {
+    /// Identifier on the command line and in `models/<id>/`.
+    pub id: &'static str,
+    /// Name shown in the UI.
+    pub title: &'static str,
+    /// One line on what the model does.
+    pub description: &'static str,
+    /// The corpus it trains on by default.
+    pub default_corpus: &'static str,
+    /// Adam's default learning rate.
+    pub learning_rate: f64,
+    /// What kind of model it is.
+    pub family: Family,
+    /// The written part of its card.
+    pub card: card::CardText,
 }
 
 /// A value in a hyperparameter form.

@@ -36,6 +36,17 @@ pub const CARD: super::card::CardText = super::card::CardText {
     ],
 };
 
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "rnn-vae",
+    title: "recurrent VAE (MusicVAE)",
+    description: "BiLSTM encoder and LSTM decoder around a 32-D latent (MusicVAE cat-mel_2bar style).",
+    default_corpus: "celtic",
+    learning_rate: 2e-3,
+    family: super::Family::Latent,
+    card: CARD,
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of the recurrent VAE.
     pub struct RnnVaeConfig {

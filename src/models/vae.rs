@@ -32,6 +32,17 @@ pub const CARD: super::card::CardText = super::card::CardText {
     ],
 };
 
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "vae",
+    title: "VAE (2-D latent map)",
+    description: "Maps 2-bar melodies onto a smooth 2-D latent plane you can click, hear and walk through.",
+    default_corpus: "celtic",
+    learning_rate: 1e-3,
+    family: super::Family::Latent,
+    card: CARD,
+};
+
 crate::hyperparameters! {
     /// Hyperparameters of the VAE.
     pub struct VaeConfig {

@@ -185,13 +185,7 @@ impl RunConfig {
             max_pieces: None,
             epochs: 20,
             batch_size: 64,
-            learning_rate: match model {
-                ModelKind::Lstm | ModelKind::RnnVae => 2e-3,
-                ModelKind::Gan | ModelKind::CrnnGan => 2e-4,
-                // Measured: 2e-4 left MidiNet's bars far from their chords after 12 epochs.
-                ModelKind::Midinet => 1e-3,
-                _ => 1e-3,
-            },
+            learning_rate: model.info().learning_rate,
             seed: 42,
             device: DeviceChoice::Auto,
             max_steps_per_epoch: None,
