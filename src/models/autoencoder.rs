@@ -56,6 +56,8 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 1e-3,
     family: super::Family::Predictive,
     card: CARD,
+    default_config: || super::ModelConfig::Autoencoder(AutoencoderConfig::default()),
+    session: build_session,
 };
 
 /// This model's entry in the registry ([`super::ModelKind::info`]).
@@ -67,7 +69,36 @@ pub const STACKED_INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 1e-3,
     family: super::Family::Predictive,
     card: STACKED_CARD,
+    default_config: || {
+        super::ModelConfig::Autoencoder(AutoencoderConfig {
+            hidden: 512,
+            code: 16,
+            layers: 3,
+            ..AutoencoderConfig::default()
+        })
+    },
+    session: build_session,
 };
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    use super::ModelConfig;
+    let ModelConfig::Autoencoder(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    let s = AutoencoderSession::new(
+        c.clone(),
+        args.scores,
+        args.batch,
+        args.learning_rate,
+        args.device,
+    )?;
+    let vocabulary = super::Vocabulary::Melody(s.range());
+    Ok((Box::new(s), vocabulary))
+}
 
 crate::hyperparameters! {
     /// Hyperparameters of the autoencoders.

@@ -42,7 +42,30 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 2e-4,
     family: super::Family::Adversarial,
     card: CARD,
+    default_config: || super::ModelConfig::CrnnGan(CrnnGanConfig::default()),
+    session: build_session,
 };
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    use super::ModelConfig;
+    let ModelConfig::CrnnGan(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    // It has no validation measures of its own: it never sees the held-out pieces.
+    let s = CrnnGanSession::new(
+        c.clone(),
+        args.training_only,
+        args.batch,
+        args.learning_rate,
+        args.seed,
+        args.device,
+    )?;
+    Ok((Box::new(s), super::Vocabulary::Events))
+}
 
 crate::hyperparameters! {
     /// Hyperparameters of C-RNN-GAN.

@@ -47,7 +47,35 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 2e-4,
     family: super::Family::Adversarial,
     card: CARD,
+    default_config: || super::ModelConfig::Gan(GanConfig::default()),
+    session: build_session,
 };
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    use super::ModelConfig;
+    let ModelConfig::Gan(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    let s = GanSession::new(
+        c.clone(),
+        args.scores,
+        args.batch,
+        args.learning_rate,
+        args.seed,
+        args.device,
+    )?;
+    let (low, pitches) = s.roll_shape();
+    let vocabulary = super::Vocabulary::Roll {
+        low,
+        pitches,
+        steps: 16,
+    };
+    Ok((Box::new(s), vocabulary))
+}
 
 crate::hyperparameters! {
     /// Hyperparameters of the GAN.

@@ -45,7 +45,30 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 2e-3,
     family: super::Family::Predictive,
     card: CARD,
+    default_config: || super::ModelConfig::Lstm(LstmMelodyConfig::default()),
+    session: build_session,
 };
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    use super::ModelConfig;
+    let ModelConfig::Lstm(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    let s = LstmSession::new(
+        c.clone(),
+        args.scores,
+        args.batch,
+        args.learning_rate,
+        args.seed,
+        args.device,
+    )?;
+    let vocabulary = super::Vocabulary::Melody(s.range());
+    Ok((Box::new(s), vocabulary))
+}
 
 crate::hyperparameters! {
     /// Hyperparameters of the LSTM melody model.

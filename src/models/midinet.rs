@@ -65,7 +65,36 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 1e-3,
     family: super::Family::Adversarial,
     card: CARD,
+    default_config: || super::ModelConfig::Midinet(MidiNetConfig::default()),
+    session: build_session,
 };
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    use super::ModelConfig;
+    let ModelConfig::Midinet(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    // Its validation uses the corpus's own bars: it never sees the held-out pieces.
+    let s = MidiNetSession::new(
+        c.clone(),
+        args.training_only,
+        args.batch,
+        args.learning_rate,
+        args.seed,
+        args.device,
+    )?;
+    let (low, pitches) = s.roll_shape();
+    let vocabulary = super::Vocabulary::Roll {
+        low,
+        pitches,
+        steps: 16,
+    };
+    Ok((Box::new(s), vocabulary))
+}
 
 crate::hyperparameters! {
     /// Hyperparameters of MidiNet.

@@ -42,7 +42,29 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 1e-3,
     family: super::Family::Predictive,
     card: CARD,
+    default_config: || super::ModelConfig::Minibach(MiniBachConfig::default()),
+    session: build_session,
 };
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    use super::ModelConfig;
+    let ModelConfig::Minibach(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    let s = MiniBachSession::new(
+        c.clone(),
+        args.scores,
+        args.batch,
+        args.learning_rate,
+        args.device,
+    )?;
+    let vocabulary = super::Vocabulary::Voices(s.ranges());
+    Ok((Box::new(s), vocabulary))
+}
 
 crate::hyperparameters! {
     /// Hyperparameters of mini-bach.

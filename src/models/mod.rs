@@ -143,6 +143,119 @@ pub struct ModelInfo {
     pub family: Family,
     /// The written part of its card.
     pub card: card::CardText,
+    /// Its default hyperparameters.
+    pub default_config: fn() -> ModelConfig,
+    /// Builds its training session.
+    pub session: BuildSession,
+}
+
+/// Hyperparameters of one model.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// mini-bach.
+    Minibach(minibach::MiniBachConfig),
+    /// auto-bach or the stacked autoencoder.
+    Autoencoder(autoencoder::AutoencoderConfig),
+    /// The LSTM melody model.
+    Lstm(lstm::LstmMelodyConfig),
+    /// The VAE.
+    Vae(vae::VaeConfig),
+    /// The recurrent VAE.
+    RnnVae(rnn_vae::RnnVaeConfig),
+    /// The GAN.
+    Gan(gan::GanConfig),
+    /// C-RNN-GAN.
+    CrnnGan(crnn_gan::CrnnGanConfig),
+    /// MidiNet.
+    Midinet(midinet::MidiNetConfig),
+}
+
+impl ModelConfig {
+    /// The defaults of a model.
+    pub fn default_for(kind: ModelKind) -> Self {
+        (kind.info().default_config)()
+    }
+
+    /// Sets one hyperparameter from text (`name=value` on the command line).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let mut fields = self.fields();
+        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+        let known = names.join(", ");
+        let field = fields
+            .iter_mut()
+            .find(|f| f.name == name)
+            .ok_or_else(|| format!("no hyperparameter '{name}' here: choose one of {known}"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{name}: '{value}' is not a number ({e})");
+        match &mut field.value {
+            FieldValue::Usize(v) => **v = value.parse().map_err(|e| bad(&e))?,
+            FieldValue::F64(v) => **v = value.parse().map_err(|e| bad(&e))?,
+        }
+        Ok(())
+    }
+
+    /// The form fields of these hyperparameters.
+    pub fn fields(&mut self) -> Vec<Field<'_>> {
+        match self {
+            Self::Minibach(c) => c.fields(),
+            Self::Autoencoder(c) => c.fields(),
+            Self::Lstm(c) => c.fields(),
+            Self::Vae(c) => c.fields(),
+            Self::RnnVae(c) => c.fields(),
+            Self::Gan(c) => c.fields(),
+            Self::CrnnGan(c) => c.fields(),
+            Self::Midinet(c) => c.fields(),
+        }
+    }
+}
+
+/// What the data taught the model about pitch: the token vocabularies it was built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Vocabulary {
+    /// Not known yet (before the data is read).
+    Unknown,
+    /// Soprano, alto, tenor and bass ranges.
+    Voices(minibach::VoiceRanges),
+    /// One melody range.
+    Melody(crate::data::PitchRange),
+    /// A piano roll: lowest pitch, pitch count, steps per bar.
+    Roll {
+        /// Lowest pitch.
+        low: u8,
+        /// Pitches.
+        pitches: usize,
+        /// Steps per bar.
+        steps: usize,
+    },
+    /// Note events (C-RNN-GAN).
+    Events,
+}
+
+/// What every model's training session is built from.
+pub struct SessionArgs<'a> {
+    /// The corpus's pieces (as `data::load_scores` reads them; held-out ones included: each
+    /// session splits them itself by `data::SPLIT_RULE`).
+    pub scores: &'a [crate::music::Score],
+    /// The training pieces alone, for sessions without validation measures of their own.
+    pub training_only: &'a [crate::music::Score],
+    /// Examples per step.
+    pub batch: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// The run's seed.
+    pub seed: u64,
+    /// The device (with autodiff).
+    pub device: &'a Device,
+}
+
+/// Builds a model's session and says what vocabulary it was built for.
+pub type BuildSession =
+    fn(&ModelConfig, &SessionArgs<'_>) -> Result<(Box<dyn Session>, Vocabulary), String>;
+
+/// The error for a config of another model.
+pub fn wrong_config(id: &str) -> String {
+    format!("the hyperparameters in this config are not those of {id}")
 }
 
 /// A value in a hyperparameter form.

@@ -45,7 +45,30 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     learning_rate: 2e-3,
     family: super::Family::Latent,
     card: CARD,
+    default_config: || super::ModelConfig::RnnVae(RnnVaeConfig::default()),
+    session: build_session,
 };
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    use super::ModelConfig;
+    let ModelConfig::RnnVae(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    let s = RnnVaeSession::new(
+        c.clone(),
+        args.scores,
+        args.batch,
+        args.learning_rate,
+        args.seed,
+        args.device,
+    )?;
+    let vocabulary = super::Vocabulary::Melody(s.range());
+    Ok((Box::new(s), vocabulary))
+}
 
 crate::hyperparameters! {
     /// Hyperparameters of the recurrent VAE.

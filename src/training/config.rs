@@ -4,118 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::compute::DeviceChoice;
-use crate::data::PitchRange;
 use crate::models::ModelKind;
-use crate::models::autoencoder::AutoencoderConfig;
-use crate::models::crnn_gan::CrnnGanConfig;
-use crate::models::gan::GanConfig;
 use crate::models::gan_health::Remedy;
-use crate::models::lstm::LstmMelodyConfig;
-use crate::models::midinet::MidiNetConfig;
-use crate::models::minibach::{MiniBachConfig, VoiceRanges};
-use crate::models::rnn_vae::RnnVaeConfig;
-use crate::models::vae::VaeConfig;
+pub use crate::models::{ModelConfig, Vocabulary};
 
 /// Version of the checkpoint layout; a checkpoint of another version is refused clearly.
 pub const CHECKPOINT_FORMAT: u32 = 1;
-
-/// Hyperparameters of one model.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ModelConfig {
-    /// mini-bach.
-    Minibach(MiniBachConfig),
-    /// auto-bach or the stacked autoencoder.
-    Autoencoder(AutoencoderConfig),
-    /// The LSTM melody model.
-    Lstm(LstmMelodyConfig),
-    /// The VAE.
-    Vae(VaeConfig),
-    /// The recurrent VAE.
-    RnnVae(RnnVaeConfig),
-    /// The GAN.
-    Gan(GanConfig),
-    /// C-RNN-GAN.
-    CrnnGan(CrnnGanConfig),
-    /// MidiNet.
-    Midinet(MidiNetConfig),
-}
-
-impl ModelConfig {
-    /// The defaults of a model.
-    pub fn default_for(kind: ModelKind) -> Self {
-        match kind {
-            ModelKind::Minibach => Self::Minibach(MiniBachConfig::default()),
-            ModelKind::Autoencoder => Self::Autoencoder(AutoencoderConfig::default()),
-            ModelKind::StackedAutoencoder => Self::Autoencoder(AutoencoderConfig {
-                hidden: 512,
-                code: 16,
-                layers: 3,
-                ..AutoencoderConfig::default()
-            }),
-            ModelKind::Lstm => Self::Lstm(LstmMelodyConfig::default()),
-            ModelKind::Vae => Self::Vae(VaeConfig::default()),
-            ModelKind::RnnVae => Self::RnnVae(RnnVaeConfig::default()),
-            ModelKind::Gan => Self::Gan(GanConfig::default()),
-            ModelKind::CrnnGan => Self::CrnnGan(CrnnGanConfig::default()),
-            ModelKind::Midinet => Self::Midinet(MidiNetConfig::default()),
-        }
-    }
-
-    /// Sets one hyperparameter from text (`name=value` on the command line).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let mut fields = self.fields();
-        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
-        let known = names.join(", ");
-        let field = fields
-            .iter_mut()
-            .find(|f| f.name == name)
-            .ok_or_else(|| format!("no hyperparameter '{name}' here: choose one of {known}"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{name}: '{value}' is not a number ({e})");
-        match &mut field.value {
-            crate::models::FieldValue::Usize(v) => **v = value.parse().map_err(|e| bad(&e))?,
-            crate::models::FieldValue::F64(v) => **v = value.parse().map_err(|e| bad(&e))?,
-        }
-        Ok(())
-    }
-
-    /// The form fields of these hyperparameters.
-    pub fn fields(&mut self) -> Vec<crate::models::Field<'_>> {
-        match self {
-            Self::Minibach(c) => c.fields(),
-            Self::Autoencoder(c) => c.fields(),
-            Self::Lstm(c) => c.fields(),
-            Self::Vae(c) => c.fields(),
-            Self::RnnVae(c) => c.fields(),
-            Self::Gan(c) => c.fields(),
-            Self::CrnnGan(c) => c.fields(),
-            Self::Midinet(c) => c.fields(),
-        }
-    }
-}
-
-/// What the data taught the model about pitch: the token vocabularies it was built for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Vocabulary {
-    /// Not known yet (before the data is read).
-    Unknown,
-    /// Soprano, alto, tenor and bass ranges.
-    Voices(VoiceRanges),
-    /// One melody range.
-    Melody(PitchRange),
-    /// A piano roll: lowest pitch, pitch count, steps per bar.
-    Roll {
-        /// Lowest pitch.
-        low: u8,
-        /// Pitches.
-        pitches: usize,
-        /// Steps per bar.
-        steps: usize,
-    },
-    /// Note events (C-RNN-GAN).
-    Events,
-}
 
 /// One training run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

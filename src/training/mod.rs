@@ -14,15 +14,7 @@ use std::sync::Mutex;
 
 use burn::tensor::Device;
 
-use crate::models::autoencoder::AutoencoderSession;
-use crate::models::crnn_gan::CrnnGanSession;
-use crate::models::gan::GanSession;
-use crate::models::lstm::LstmSession;
-use crate::models::midinet::MidiNetSession;
-use crate::models::minibach::MiniBachSession;
-use crate::models::rnn_vae::RnnVaeSession;
-use crate::models::vae::VaeSession;
-use crate::models::{ModelKind, Session};
+use crate::models::Session;
 use crate::music::Score;
 
 /// burn's CPU backend draws initial weights and dropout masks from one process-wide generator.
@@ -38,8 +30,8 @@ pub fn build_session(
 ) -> Result<Box<dyn Session>, String> {
     let (batch, lr) = (config.batch_size.max(1), config.learning_rate);
     config.held_out = crate::data::held_out_names(scores);
-    // C-RNN-GAN and MidiNet have no validation measures of their own: they simply never see
-    // the held-out pieces, so that `muselab evaluate` compares them with unseen music.
+    // For the sessions without validation measures of their own (C-RNN-GAN, MidiNet): they
+    // never see the held-out pieces, so that `muselab evaluate` compares them with unseen music.
     let training_only: Vec<Score> = scores
         .iter()
         .enumerate()
@@ -51,64 +43,16 @@ pub fn build_session(
     } else {
         &training_only
     };
-    let session: Box<dyn Session> = match (&config.hyperparameters, config.model) {
-        (ModelConfig::Minibach(c), ModelKind::Minibach) => {
-            let s = MiniBachSession::new(c.clone(), scores, batch, lr, device)?;
-            config.vocabulary = Vocabulary::Voices(s.ranges());
-            Box::new(s)
-        }
-        (ModelConfig::Autoencoder(c), ModelKind::Autoencoder | ModelKind::StackedAutoencoder) => {
-            let s = AutoencoderSession::new(c.clone(), scores, batch, lr, device)?;
-            config.vocabulary = Vocabulary::Melody(s.range());
-            Box::new(s)
-        }
-        (ModelConfig::Vae(c), ModelKind::Vae) => {
-            let s = VaeSession::new(c.clone(), scores, batch, lr, device)?;
-            config.vocabulary = Vocabulary::Melody(s.range());
-            Box::new(s)
-        }
-        (ModelConfig::RnnVae(c), ModelKind::RnnVae) => {
-            let s = RnnVaeSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
-            config.vocabulary = Vocabulary::Melody(s.range());
-            Box::new(s)
-        }
-        (ModelConfig::Gan(c), ModelKind::Gan) => {
-            let s = GanSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
-            let (low, pitches) = s.roll_shape();
-            config.vocabulary = Vocabulary::Roll {
-                low,
-                pitches,
-                steps: 16,
-            };
-            Box::new(s)
-        }
-        (ModelConfig::CrnnGan(c), ModelKind::CrnnGan) => {
-            let s = CrnnGanSession::new(c.clone(), training_only, batch, lr, config.seed, device)?;
-            config.vocabulary = Vocabulary::Events;
-            Box::new(s)
-        }
-        (ModelConfig::Midinet(c), ModelKind::Midinet) => {
-            let s = MidiNetSession::new(c.clone(), training_only, batch, lr, config.seed, device)?;
-            let (low, pitches) = s.roll_shape();
-            config.vocabulary = Vocabulary::Roll {
-                low,
-                pitches,
-                steps: 16,
-            };
-            Box::new(s)
-        }
-        (ModelConfig::Lstm(c), ModelKind::Lstm) => {
-            let s = LstmSession::new(c.clone(), scores, batch, lr, config.seed, device)?;
-            config.vocabulary = Vocabulary::Melody(s.range());
-            Box::new(s)
-        }
-        (_, kind) => {
-            return Err(format!(
-                "the hyperparameters in this config are not those of {}",
-                kind.id()
-            ));
-        }
+    let args = crate::models::SessionArgs {
+        scores,
+        training_only,
+        batch,
+        learning_rate: lr,
+        seed: config.seed,
+        device,
     };
+    let (session, vocabulary) = (config.model.info().session)(&config.hyperparameters, &args)?;
+    config.vocabulary = vocabulary;
     Ok(session)
 }
 
