@@ -14,6 +14,7 @@ pub mod data;
 pub mod evaluation;
 pub mod inference;
 pub mod latent_worker;
+pub mod measures;
 pub mod models;
 pub mod music;
 pub mod training;

@@ -58,6 +58,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::Autoencoder(AutoencoderConfig::default()),
     session: build_session,
+    load,
 };
 
 /// This model's entry in the registry ([`super::ModelKind::info`]).
@@ -78,6 +79,7 @@ pub const STACKED_INFO: super::ModelInfo = super::ModelInfo {
         })
     },
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -252,6 +254,89 @@ pub fn melodies_to_score(
     score
 }
 
+/// A trained autoencoder, ready to decode random codes and to be measured.
+pub struct TrainedAutoencoder {
+    model: Autoencoder,
+    config: AutoencoderConfig,
+    range: PitchRange,
+}
+
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::Autoencoder(c), super::Vocabulary::Melody(range)) =
+        (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(TrainedAutoencoder {
+        model: super::load_module(Autoencoder::new(c, range.vocab_size(), device), path)?,
+        config: c.clone(),
+        range,
+    }))
+}
+
+impl super::Trained for TrainedAutoencoder {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        let melodies = generate(
+            &self.model,
+            &self.config,
+            &self.range,
+            1,
+            options.seed,
+            options.temperature,
+            device,
+        );
+        Ok(melodies_to_score(
+            "autoencoder",
+            &["Melody".into()],
+            &melodies,
+            &self.range,
+        ))
+    }
+
+    /// Reconstructions of held-out windows; melodies decoded from random codes.
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        use crate::measures::{batched_predictive, held_windows, melody_case, tokens_excerpt};
+        let range = &self.range;
+        let held = held_windows(data, *range, STEPS);
+        progress(0.1, "reconstructing held-out melodies");
+        let vocab = range.vocab_size();
+        let predictive = batched_predictive(&held, |batch| {
+            let refs: Vec<&[usize]> = batch.iter().map(Vec::as_slice).collect();
+            rows(
+                self.model
+                    .decode(self.model.encode(one_hot(&refs, vocab, device)), vocab),
+            )
+        });
+        let (n, seed) = (options.samples, options.seed);
+        let samples = generate(&self.model, &self.config, range, n, seed, 1.0, device)
+            .iter()
+            .map(|t| tokens_excerpt(t, range))
+            .collect();
+        Ok(melody_case(
+            data,
+            *range,
+            held,
+            Some(predictive),
+            samples,
+            STEPS,
+            options,
+            progress,
+        ))
+    }
+}
+
 /// An autoencoder under training.
 pub struct AutoencoderSession {
     model: Autoencoder,
@@ -283,7 +368,7 @@ impl AutoencoderSession {
         if validation.is_empty() {
             validation = train.iter().copied().take(8).collect();
         }
-        let baselines = super::ngram::window_baselines(
+        let baselines = crate::measures::ngram::window_baselines(
             &data.windows,
             data.range.vocab_size(),
             (&train, &validation),

@@ -44,6 +44,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::CrnnGan(CrnnGanConfig::default()),
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -501,6 +502,74 @@ impl Session for CrnnGanSession {
 }
 
 /// Generates one sequence with a trained generator.
+/// A trained C-RNN-GAN generator, ready to write and to be measured.
+pub struct TrainedCrnnGan {
+    generator: CrnnGenerator,
+    config: CrnnGanConfig,
+}
+
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::CrnnGan(c), super::Vocabulary::Events) = (config, vocabulary) else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(TrainedCrnnGan {
+        generator: super::load_module(CrnnGenerator::new(c, device), path)?,
+        config: c.clone(),
+    }))
+}
+
+impl super::Trained for TrainedCrnnGan {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        Ok(generate(
+            &self.generator,
+            &self.config,
+            options.seed,
+            device,
+        ))
+    }
+
+    /// Sequences against held-out excerpts of all voices, cut to the median sample's length.
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        use crate::measures::overlap::Excerpt;
+        let scores: Vec<Score> = (0..options.samples)
+            .map(|i| {
+                generate(
+                    &self.generator,
+                    &self.config,
+                    options.seed + i as u64,
+                    device,
+                )
+            })
+            .collect();
+        let mut lengths: Vec<usize> = scores
+            .iter()
+            .map(|s| crate::measures::total_steps(&Excerpt::all_notes(s)))
+            .collect();
+        lengths.sort_unstable();
+        // Samples and reference excerpts share one length: the median sample's, in bars.
+        let steps = (lengths[lengths.len() / 2].div_ceil(16) * 16).clamp(16, 256);
+        let samples = scores
+            .iter()
+            .map(|s| Excerpt::cut(&Excerpt::all_notes(s), 0, steps))
+            .collect();
+        Ok(crate::measures::polyphonic_case(
+            data, samples, steps, options, progress,
+        ))
+    }
+}
+
 pub fn generate(
     generator: &CrnnGenerator,
     config: &CrnnGanConfig,

@@ -49,6 +49,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::Gan(GanConfig::default()),
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -420,6 +421,82 @@ impl Session for GanSession {
 }
 
 /// Generates bars with a trained generator.
+/// A trained GAN's generator, ready to write bars and to be measured.
+pub struct TrainedGan {
+    generator: Generator,
+    config: GanConfig,
+    low: u8,
+    steps: usize,
+}
+
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (
+        super::ModelConfig::Gan(c),
+        super::Vocabulary::Roll {
+            low,
+            pitches,
+            steps,
+        },
+    ) = (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(TrainedGan {
+        generator: super::load_module(Generator::new(c, steps * pitches, device), path)?,
+        config: c.clone(),
+        low,
+        steps,
+    }))
+}
+
+impl super::Trained for TrainedGan {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        Ok(generate(
+            &self.generator,
+            &self.config,
+            self.low,
+            self.steps,
+            4,
+            options.seed,
+            device,
+        ))
+    }
+
+    /// One-bar samples against held-out bars of all voices.
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        use crate::measures::overlap::Excerpt;
+        let (n, steps) = (options.samples, self.steps);
+        let score = generate(
+            &self.generator,
+            &self.config,
+            self.low,
+            steps,
+            n,
+            options.seed,
+            device,
+        );
+        let notes = Excerpt::all_notes(&score);
+        let samples = (0..n)
+            .map(|i| Excerpt::cut(&notes, i * steps, steps))
+            .collect();
+        Ok(crate::measures::polyphonic_case(
+            data, samples, steps, options, progress,
+        ))
+    }
+}
+
 pub fn generate(
     generator: &Generator,
     config: &GanConfig,

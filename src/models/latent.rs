@@ -33,6 +33,62 @@ pub trait LatentModel: Send {
     ) -> Vec<Vec<usize>>;
 }
 
+/// Draws a point of the prior N(0, I) for each seed-stream draw (Box–Muller).
+pub fn prior_points(count: usize, latent: usize, rng: &mut impl Rng) -> Vec<Vec<f32>> {
+    (0..count)
+        .map(|_| (0..latent).map(|_| crate::measures::normal(rng)).collect())
+        .collect()
+}
+
+/// A latent model's generation: one point of the prior, decoded.
+pub fn generate_from_prior(
+    model: &dyn LatentModel,
+    temperature: f64,
+    seed: u64,
+    device: &Device,
+) -> Score {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let z = prior_points(1, model.latent_size(), &mut rng);
+    let tokens = model.decode(&z, temperature, seed, device).remove(0);
+    melody_score("vae", &tokens, &model.range())
+}
+
+/// How a latent model is measured: reconstructions of held-out windows from the posterior
+/// mean, and melodies decoded from points of the prior.
+pub fn evaluate_latent(
+    model: &dyn LatentModel,
+    data: &crate::measures::HeldOut<'_>,
+    options: &crate::measures::EvaluateOptions,
+    device: &Device,
+    progress: crate::measures::Progress<'_>,
+) -> crate::measures::Evaluated {
+    use crate::measures::{batched_predictive, held_windows, melody_case, tokens_excerpt};
+    let (range, steps) = (model.range(), model.steps());
+    let held = held_windows(data, range, steps);
+    progress(0.1, "reconstructing held-out melodies");
+    let predictive = batched_predictive(&held, |batch| {
+        let refs: Vec<&[usize]> = batch.iter().map(Vec::as_slice).collect();
+        model.reconstruction_logits(&refs, device)
+    });
+    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    let z = prior_points(options.samples, model.latent_size(), &mut rng);
+    let samples = model
+        .decode(&z, 1.0, options.seed, device)
+        .iter()
+        .map(|t| tokens_excerpt(t, &range))
+        .collect();
+    melody_case(
+        data,
+        range,
+        held,
+        Some(predictive),
+        samples,
+        steps,
+        options,
+        progress,
+    )
+}
+
 /// KL(q(z|x) ‖ N(0, I)) summed over latent dimensions, averaged over the batch.
 ///
 /// # Shapes

@@ -10,10 +10,10 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
-use super::ngram::{Stream, baseline_levels};
 use super::{Sample, Session, accuracy, onset_accuracy, rows, sample_logits, scalar};
 use crate::data::encoding::tokens_to_track;
 use crate::data::{PitchRange, TuneSequences};
+use crate::measures::ngram::{Stream, baseline_levels};
 use crate::music::Score;
 
 /// The written part of the model card (the layers come from the module).
@@ -47,6 +47,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::Lstm(LstmMelodyConfig::default()),
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -192,6 +193,136 @@ pub fn tokens_to_score(name: &str, tokens: &[usize], range: &PitchRange) -> Scor
         .tracks
         .push(tokens_to_track("Melody", tokens, range, 480));
     score
+}
+
+/// A trained LSTM, ready to write and continue tunes and to be measured.
+pub struct TrainedLstm {
+    model: LstmMelody,
+    config: LstmMelodyConfig,
+    range: PitchRange,
+}
+
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::Lstm(c), super::Vocabulary::Melody(range)) = (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(TrainedLstm {
+        model: super::load_module(LstmMelody::new(c, &range, device), path)?,
+        config: c.clone(),
+        range,
+    }))
+}
+
+impl super::Trained for TrainedLstm {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        let prime = match &options.melody {
+            Some(melody) => {
+                let grid = melody.to_grid(4);
+                let track =
+                    crate::data::encoding::pick_track(&grid.tracks, options.track.as_deref())
+                        .ok_or_else(|| format!("{}: no notes to continue", melody.name))?;
+                let bars = options.prime_bars.max(1);
+                crate::data::encoding::voice_tokens(&track.notes, 0, bars * 16, &self.range)
+            }
+            None => Vec::new(),
+        };
+        let tokens = generate(
+            &self.model,
+            &self.range,
+            &prime,
+            self.config.generate_steps,
+            options.temperature,
+            options.seed,
+            device,
+        );
+        Ok(tokens_to_score("lstm", &tokens, &self.range))
+    }
+
+    /// Next-token predictions over whole held-out tunes; tunes written from the start token.
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        use crate::measures::{MAX_TUNE_STEPS, melody_notes, melody_tokens, tokens_excerpt};
+        let (n, seed, range) = (options.samples, options.seed, &self.range);
+        let held: Vec<Vec<usize>> = data
+            .held
+            .iter()
+            .map(|s| {
+                let mut t = melody_tokens(&melody_notes(s), range);
+                t.truncate(MAX_TUNE_STEPS);
+                t
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        progress(0.1, "scoring held-out tunes");
+        let predictive = held_out_predictive(&self.model, range, &held, device);
+        let steps = self.config.generate_steps.clamp(16, 512);
+        let samples = (0..n)
+            .map(|i| {
+                if i % 10 == 0 {
+                    progress(0.3 + 0.4 * i as f32 / n as f32, "sampling");
+                }
+                let tokens = generate(&self.model, range, &[], steps, 1.0, seed + i as u64, device);
+                tokens_excerpt(&tokens, range)
+            })
+            .collect();
+        Ok(crate::measures::melody_case(
+            data,
+            *range,
+            held,
+            Some(predictive),
+            samples,
+            steps,
+            options,
+            progress,
+        ))
+    }
+}
+
+/// The LSTM's next-token predictions over whole held-out tunes (from the start token on).
+fn held_out_predictive(
+    model: &LstmMelody,
+    range: &PitchRange,
+    tunes: &[Vec<usize>],
+    device: &Device,
+) -> crate::measures::predictive::Predictive {
+    let mut order: Vec<usize> = (0..tunes.len()).collect();
+    order.sort_by_key(|&i| tunes[i].len());
+    let mut sum = crate::measures::predictive::PredictiveSum::default();
+    for chunk in order.chunks(16) {
+        let len = chunk.iter().map(|&i| tunes[i].len()).max().unwrap_or(0);
+        let data: Vec<i64> = chunk
+            .iter()
+            .flat_map(|&i| {
+                let tune = &tunes[i];
+                std::iter::once(start_token(range))
+                    .chain(tune[..tune.len() - 1].iter().copied())
+                    .chain(std::iter::repeat(crate::data::REST))
+                    .take(len)
+                    .map(|t| t as i64)
+            })
+            .collect();
+        let input = Tensor::<2, Int>::from_data(TensorData::new(data, [chunk.len(), len]), device);
+        let (logits, _) = model.forward(input, None);
+        let logits = rows(logits);
+        for (b, &i) in chunk.iter().enumerate() {
+            for (s, &target) in tunes[i].iter().enumerate() {
+                sum.add_logits(&logits[b * len + s], target);
+            }
+        }
+    }
+    sum.finish()
 }
 
 /// The LSTM under training.

@@ -67,6 +67,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::Midinet(MidiNetConfig::default()),
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -473,6 +474,119 @@ fn with_rest_row(bar: &[f32]) -> Vec<f32> {
         if sounding { 0.0 } else { 1.0 }
     }));
     out
+}
+
+/// A trained MidiNet generator, ready to write over chords and to be measured.
+pub struct TrainedMidiNet {
+    generator: MidiNetGenerator,
+    config: MidiNetConfig,
+    low: u8,
+    pitches: usize,
+}
+
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::Midinet(c), super::Vocabulary::Roll { low, pitches, .. }) =
+        (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(TrainedMidiNet {
+        generator: super::load_module(MidiNetGenerator::new(c, pitches, device), path)?,
+        config: c.clone(),
+        low,
+        pitches,
+    }))
+}
+
+impl super::Trained for TrainedMidiNet {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        let chords = match &options.chords {
+            Some(text) => crate::music::chords::parse_progression(text)?,
+            None => match &options.melody {
+                Some(piece) => chords_per_bar(piece),
+                None => crate::music::chords::parse_progression("C G Am F C F G C")?,
+            },
+        };
+        if chords.is_empty() {
+            return Err("give at least one chord (--chords \"C G Am F\")".into());
+        }
+        Ok(generate(
+            &self.generator,
+            &self.config,
+            self.low,
+            self.pitches,
+            &chords,
+            options.seed,
+            device,
+        ))
+    }
+
+    /// Melodies over the held-out pieces' own progressions (8 bars each) against their
+    /// sopranos; no predictive measures (a GAN gives no distribution per step).
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        use crate::measures::overlap::Excerpt;
+        let range = PitchRange {
+            low: self.low,
+            high: self
+                .low
+                .saturating_add(self.pitches.saturating_sub(1) as u8),
+        };
+        let bars = 8;
+        let steps = bars * STEPS;
+        let mut progressions: Vec<Vec<Chord>> = data
+            .held
+            .iter()
+            .flat_map(|s| {
+                chords_per_bar(s)
+                    .chunks_exact(bars)
+                    .map(<[_]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if progressions.is_empty() {
+            progressions.push(crate::music::chords::parse_progression("C G Am F C F G C")?);
+        }
+        let samples = (0..options.samples)
+            .map(|i| {
+                let chords = &progressions[i % progressions.len()];
+                let seed = options.seed + i as u64;
+                let score = generate(
+                    &self.generator,
+                    &self.config,
+                    self.low,
+                    self.pitches,
+                    chords,
+                    seed,
+                    device,
+                );
+                // The melody only: the second track holds the chords it was given.
+                let melody = score.to_grid(4).tracks.into_iter().next();
+                Excerpt::cut(&melody.map(|t| t.notes).unwrap_or_default(), 0, steps)
+            })
+            .collect();
+        Ok(crate::measures::melody_case(
+            data,
+            range,
+            Vec::new(),
+            None,
+            samples,
+            steps,
+            options,
+            progress,
+        ))
+    }
 }
 
 /// Generates a melody over a chord progression, one bar per chord, each bar conditioned on the

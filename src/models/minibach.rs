@@ -44,6 +44,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::Minibach(MiniBachConfig::default()),
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -213,6 +214,206 @@ pub fn harmonize_score(
     Ok(score)
 }
 
+/// A trained mini-bach, ready to harmonize and to be measured.
+pub struct TrainedMiniBach {
+    model: MiniBach,
+    ranges: VoiceRanges,
+}
+
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::Minibach(c), super::Vocabulary::Voices(ranges)) = (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(TrainedMiniBach {
+        model: super::load_module(build(c, &ranges, device), path)?,
+        ranges,
+    }))
+}
+
+impl super::Trained for TrainedMiniBach {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        let melody = options
+            .melody
+            .as_ref()
+            .ok_or("mini-bach harmonizes a melody: give one (--melody FILE.mid)")?;
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(options.seed);
+        harmonize_score(
+            &self.model,
+            &self.ranges,
+            melody,
+            options.track.as_deref(),
+            options.temperature,
+            &mut rng,
+            device,
+        )
+    }
+
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        Ok(evaluate_harmonizer(
+            &self.model,
+            &self.ranges,
+            data,
+            options,
+            device,
+            progress,
+        ))
+    }
+}
+
+/// mini-bach: the three lower voices predicted from held-out sopranos, and harmonizations of
+/// those sopranos compared with Bach's own four voices; the baselines predict each voice from
+/// the soprano's token and the voice's previous tokens.
+fn evaluate_harmonizer(
+    model: &MiniBach,
+    ranges: &VoiceRanges,
+    data: &crate::measures::HeldOut<'_>,
+    options: &crate::measures::EvaluateOptions,
+    device: &Device,
+    progress: crate::measures::Progress<'_>,
+) -> crate::measures::Evaluated {
+    use crate::measures::ngram::{Ngram, Stream};
+    use crate::measures::overlap::{Excerpt, TrainingWindows};
+    use crate::measures::predictive::PredictiveSum;
+    use crate::measures::{BATCH, Baselines, Evaluated, Scores, sample_scores, thin_reference};
+    use crate::music::GridNote;
+    use crate::music::harmony;
+    use rand::SeedableRng;
+    let steps = STEPS;
+    let windows_of = |scores: &[Score]| {
+        let grids: Vec<_> = scores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.tracks.len() == 4)
+            .map(|(i, s)| (i, s.to_grid(4)))
+            .collect();
+        ChoraleWindows::with_ranges(&grids, ranges.0, steps, steps).windows
+    };
+    let held = windows_of(data.held);
+    let train = windows_of(data.train);
+    progress(0.1, "harmonizing held-out sopranos");
+    let mut sum = PredictiveSum::default();
+    for batch in held.chunks(BATCH) {
+        let sopranos: Vec<&[usize]> = batch.iter().map(|w| w[0].as_slice()).collect();
+        let voices = voice_rows(model, ranges, &sopranos, device);
+        for (v, logits) in voices.iter().enumerate() {
+            let truth = batch.iter().flat_map(|w| w[v + 1].iter());
+            for (row, &target) in logits.iter().zip(truth) {
+                sum.add_logits(row, target);
+            }
+        }
+    }
+    let voice_notes = |voices: &[Vec<usize>; 4]| -> [Vec<GridNote>; 4] {
+        std::array::from_fn(|v| {
+            crate::data::encoding::tokens_to_grid_notes(&voices[v], &ranges.0[v], 90)
+        })
+    };
+    let excerpt = |voices: &[Vec<GridNote>; 4]| {
+        let mut notes: Vec<GridNote> = voices.iter().flatten().copied().collect();
+        notes.sort_by_key(|n| (n.start, n.pitch));
+        Excerpt { steps, notes }
+    };
+    let bach: Vec<[Vec<GridNote>; 4]> = held.iter().map(&voice_notes).collect();
+    let reference = thin_reference(bach.iter().map(&excerpt).collect());
+    let count = options.samples;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    // Each held-out soprano is harmonized once (at temperature 1), as many as `samples` allows.
+    let sopranos: Vec<&Vec<usize>> = held.iter().map(|w| &w[0]).take(count).collect();
+    let harmonized: Vec<[Vec<GridNote>; 4]> = sopranos
+        .iter()
+        .map(|soprano| {
+            let voices = harmonize_tokens(model, ranges, soprano, 1.0, &mut rng, device);
+            voice_notes(&voices)
+        })
+        .collect();
+    let samples: Vec<Excerpt> = harmonized.iter().map(&excerpt).collect();
+    let part_writing =
+        |set: &[[Vec<GridNote>; 4]]| harmony::measure(set.iter().map(|v| (v, steps)));
+    progress(0.6, "fitting the baselines");
+    let train_notes: Vec<Vec<GridNote>> = data
+        .train
+        .iter()
+        .filter(|s| s.tracks.len() == 4)
+        .map(Excerpt::all_notes)
+        .collect();
+    let copies = TrainingWindows::new(&train_notes, steps);
+    let fit = |v: usize, markov: bool| {
+        let streams: Vec<Stream<'_>> = train
+            .iter()
+            .map(|w| Stream {
+                tokens: &w[v],
+                condition: Some(&w[0]),
+            })
+            .collect();
+        let vocab = ranges.0[v].vocab_size();
+        if markov {
+            Ngram::markov(vocab, &streams)
+        } else {
+            Ngram::unigram(vocab, &streams)
+        }
+    };
+    let mut baseline = |markov: bool| {
+        let models: Vec<Ngram> = (1..4).map(|v| fit(v, markov)).collect();
+        let mut sum = PredictiveSum::default();
+        for w in &held {
+            for (v, model) in models.iter().enumerate() {
+                let stream = Stream {
+                    tokens: &w[v + 1],
+                    condition: Some(&w[0]),
+                };
+                for (probs, &t) in model.predict(&stream).iter().zip(stream.tokens) {
+                    sum.add_probs(probs, t);
+                }
+            }
+        }
+        let written: Vec<[Vec<GridNote>; 4]> = sopranos
+            .iter()
+            .map(|soprano| {
+                let voices: [Vec<usize>; 4] = std::array::from_fn(|v| {
+                    if v == 0 {
+                        (*soprano).clone()
+                    } else {
+                        models[v - 1].sample(steps, Some(soprano), &mut rng)
+                    }
+                });
+                voice_notes(&voices)
+            })
+            .collect();
+        let samples: Vec<Excerpt> = written.iter().map(&excerpt).collect();
+        Scores {
+            predictive: Some(sum.finish()),
+            samples: Some(sample_scores(&samples, &reference, &copies)),
+            harmony: Some(part_writing(&written)),
+        }
+    };
+    let unigram = baseline(false);
+    let markov = baseline(true);
+    progress(1.0, "done");
+    Evaluated {
+        example: samples.first().cloned(),
+        model: Scores {
+            predictive: Some(sum.finish()),
+            samples: Some(sample_scores(&samples, &reference, &copies)),
+            harmony: Some(part_writing(&harmonized)),
+        },
+        baselines: Baselines { unigram, markov },
+        steps,
+        corpus_harmony: Some(part_writing(&bach[..sopranos.len()])),
+    }
+}
+
 /// mini-bach under training.
 pub struct MiniBachSession {
     model: MiniBach,
@@ -332,7 +533,7 @@ impl Session for MiniBachSession {
         let (total, _, logits) = self.losses(&model, &indices);
         let (_, ys) = self.batch(&indices);
         let mut out = vec![("validation loss".to_string(), scalar(total))];
-        let mut onsets = super::predictive::PredictiveSum::default();
+        let mut onsets = crate::measures::predictive::PredictiveSum::default();
         for v in 1..4 {
             let voice = voice_logits(&logits, &self.ranges, v);
             for (row, &t) in rows(voice.clone()).iter().zip(&ys[v - 1]) {
@@ -381,7 +582,7 @@ fn voice_baselines(
     train: &[usize],
     validation: &[usize],
 ) -> Vec<(String, f64)> {
-    use super::ngram::{Ngram, Stream};
+    use crate::measures::ngram::{Ngram, Stream};
     let streams = |indices: &[usize], v: usize| -> Vec<Stream<'_>> {
         indices
             .iter()
@@ -393,8 +594,8 @@ fn voice_baselines(
     };
     let held: Vec<usize> = validation.iter().copied().take(512).collect();
     let mut sums = [
-        super::predictive::PredictiveSum::default(),
-        super::predictive::PredictiveSum::default(),
+        crate::measures::predictive::PredictiveSum::default(),
+        crate::measures::predictive::PredictiveSum::default(),
     ];
     for v in 1..4 {
         let vocab = data.ranges[v].vocab_size();

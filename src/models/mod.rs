@@ -11,8 +11,6 @@ pub mod latent;
 pub mod lstm;
 pub mod midinet;
 pub mod minibach;
-pub mod ngram;
-pub mod predictive;
 pub mod rnn_vae;
 pub mod vae;
 
@@ -147,6 +145,8 @@ pub struct ModelInfo {
     pub default_config: fn() -> ModelConfig,
     /// Builds its training session.
     pub session: BuildSession,
+    /// Loads a trained checkpoint of it for generation and evaluation.
+    pub load: LoadTrained,
 }
 
 /// Hyperparameters of one model.
@@ -252,6 +252,61 @@ pub struct SessionArgs<'a> {
 /// Builds a model's session and says what vocabulary it was built for.
 pub type BuildSession =
     fn(&ModelConfig, &SessionArgs<'_>) -> Result<(Box<dyn Session>, Vocabulary), String>;
+
+/// What to generate.
+#[derive(Clone, Debug, Default)]
+pub struct GenerateOptions {
+    /// Seed of the random choices.
+    pub seed: u64,
+    /// Sampling temperature (0: always the most likely token).
+    pub temperature: f64,
+    /// A melody to harmonize (mini-bach) or continue (LSTM).
+    pub melody: Option<crate::music::Score>,
+    /// The melody's track to use (default: the first with notes).
+    pub track: Option<String>,
+    /// Bars of the melody that prime the LSTM.
+    pub prime_bars: usize,
+    /// A chord progression for MidiNet ("C G Am F"); default: the chords of `melody`.
+    pub chords: Option<String>,
+}
+
+/// A trained model, loaded for inference (no autodiff): it generates, may have a latent space,
+/// and says how it is measured on held-out music. Each model file implements it.
+pub trait Trained: Send {
+    /// Generates a piece.
+    fn generate(
+        &self,
+        options: &GenerateOptions,
+        device: &Device,
+    ) -> Result<crate::music::Score, String>;
+
+    /// Its latent space, for the map and `encode`/`decode`/`interpolate`.
+    fn latent(&self) -> Option<&dyn latent::LatentModel> {
+        None
+    }
+
+    /// Measures it on the held-out pieces beside the baselines (see `measures`).
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String>;
+}
+
+/// Loads a model's parameters (the file at the path) into its network built for this config
+/// and vocabulary.
+pub type LoadTrained =
+    fn(&ModelConfig, Vocabulary, &std::path::Path, &Device) -> Result<Box<dyn Trained>, String>;
+
+/// The error for a checkpoint whose config lacks what its network needs.
+pub fn missing_vocabulary(path: &std::path::Path) -> String {
+    format!(
+        "{}: the checkpoint has no vocabulary",
+        path.parent().unwrap_or(path).display()
+    )
+}
 
 /// The error for a config of another model.
 pub fn wrong_config(id: &str) -> String {
@@ -404,7 +459,7 @@ pub fn accuracy(logits: Tensor<2>, targets: &[usize]) -> f64 {
 /// Onset accuracy of argmax predictions: accuracy on the steps whose target starts a note
 /// (see [`predictive`]); 0 when there is none.
 pub fn onset_accuracy(logits: Tensor<2>, targets: &[usize]) -> f64 {
-    let mut sum = predictive::PredictiveSum::default();
+    let mut sum = crate::measures::predictive::PredictiveSum::default();
     for (row, &t) in rows(logits).iter().zip(targets) {
         sum.add_logits(row, t);
     }

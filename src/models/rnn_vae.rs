@@ -47,6 +47,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::RnnVae(RnnVaeConfig::default()),
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -288,6 +289,51 @@ impl LatentModel for RnnVaeModel {
     }
 }
 
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::RnnVae(c), super::Vocabulary::Melody(range)) = (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(RnnVaeModel {
+        model: super::load_module(RnnVae::new(c, range.vocab_size(), device), path)?,
+        config: c.clone(),
+        range,
+    }))
+}
+
+impl super::Trained for RnnVaeModel {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        Ok(super::latent::generate_from_prior(
+            self,
+            options.temperature,
+            options.seed,
+            device,
+        ))
+    }
+
+    fn latent(&self) -> Option<&dyn LatentModel> {
+        Some(self)
+    }
+
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        Ok(super::latent::evaluate_latent(
+            self, data, options, device, progress,
+        ))
+    }
+}
+
 /// The recurrent VAE under training.
 pub struct RnnVaeSession {
     model: RnnVae,
@@ -329,7 +375,7 @@ impl RnnVaeSession {
         if validation.is_empty() {
             validation = train.iter().copied().take(8).collect();
         }
-        let baselines = super::ngram::window_baselines(
+        let baselines = crate::measures::ngram::window_baselines(
             &data.windows,
             data.range.vocab_size(),
             (&train, &validation),
@@ -453,7 +499,7 @@ impl Session for RnnVaeSession {
         let onsets: Vec<(usize, usize)> = decoded
             .iter()
             .zip(&flat)
-            .filter(|(_, t)| super::predictive::is_onset(**t))
+            .filter(|(_, t)| crate::measures::predictive::is_onset(**t))
             .map(|(a, b)| (*a, *b))
             .collect();
         let onset_hits = onsets.iter().filter(|(a, b)| a == b).count();

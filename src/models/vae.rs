@@ -43,6 +43,7 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     card: CARD,
     default_config: || super::ModelConfig::Vae(VaeConfig::default()),
     session: build_session,
+    load,
 };
 
 /// Builds this model's training session (the registry's `session`).
@@ -187,6 +188,51 @@ impl LatentModel for VaeModel {
     }
 }
 
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::Vae(c), super::Vocabulary::Melody(range)) = (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    Ok(Box::new(VaeModel {
+        model: super::load_module(Vae::new(c, range.vocab_size(), device), path)?,
+        config: c.clone(),
+        range,
+    }))
+}
+
+impl super::Trained for VaeModel {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        Ok(super::latent::generate_from_prior(
+            self,
+            options.temperature,
+            options.seed,
+            device,
+        ))
+    }
+
+    fn latent(&self) -> Option<&dyn LatentModel> {
+        Some(self)
+    }
+
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        Ok(super::latent::evaluate_latent(
+            self, data, options, device, progress,
+        ))
+    }
+}
+
 /// The VAE under training.
 pub struct VaeSession {
     model: Vae,
@@ -226,7 +272,7 @@ impl VaeSession {
         if validation.is_empty() {
             validation = train.iter().copied().take(8).collect();
         }
-        let baselines = super::ngram::window_baselines(
+        let baselines = crate::measures::ngram::window_baselines(
             &data.windows,
             data.range.vocab_size(),
             (&train, &validation),

@@ -177,7 +177,7 @@ pub fn baseline_levels(
     skip_first: bool,
 ) -> Vec<(String, f64)> {
     let score = |model: &Ngram| {
-        let mut sum = super::predictive::PredictiveSum::default();
+        let mut sum = crate::measures::predictive::PredictiveSum::default();
         for stream in held {
             let skip = usize::from(skip_first);
             for (probs, &t) in model.predict(stream).iter().zip(stream.tokens).skip(skip) {
