@@ -454,4 +454,14 @@ fn the_dashboard_shows_onset_accuracy_against_the_baselines() {
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
+    // The model card beside the form, with the parameter count of the network the run built.
+    harness.get_by_label("Model card").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("Feedforward (one hidden layer)");
+    let count = {
+        let run = harness.state().dashboard.run.as_ref().expect("run");
+        muselab::models::card::parameter_count(&run.layers)
+    };
+    assert!(count > 0);
+    harness.get_by_label(&format!("{count} parameters"));
 }

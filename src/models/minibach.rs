@@ -394,7 +394,7 @@ fn evaluate_harmonizer(
         let samples: Vec<Excerpt> = written.iter().map(&excerpt).collect();
         Scores {
             predictive: Some(sum.finish()),
-            samples: Some(sample_scores(&samples, &reference, &copies)),
+            samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: Some(part_writing(&written)),
         }
     };
@@ -405,7 +405,7 @@ fn evaluate_harmonizer(
         example: samples.first().cloned(),
         model: Scores {
             predictive: Some(sum.finish()),
-            samples: Some(sample_scores(&samples, &reference, &copies)),
+            samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: Some(part_writing(&harmonized)),
         },
         baselines: Baselines { unigram, markov },

@@ -22,6 +22,8 @@ pub enum TrainingEvent {
     Status(String),
     /// Training started.
     Started {
+        /// The networks' parameter tensors (for the model card).
+        layers: Vec<crate::models::card::LayerShape>,
         /// Where checkpoints go.
         run_dir: PathBuf,
         /// The compute device, as the status bar shows it.
@@ -248,6 +250,7 @@ fn run(
         .min(config.max_steps_per_epoch.unwrap_or(usize::MAX))
         .max(1);
     reporter.send(TrainingEvent::Started {
+        layers: session.layers(),
         run_dir: run_dir.clone(),
         device: label,
         loss_names: history.loss_names.clone(),

@@ -477,14 +477,18 @@ fn overlap_chart(ui: &mut Ui, rows: &[(&RunSummary, Option<&Report>)]) {
                 let Some(samples) = &report.samples else {
                     continue;
                 };
+                // Melody models have no polyphony overlap: no bar there.
                 let bars: Vec<Bar> = FEATURES
                     .iter()
                     .enumerate()
-                    .map(|(f, name)| {
+                    .filter_map(|(f, name)| {
                         let x = f as f64 - 0.4 + width * (i as f64 + 0.5);
-                        Bar::new(x, samples.overlap.get(*name).copied().unwrap_or(0.0))
-                            .width(width * 0.9)
-                            .name(name.replace('_', " "))
+                        let value = samples.overlap.get(*name)?;
+                        Some(
+                            Bar::new(x, *value)
+                                .width(width * 0.9)
+                                .name(name.replace('_', " ")),
+                        )
                     })
                     .collect();
                 plot.bar_chart(

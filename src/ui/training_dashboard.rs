@@ -114,6 +114,8 @@ pub struct LiveRun {
     pub samples: Vec<Sample>,
     /// Corpus metric values.
     pub corpus_metrics: Vec<(String, f64)>,
+    /// The networks' parameter tensors, read from the session (for the model card).
+    pub layers: Vec<crate::models::card::LayerShape>,
     /// Current epoch and step within it.
     pub position: (usize, usize),
     /// Steps per epoch, first epoch, last epoch.
@@ -229,6 +231,7 @@ impl TrainingDashboard {
             epochs: Vec::new(),
             samples: Vec::new(),
             corpus_metrics: Vec::new(),
+            layers: Vec::new(),
             position: (1, 0),
             plan: (1, 1, config.epochs),
             steps_per_second: 0.0,
@@ -259,6 +262,7 @@ impl TrainingDashboard {
             match event {
                 TrainingEvent::Status(line) => run.status = line,
                 TrainingEvent::Started {
+                    layers,
                     run_dir,
                     device,
                     loss_names,
@@ -273,6 +277,7 @@ impl TrainingDashboard {
                     run.plan = (steps_per_epoch, first_epoch, epochs);
                     run.position = (first_epoch, 0);
                     run.corpus_metrics = corpus_metrics;
+                    run.layers = layers;
                     run.status = "training".into();
                 }
                 TrainingEvent::Step {
@@ -341,6 +346,52 @@ impl TrainingDashboard {
             });
         });
         action
+    }
+
+    /// The model card: formula, reference and deviations; layers and parameter count once a
+    /// run of this model has built its networks.
+    fn card_ui(&self, ui: &mut Ui) {
+        let kind = self.settings.model;
+        let card = kind.card();
+        egui::CollapsingHeader::new("Model card")
+            .id_salt("model-card")
+            .show(ui, |ui| {
+                ui.label(RichText::new(card.formula).monospace());
+                ui.label(RichText::new(card.reference).weak());
+                let layers = self
+                    .run
+                    .as_ref()
+                    .filter(|r| r.model == kind && !r.layers.is_empty())
+                    .map(|r| &r.layers);
+                match layers {
+                    Some(layers) => {
+                        let count = crate::models::card::parameter_count(layers);
+                        ui.label(format!("{count} parameters"));
+                        for layer in layers {
+                            ui.label(
+                                RichText::new(format!("{}  {:?}", layer.name, layer.shape))
+                                    .small()
+                                    .monospace(),
+                            );
+                        }
+                    }
+                    None => {
+                        ui.label(
+                            RichText::new(
+                                "Layers and parameter count appear when a run builds the network (or: muselab models).",
+                            )
+                            .weak(),
+                        );
+                    }
+                }
+                if !card.deviations.is_empty() {
+                    ui.label(RichText::new("Deviations from the reference").strong());
+                    for (what, why) in card.deviations {
+                        ui.label(format!("- {what}")).on_hover_text(*why);
+                        ui.label(RichText::new(*why).weak().small());
+                    }
+                }
+            });
     }
 
     fn form(&mut self, ui: &mut Ui, compute: Option<&ComputeDevice>) {
@@ -456,6 +507,8 @@ impl TrainingDashboard {
                 *self.settings.config_mut() = RunConfig::new(model);
             }
         });
+        // Outside the form's disabled state: the card can be read while a run trains.
+        self.card_ui(ui);
         ui.horizontal(|ui| {
             let paused = self.run.as_ref().is_some_and(LiveRun::paused);
             if ui
