@@ -341,7 +341,7 @@ fn table(
     let mut evaluate = None;
     egui::Grid::new("compare-table")
             .striped(true)
-            .num_columns(10)
+            .num_columns(8)
             .show(ui, |ui| {
                 header(ui, settings, "run", Column::Run, "The checkpoint");
                 ui.label(RichText::new("model").strong());
@@ -351,12 +351,14 @@ fn table(
                     .on_hover_text("Share of all held-out steps predicted (HOLD alone scores 0.6–0.8 here): model · unigram · Markov");
                 header(ui, settings, "overlap", Column::Overlap, "Mean feature overlap of samples with the held-out music: model · unigram · Markov");
                 header(ui, settings, "copies", Column::Copies, "Share of samples that copy a training window exactly");
-                ui.label(RichText::new("held out").strong())
-                    .on_hover_text("Pieces held out from training");
                 ui.label("");
                 ui.end_row();
                 for (run, report) in rows {
-                    ui.label(run_name(&run.dir)).on_hover_text(run.dir.display().to_string());
+                    let held_out = report.map_or(String::new(), |r| {
+                        format!("\n{} held-out pieces, samples of {} steps", r.held_out_pieces, r.sample_steps)
+                    });
+                    ui.label(run_name(&run.dir))
+                        .on_hover_text(format!("{}{held_out}", run.dir.display()));
                     ui.label(run.model.id());
                     match report {
                         Some(report) => {
@@ -375,7 +377,6 @@ fn table(
                             trio(ui, p.map(|p| p.map(|p| p.accuracy)), true);
                             trio(ui, s.map(|s| s.map(|s| s.overlap_mean)), true);
                             ui.label(s[0].map_or("—".into(), |s| format!("{:.2}", s.nearest_copy_rate)));
-                            ui.label(report.held_out_pieces.to_string());
                             ui.horizontal(|ui| {
                                 if let Some(example) = &report.example {
                                     if ui.small_button("Hear").on_hover_text("Hear the model's first evaluation sample").clicked() {
@@ -391,7 +392,7 @@ fn table(
                             });
                         }
                         None => {
-                            for _ in 0..6 {
+                            for _ in 0..5 {
                                 ui.label("—");
                             }
                             if ui
@@ -442,7 +443,11 @@ fn trio(ui: &mut Ui, values: [Option<f64>; 3], higher_is_better: bool) {
         .collect();
     ui.horizontal(|ui| {
         ui.colored_label(colour, format!("{model:.3}"));
-        ui.label(RichText::new(format!("· {}", rest.join(" · "))).weak());
+        ui.label(
+            RichText::new(format!("· {}", rest.join(" · ")))
+                .weak()
+                .small(),
+        );
     });
 }
 
@@ -465,7 +470,7 @@ fn overlap_chart(ui: &mut Ui, rows: &[(&RunSummary, Option<&Report>)]) {
         .height(220.0)
         .legend(Legend::default())
         .include_y(0.0)
-        .include_y(1.0)
+        .include_y(1.35)
         .x_axis_formatter(|mark, _| {
             FEATURES
                 .get(mark.value.round() as usize)
