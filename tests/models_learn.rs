@@ -109,22 +109,17 @@ fn learns(
     let a = model.generate(&options, &device).expect("generates");
     let b = model.generate(&options, &device).expect("generates");
     assert_eq!(a.tracks, b.tracks, "same seed, same output");
-    let (lo, hi) = a.pitch_range().expect("notes");
-    let corpus_lo = scores
-        .iter()
-        .filter_map(Score::pitch_range)
-        .map(|r| r.0)
-        .min()
-        .unwrap_or(0);
-    let corpus_hi = scores
-        .iter()
-        .filter_map(Score::pitch_range)
-        .map(|r| r.1)
-        .max()
-        .unwrap_or(127);
-    assert!(
-        lo >= corpus_lo && hi <= corpus_hi,
-        "{lo}..{hi} outside {corpus_lo}..{corpus_hi}"
+    // (A range check would hold by construction: tokens only name pitches of the range. The
+    // held-out measures above are what can fail.) Another seed writes something else.
+    let other = GenerateOptions {
+        seed: 12,
+        ..options.clone()
+    };
+    assert_ne!(
+        model.generate(&other, &device).expect("generates").tracks,
+        a.tracks,
+        "{}: the seed changes nothing",
+        kind.id()
     );
     // The output is valid MIDI.
     let bytes = muselab::music::export_smf(&a, "x").expect("exports");
