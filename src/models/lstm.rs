@@ -5,7 +5,9 @@
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, LstmState};
+
+use super::recurrent::{FusedLstm, stack_steps};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -91,7 +93,7 @@ crate::hyperparameters! {
 #[derive(Module, Debug)]
 pub struct LstmMelody {
     embed: Embedding,
-    layers: Vec<Lstm>,
+    layers: Vec<FusedLstm>,
     output: Linear,
 }
 
@@ -111,7 +113,7 @@ impl LstmMelody {
                 } else {
                     config.hidden
                 };
-                LstmConfig::new(input, config.hidden, true).init(device)
+                FusedLstm::new(input, config.hidden, device)
             })
             .collect();
         Self {
@@ -130,20 +132,27 @@ impl LstmMelody {
         state: Option<Vec<LstmState<2>>>,
     ) -> (Tensor<2>, Vec<LstmState<2>>) {
         let [batch, steps] = tokens.dims();
-        let mut x = self.embed.forward(tokens); // [batch, steps, embedding]
+        // Embedded step by step: slices of the token data need no gradient, so no step's
+        // backward pass touches the whole sequence.
+        let mut x: Vec<Tensor<2>> = (0..steps)
+            .map(|t| {
+                let embedded = self.embed.forward(tokens.clone().narrow(1, t, 1)); // [batch, 1, e]
+                let [_, _, width] = embedded.dims();
+                embedded.reshape([batch, width])
+            })
+            .collect();
         let mut states = Vec::with_capacity(self.layers.len());
         let mut previous = state.map(Vec::into_iter);
         for layer in &self.layers {
             let initial = previous.as_mut().and_then(Iterator::next);
-            let (y, s) = layer.forward(x, initial); // [batch, steps, hidden]
+            let (y, s) = layer.forward_steps(&x, initial, false); // [batch, hidden] per step
             x = y;
             states.push(s);
         }
-        let [_, _, hidden] = x.dims();
-        (
-            self.output.forward(x.reshape([batch * steps, hidden])),
-            states,
-        )
+        let hidden = self.layers.last().map_or(0, FusedLstm::hidden_size);
+        // Stacked once: [batch, steps, hidden] → [batch * steps, hidden].
+        let stacked = stack_steps(x).reshape([batch * steps, hidden]);
+        (self.output.forward(stacked), states)
     }
 }
 
@@ -214,7 +223,8 @@ fn load(
         return Err(super::missing_vocabulary(path));
     };
     Ok(Box::new(TrainedLstm {
-        model: super::load_module(LstmMelody::new(c, &range, device), path)?,
+        model: super::load_module(LstmMelody::new(c, &range, device), path)
+            .map_err(|e| format!("{e}{OLD_LAYOUT}"))?,
         config: c.clone(),
         range,
     }))
@@ -324,6 +334,11 @@ fn held_out_predictive(
     }
     sum.finish()
 }
+
+/// Said when a checkpoint's parameters do not fit: those of burn's own LSTM cells (before
+/// muselab's fused cells) do not, and are not converted.
+const OLD_LAYOUT: &str = " (checkpoints of this model written before its LSTM cells were fused, \
+     in muselab 0.1, cannot be read: train it again)";
 
 /// The LSTM under training.
 pub struct LstmSession {
@@ -506,7 +521,8 @@ impl Session for LstmSession {
     }
 
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)?;
+        self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)
+            .map_err(|e| format!("{e}{OLD_LAYOUT}"))?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ pub mod latent;
 pub mod lstm;
 pub mod midinet;
 pub mod minibach;
+pub mod recurrent;
 pub mod rnn_vae;
 pub mod vae;
 

@@ -1,0 +1,247 @@
+//! muselab's own recurrent cell: an LSTM whose four gates share one input product and one
+//! recurrent product per step.
+//!
+//! Why not burn's `Lstm`: it runs each step as eight small matrix products (one per gate and
+//! source) plus bias adds, and writes each step's output into a whole-sequence tensor with a
+//! slice assignment, whose backward pass builds a zero tensor of the whole sequence at every
+//! step. Here the gates' weights sit side by side (`[input, 4·hidden]` and `[hidden, 4·hidden]`,
+//! gate order input, forget, cell, output), so a step is two larger products that the CPU
+//! backend can spread over its threads; inputs and outputs are per-step tensors in a `Vec`,
+//! stacked once by the caller, never written into a sequence tensor inside the loop.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig, LstmState};
+use burn::tensor::activation::{sigmoid, tanh};
+use burn::tensor::{Device, Tensor};
+
+/// An LSTM layer with fused gate weights.
+#[derive(Module, Debug)]
+pub struct FusedLstm {
+    /// Input → the four gates' pre-activations, with the gates' biases.
+    input: Linear,
+    /// Previous hidden state → the four gates' pre-activations (no bias: one is enough).
+    recurrent: Linear,
+    /// Units.
+    hidden: usize,
+}
+
+impl FusedLstm {
+    /// A layer from `input` features to `hidden` units.
+    pub fn new(input: usize, hidden: usize, device: &Device) -> Self {
+        Self {
+            input: LinearConfig::new(input, 4 * hidden).init(device),
+            recurrent: LinearConfig::new(hidden, 4 * hidden)
+                .with_bias(false)
+                .init(device),
+            hidden,
+        }
+    }
+
+    /// Units.
+    pub fn hidden_size(&self) -> usize {
+        self.hidden
+    }
+
+    /// Runs the layer over per-step inputs (`[batch, input]` each), in order or reversed.
+    /// Returns the hidden state of every step, in the inputs' order, and the final state.
+    pub fn forward_steps(
+        &self,
+        inputs: &[Tensor<2>],
+        state: Option<LstmState<2>>,
+        reverse: bool,
+    ) -> (Vec<Tensor<2>>, LstmState<2>) {
+        let Some(first) = inputs.first() else {
+            let device = self.input.weight.val().device();
+            return (Vec::new(), LstmState::initial([0, self.hidden], &device));
+        };
+        let [batch, _] = first.dims();
+        let device = first.device();
+        let (mut cell, mut hidden) = state
+            .unwrap_or_else(|| LstmState::initial([batch, self.hidden], &device))
+            .unpack();
+        let h = self.hidden;
+        let mut outputs: Vec<Option<Tensor<2>>> = vec![None; inputs.len()];
+        let order: Box<dyn Iterator<Item = usize>> = if reverse {
+            Box::new((0..inputs.len()).rev())
+        } else {
+            Box::new(0..inputs.len())
+        };
+        for t in order {
+            // [batch, 4h]: the four gates' pre-activations in two products.
+            let gates =
+                self.input.forward(inputs[t].clone()) + self.recurrent.forward(hidden.clone());
+            let input_gate = sigmoid(gates.clone().narrow(1, 0, h));
+            let forget_gate = sigmoid(gates.clone().narrow(1, h, h));
+            let candidate = tanh(gates.clone().narrow(1, 2 * h, h));
+            let output_gate = sigmoid(gates.narrow(1, 3 * h, h));
+            cell = forget_gate * cell + input_gate * candidate;
+            hidden = output_gate * tanh(cell.clone());
+            outputs[t] = Some(hidden.clone());
+        }
+        let outputs = outputs.into_iter().flatten().collect();
+        (outputs, LstmState::new(cell, hidden))
+    }
+}
+
+/// Per-step slices `[batch, features]` of a sequence `[batch, steps, features]`. Use it on
+/// data (which needs no gradient): the backward pass of each slice of a tensor that does need
+/// one fills a zero tensor of the whole sequence.
+pub fn steps_of(sequence: Tensor<3>) -> Vec<Tensor<2>> {
+    let [batch, steps, features] = sequence.dims();
+    (0..steps)
+        .map(|t| sequence.clone().narrow(1, t, 1).reshape([batch, features]))
+        .collect()
+}
+
+/// Stacks per-step outputs `[batch, features]` into `[batch, steps, features]`.
+pub fn stack_steps(outputs: Vec<Tensor<2>>) -> Tensor<3> {
+    let parts: Vec<Tensor<3>> = outputs.into_iter().map(|o| o.unsqueeze_dim(1)).collect();
+    Tensor::cat(parts, 1)
+}
+
+/// A bidirectional layer: a forward and a backward fused LSTM over the same inputs.
+#[derive(Module, Debug)]
+pub struct FusedBiLstm {
+    forward: FusedLstm,
+    backward: FusedLstm,
+}
+
+impl FusedBiLstm {
+    /// A layer from `input` features to `hidden` units in each direction.
+    pub fn new(input: usize, hidden: usize, device: &Device) -> Self {
+        Self {
+            forward: FusedLstm::new(input, hidden, device),
+            backward: FusedLstm::new(input, hidden, device),
+        }
+    }
+
+    /// Per step, the two directions' hidden states side by side (`[batch, 2·hidden]`); and the
+    /// final states of the forward and the backward pass.
+    pub fn forward_steps(
+        &self,
+        inputs: &[Tensor<2>],
+    ) -> (Vec<Tensor<2>>, LstmState<2>, LstmState<2>) {
+        let (ahead, ahead_state) = self.forward.forward_steps(inputs, None, false);
+        let (behind, behind_state) = self.backward.forward_steps(inputs, None, true);
+        let both = ahead
+            .into_iter()
+            .zip(behind)
+            .map(|(a, b)| Tensor::cat(vec![a, b], 1))
+            .collect();
+        (both, ahead_state, behind_state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::LstmConfig;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+        tensor
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("floats")
+    }
+
+    /// A fused layer with the weights of burn's reference `Lstm` (gates side by side, the two
+    /// biases of each gate summed).
+    fn fused_from(reference: &burn::nn::Lstm, input: usize, hidden: usize) -> FusedLstm {
+        let device = Device::flex();
+        let gates = [
+            &reference.input_gate,
+            reference.forget_gate.as_ref().expect("forget gate"),
+            &reference.cell_gate,
+            &reference.output_gate,
+        ];
+        let cat = |f: &dyn Fn(&burn::nn::GateController) -> Tensor<2>| {
+            Tensor::cat(gates.iter().map(|g| f(g)).collect(), 1)
+        };
+        let w_in = cat(&|g| g.input_transform.weight.val());
+        let w_rec = cat(&|g| g.hidden_transform.weight.val());
+        let bias: Tensor<1> = Tensor::cat(
+            gates
+                .iter()
+                .map(|g| {
+                    let b = |l: &Linear| l.bias.as_ref().expect("bias").val();
+                    b(&g.input_transform) + b(&g.hidden_transform)
+                })
+                .collect(),
+            0,
+        );
+        let mut fused = FusedLstm::new(input, hidden, &device);
+        fused.input.weight = Param::from_tensor(w_in.detach());
+        fused.input.bias = Some(Param::from_tensor(bias.detach()));
+        fused.recurrent.weight = Param::from_tensor(w_rec.detach());
+        fused
+    }
+
+    #[test]
+    fn matches_burns_lstm_in_outputs_and_gradients() {
+        let device = Device::flex().autodiff();
+        let (batch, steps, input, hidden) = (3, 7, 5, 4);
+        let reference = LstmConfig::new(input, hidden, true).init(&device);
+        let fused = fused_from(&reference, input, hidden).to_device(&device);
+        let data = Tensor::<3>::random(
+            [batch, steps, input],
+            Distribution::Normal(0.0, 1.0),
+            &Device::flex(),
+        )
+        .into_data();
+        let x_ref = Tensor::<3>::from_data(data.clone(), &device).require_grad();
+        let (expected, expected_state) = reference.forward(x_ref.clone(), None);
+        let x_fused = Tensor::<3>::from_data(data, &device).require_grad();
+        let (outputs, state) = fused.forward_steps(&steps_of(x_fused.clone()), None, false);
+        let got = stack_steps(outputs);
+
+        let close = |a: Tensor<3>, b: Tensor<3>| {
+            let (a, b) = (values(a), values(b));
+            assert_eq!(a.len(), b.len());
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max)
+        };
+        assert!(close(got.clone(), expected.clone()) < 1e-5);
+        let final_gap = close(
+            state.cell.clone().unsqueeze_dim(1),
+            expected_state.cell.clone().unsqueeze_dim(1),
+        );
+        assert!(final_gap < 1e-5);
+
+        // The same loss gives the same gradient with respect to the inputs.
+        let weights = Tensor::<3>::from_data(
+            TensorData::new(
+                (0..batch * steps * hidden)
+                    .map(|i| (i % 7) as f32 - 3.0)
+                    .collect::<Vec<f32>>(),
+                [batch, steps, hidden],
+            ),
+            &device,
+        );
+        let g_ref = (expected * weights.clone()).sum().backward();
+        let g_fused = (got * weights).sum().backward();
+        let (a, b) = (
+            x_ref.grad(&g_ref).expect("grad"),
+            x_fused.grad(&g_fused).expect("grad"),
+        );
+        assert!(close(a, b) < 1e-4);
+    }
+
+    #[test]
+    fn reverse_runs_from_the_last_step_and_keeps_the_order() {
+        let device = Device::flex();
+        let layer = FusedLstm::new(2, 3, &device);
+        let x = Tensor::<3>::random([1, 4, 2], Distribution::Normal(0.0, 1.0), &device);
+        let steps = steps_of(x);
+        let reversed_input: Vec<Tensor<2>> = steps.iter().rev().cloned().collect();
+        let (backward, _) = layer.forward_steps(&steps, None, true);
+        let (forward_on_reversed, _) = layer.forward_steps(&reversed_input, None, false);
+        for (a, b) in backward.iter().zip(forward_on_reversed.iter().rev()) {
+            assert_eq!(values(a.clone()), values(b.clone()));
+        }
+    }
+}
