@@ -224,7 +224,7 @@ fn load(
     };
     Ok(Box::new(TrainedLstm {
         model: super::load_module(LstmMelody::new(c, &range, device), path)
-            .map_err(|e| format!("{e}{OLD_LAYOUT}"))?,
+            .map_err(|e| format!("{e}{}", super::recurrent::OLD_LAYOUT))?,
         config: c.clone(),
         range,
     }))
@@ -334,11 +334,6 @@ fn held_out_predictive(
     }
     sum.finish()
 }
-
-/// Said when a checkpoint's parameters do not fit: those of burn's own LSTM cells (before
-/// muselab's fused cells) do not, and are not converted.
-const OLD_LAYOUT: &str = " (checkpoints of this model written before its LSTM cells were fused, \
-     in muselab 0.1, cannot be read: train it again)";
 
 /// The LSTM under training.
 pub struct LstmSession {
@@ -522,7 +517,7 @@ impl Session for LstmSession {
 
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
         self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)
-            .map_err(|e| format!("{e}{OLD_LAYOUT}"))?;
+            .map_err(|e| format!("{e}{}", super::recurrent::OLD_LAYOUT))?;
         Ok(())
     }
 }

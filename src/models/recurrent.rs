@@ -14,6 +14,11 @@ use burn::nn::{Linear, LinearConfig, LstmState};
 use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Tensor};
 
+/// Said when a recurrent model's checkpoint does not fit: those written with burn's own LSTM
+/// cells (before these fused ones) do not, and are not converted.
+pub const OLD_LAYOUT: &str = " (checkpoints of this model written before its LSTM cells were \
+     fused, in muselab 0.1, cannot be read: train it again)";
+
 /// An LSTM layer with fused gate weights.
 #[derive(Module, Debug)]
 pub struct FusedLstm {
@@ -113,6 +118,14 @@ impl FusedBiLstm {
             forward: FusedLstm::new(input, hidden, device),
             backward: FusedLstm::new(input, hidden, device),
         }
+    }
+
+    /// The final states of the forward and the backward pass (an encoder's summary), without
+    /// joining the per-step outputs nobody reads.
+    pub fn final_states(&self, inputs: &[Tensor<2>]) -> (LstmState<2>, LstmState<2>) {
+        let (_, ahead) = self.forward.forward_steps(inputs, None, false);
+        let (_, behind) = self.backward.forward_steps(inputs, None, true);
+        (ahead, behind)
     }
 
     /// Per step, the two directions' hidden states side by side (`[batch, 2·hidden]`); and the
