@@ -467,10 +467,10 @@ fn overlap_chart(ui: &mut Ui, rows: &[(&RunSummary, Option<&Report>)]) {
     );
     let width = 0.8 / measured.len() as f64;
     Plot::new("compare-overlap")
-        .height(220.0)
+        .height(260.0)
         .legend(Legend::default())
         .include_y(0.0)
-        .include_y(1.35)
+        .include_y(1.75)
         .x_axis_formatter(|mark, _| {
             FEATURES
                 .get(mark.value.round() as usize)
