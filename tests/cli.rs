@@ -171,6 +171,93 @@ fn train_one_short_epoch_then_generate() {
         .expect("runs");
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("not a muselab checkpoint"));
+
+    // Evaluated on its held-out pieces (2 of the 20) beside the baselines, one JSON line per
+    // run; a missing run is an error line and exit code 1; the report is saved beside the run.
+    let evaluated = muselab()
+        .args(["evaluate", "--json", "--samples", "10"])
+        .arg(&run)
+        .arg("/no/checkpoint")
+        .output()
+        .expect("runs");
+    assert_eq!(evaluated.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&evaluated.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let report = &lines[0];
+    assert_eq!(report["model"], "minibach");
+    assert_eq!(report["held_out_pieces"], 2);
+    for who in [
+        &report["predictive"],
+        &report["baselines"]["markov"]["predictive"],
+    ] {
+        let nll = who["nll_per_step"].as_f64().expect("nll");
+        assert!(nll.is_finite() && nll > 0.0, "{who}");
+    }
+    assert_eq!(report["samples"]["count"], 10);
+    assert!(report["harmony"]["chord_rate"].is_number());
+    assert!(
+        report.get("example").is_none(),
+        "the sample stays out of --json"
+    );
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not a muselab checkpoint")
+    );
+    assert!(run.join("evaluation.json").is_file());
+    let zero = muselab()
+        .args(["evaluate", "--samples", "0"])
+        .arg(&run)
+        .output()
+        .expect("runs");
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("samples must be between 1 and 2000"));
+}
+
+#[test]
+fn models_prints_a_card_per_model_with_its_parameter_count() {
+    let output = muselab().args(["models", "--json"]).output().expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cards: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(cards.len(), 9);
+    for card in &cards {
+        let layers = card["layers"].as_array().expect("layers");
+        let counted: u64 = layers
+            .iter()
+            .map(|l| {
+                l["shape"]
+                    .as_array()
+                    .expect("shape")
+                    .iter()
+                    .map(|d| d.as_u64().unwrap_or(0))
+                    .product::<u64>()
+            })
+            .sum();
+        assert!(counted > 0, "{card}");
+        assert_eq!(card["parameters"].as_u64(), Some(counted));
+        assert!(!card["formula"].as_str().unwrap_or("").is_empty());
+        assert!(!card["reference"].as_str().unwrap_or("").is_empty());
+    }
+    let gan = cards.iter().find(|c| c["id"] == "gan").expect("gan");
+    let names: Vec<&str> = gan["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("G.")) && names.iter().any(|n| n.starts_with("D.")));
 }
 
 #[test]
