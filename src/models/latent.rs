@@ -53,6 +53,33 @@ pub fn generate_from_prior(
     melody_score("vae", &tokens, &model.range())
 }
 
+/// Every latent model is a trained model the same way: it generates from a point of the prior,
+/// shows its latent space, and is measured by [`evaluate_latent`].
+impl<T: LatentModel> super::Trained for T {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        Ok(generate_from_prior(
+            self,
+            options.temperature,
+            options.seed,
+            device,
+        ))
+    }
+
+    fn latent(&self) -> Option<&dyn LatentModel> {
+        Some(self)
+    }
+
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        Ok(evaluate_latent(self, data, options, device, progress))
+    }
+}
+
 /// How a latent model is measured: reconstructions of held-out windows from the posterior
 /// mean, and melodies decoded from points of the prior.
 pub fn evaluate_latent(

@@ -307,33 +307,6 @@ fn load(
     }))
 }
 
-impl super::Trained for RnnVaeModel {
-    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
-        Ok(super::latent::generate_from_prior(
-            self,
-            options.temperature,
-            options.seed,
-            device,
-        ))
-    }
-
-    fn latent(&self) -> Option<&dyn LatentModel> {
-        Some(self)
-    }
-
-    fn evaluate(
-        &self,
-        data: &crate::measures::HeldOut<'_>,
-        options: &crate::measures::EvaluateOptions,
-        device: &Device,
-        progress: crate::measures::Progress<'_>,
-    ) -> Result<crate::measures::Evaluated, String> {
-        Ok(super::latent::evaluate_latent(
-            self, data, options, device, progress,
-        ))
-    }
-}
-
 /// The recurrent VAE under training.
 pub struct RnnVaeSession {
     model: RnnVae,
