@@ -5,6 +5,7 @@ pub mod compare;
 pub mod corpus_browser;
 pub mod gan_health_panel;
 pub mod latent_map;
+pub mod live_run;
 pub mod piano_roll;
 pub mod theme;
 pub mod training_dashboard;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui::{RichText, Ui};
 
+use super::live_run::{Applied, LiveRun};
 use super::piano_roll::PianoRoll;
 use super::theme;
 use super::training_plots::{PlotSpec, loss_plot, metric_curves, onset_curves};
@@ -15,9 +16,7 @@ use crate::compute::{ComputeDevice, DeviceChoice};
 use crate::models::{FieldValue, ModelKind, Sample};
 use crate::music::Score;
 use crate::training::config::RUN_FIELD_DOCS;
-use crate::training::{
-    EpochRecord, RunConfig, RunSummary, StepRecord, TrainingEvent, TrainingHandle, TrainingRequest,
-};
+use crate::training::{RunConfig, RunSummary, TrainingRequest};
 
 /// What the dashboard asks the app to do.
 #[derive(Clone, Debug)]
@@ -90,63 +89,6 @@ impl DashboardSettings {
             let last = self.configs.len() - 1;
             &mut self.configs[last]
         }
-    }
-}
-
-/// A run in progress or just finished.
-pub struct LiveRun {
-    handle: Option<TrainingHandle>,
-    /// The model.
-    pub model: ModelKind,
-    /// Where its checkpoints go.
-    pub run_dir: Option<PathBuf>,
-    /// Compute device label.
-    pub device: String,
-    /// Latest status line.
-    pub status: String,
-    /// Names of the step losses.
-    pub loss_names: Vec<String>,
-    /// Every step.
-    pub steps: Vec<StepRecord>,
-    /// Every epoch.
-    pub epochs: Vec<EpochRecord>,
-    /// Newest samples.
-    pub samples: Vec<Sample>,
-    /// Corpus metric values.
-    pub corpus_metrics: Vec<(String, f64)>,
-    /// The networks' parameter tensors, read from the session (for the model card).
-    pub layers: Vec<crate::models::card::LayerShape>,
-    /// Current epoch and step within it.
-    pub position: (usize, usize),
-    /// Steps per epoch, first epoch, last epoch.
-    pub plan: (usize, usize, usize),
-    /// Recent steps per second.
-    pub steps_per_second: f64,
-    /// How the run ended.
-    pub finished: Option<Result<String, String>>,
-    started: Instant,
-}
-
-impl LiveRun {
-    /// Fraction of the run done.
-    pub fn progress(&self) -> f32 {
-        let (per_epoch, first, last) = self.plan;
-        let total = (per_epoch * (last + 1).saturating_sub(first)).max(1);
-        let done = self.position.0.saturating_sub(first) * per_epoch + self.position.1;
-        if self.finished.is_some() {
-            1.0
-        } else {
-            (done as f32 / total as f32).min(1.0)
-        }
-    }
-
-    /// True while the training thread works.
-    pub fn is_running(&self) -> bool {
-        self.finished.is_none()
-    }
-
-    fn paused(&self) -> bool {
-        self.handle.as_ref().is_some_and(TrainingHandle::is_paused)
     }
 }
 
@@ -259,58 +201,14 @@ impl TrainingDashboard {
             let Ok(event) = handle.events.try_recv() else {
                 break;
             };
-            match event {
-                TrainingEvent::Status(line) => run.status = line,
-                TrainingEvent::Started {
-                    layers,
-                    run_dir,
-                    device,
-                    loss_names,
-                    steps_per_epoch,
-                    first_epoch,
-                    epochs,
-                    corpus_metrics,
-                } => {
-                    run.run_dir = Some(run_dir);
-                    run.device = device;
-                    run.loss_names = loss_names;
-                    run.plan = (steps_per_epoch, first_epoch, epochs);
-                    run.position = (first_epoch, 0);
-                    run.corpus_metrics = corpus_metrics;
-                    run.layers = layers;
-                    run.status = "training".into();
-                }
-                TrainingEvent::Step {
-                    record,
-                    step,
-                    steps_per_second,
-                } => {
-                    run.position = (record.epoch, step + 1);
-                    run.steps_per_second = steps_per_second;
-                    run.steps.push(record);
-                }
-                TrainingEvent::Epoch { record, samples } => {
-                    run.position = (record.epoch + 1, 0);
-                    run.epochs.push(record);
-                    if !samples.is_empty() {
-                        run.samples = samples;
-                    }
-                }
-                TrainingEvent::Checkpoint(dir) => {
-                    run.status = format!("checkpoint written to {}", dir.display());
-                    refresh = true;
-                }
-                TrainingEvent::Finished(result) => {
-                    run.status = match &result {
-                        Ok(message) => message.clone(),
-                        Err(e) => format!("error: {e}"),
-                    };
-                    if let Err(e) = &result {
-                        self.message = Some(e.clone());
-                    }
-                    run.finished = Some(result);
+            match run.apply(event) {
+                Applied::Ended(Err(e)) => {
+                    self.message = Some(e);
                     ended = true;
                 }
+                Applied::Ended(Ok(())) => ended = true,
+                Applied::Checkpoint => refresh = true,
+                Applied::Nothing => {}
             }
         }
         if ended && let Some(run) = &mut self.run {

@@ -5,8 +5,8 @@
 use egui::{RichText, Ui};
 use egui_plot::{HLine, Legend, Line, Plot};
 
+use super::live_run::LiveRun;
 use super::theme;
-use super::training_dashboard::LiveRun;
 
 /// Which step series a plot shows, and how.
 pub(super) struct PlotSpec<'a> {
