@@ -175,11 +175,11 @@ fn minibach_learns_and_harmonizes() {
 #[test]
 fn autoencoder_learns_to_reconstruct() {
     let expect = Expect {
-        // Measured here: NLL 0.722 against the unigram's 1.070, onset accuracy 0.072 against
+        // Measured here: NLL 0.704 against the unigram's 1.070, onset accuracy 0.086 against
         // the Markov chain's 0.012 (a reconstruction sees its input: after 300 steps it
         // still gets most onsets wrong, but far more of them than counting does).
         nll_margin: 0.25,
-        onset_margin: Some(0.04),
+        onset_margin: Some(0.05),
     };
     learns(ModelKind::Autoencoder, 60, 300, expect, None);
 }
@@ -187,9 +187,9 @@ fn autoencoder_learns_to_reconstruct() {
 #[test]
 fn stacked_autoencoder_learns_to_reconstruct() {
     let expect = Expect {
-        // Measured here: NLL 0.779 against 1.070, onset accuracy 0.114 against 0.012.
-        nll_margin: 0.2,
-        onset_margin: Some(0.06),
+        // Measured here: NLL 0.631 against 1.070, onset accuracy 0.128 against 0.012.
+        nll_margin: 0.3,
+        onset_margin: Some(0.08),
     };
     learns(ModelKind::StackedAutoencoder, 60, 300, expect, None);
 }

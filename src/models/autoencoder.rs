@@ -31,6 +31,10 @@ pub const CARD: super::card::CardText = super::card::CardText {
             "random codes drawn uniformly from [-1, 1] then lie where the encoder puts melodies, the book's way of generating",
         ),
         (
+            "a penalty (weight 0.01) on the code layer's squared pre-activations",
+            "without it the tanh code units saturated at ±1 for every melody (spread < 0.001): the decoder wrote an average melody; with it held-out onset accuracy rose 0.059 → 0.237 (stacked: 0.048 → 0.443)",
+        ),
+        (
             "ReLU hidden layers and Adam",
             "faster and steadier training than sigmoid layers with plain SGD on these sizes",
         ),
@@ -41,10 +45,16 @@ pub const CARD: super::card::CardText = super::card::CardText {
 pub const STACKED_CARD: super::card::CardText = super::card::CardText {
     formula: "Autoencoder^n (stacked): 3 encoder layers 512-256-16, mirrored decoder",
     reference: "Sun, DeepHear (2016); Briot, Hadjeres & Pachet (2019), §6.4 stacked autoencoders",
-    deviations: &[(
-        "trained end to end, not greedily layer by layer",
-        "with ReLU layers and Adam, end-to-end training reaches the same reconstructions in fewer steps, and one loss curve is easier to read",
-    )],
+    deviations: &[
+        (
+            "trained end to end, not greedily layer by layer",
+            "with ReLU layers and Adam, end-to-end training reaches the same reconstructions in fewer steps, and one loss curve is easier to read",
+        ),
+        (
+            "a penalty (weight 0.01) on the code layer's squared pre-activations",
+            "without it all 16 tanh code units saturated, one code for every melody; with it held-out onset accuracy rose 0.048 → 0.443 and sample overlap 0.619 → 0.903",
+        ),
+    ],
 };
 
 /// This model's entry in the registry ([`super::ModelKind::info`]).
@@ -113,6 +123,8 @@ crate::hyperparameters! {
         pub layers: usize = 1,
         /// Step between two training windows, in 16th notes (16 = one bar).
         pub stride: usize = 16,
+        /// Weight of a penalty on the code layer's squared pre-activations: keeps the tanh units out of saturation, where they stop carrying information (0 = off).
+        pub code_penalty: f64 = 0.01,
     }
 }
 
@@ -161,13 +173,18 @@ impl Autoencoder {
     /// - melody: `[batch, STEPS * vocab]` one-hot
     /// - returns: `[batch, code]` in (-1, 1)
     pub fn encode(&self, melody: Tensor<2>) -> Tensor<2> {
+        tanh(self.encode_pre(melody))
+    }
+
+    /// The code layer's pre-activations (the code is their tanh).
+    pub fn encode_pre(&self, melody: Tensor<2>) -> Tensor<2> {
         let last = self.encoder.len() - 1;
         self.encoder
             .iter()
             .enumerate()
             .fold(melody, |x, (i, layer)| {
                 let y = layer.forward(x);
-                if i == last { tanh(y) } else { relu(y) }
+                if i == last { y } else { relu(y) }
             })
     }
 
@@ -398,11 +415,18 @@ impl AutoencoderSession {
             .iter()
             .map(|&i| self.data.windows[i].as_slice())
             .collect();
-        let logits = model.decode(model.encode(one_hot(&melodies, vocab, &self.device)), vocab);
+        let pre = model.encode_pre(one_hot(&melodies, vocab, &self.device));
+        let logits = model.decode(tanh(pre.clone()), vocab);
         let flat: Vec<usize> = melodies.iter().flat_map(|m| m.iter().copied()).collect();
         let loss = CrossEntropyLossConfig::new()
             .init(&self.device)
             .forward(logits.clone(), targets(&melodies, &self.device));
+        let penalty = self.config.code_penalty;
+        let loss = if penalty > 0.0 {
+            loss + (pre.clone() * pre).mean() * penalty
+        } else {
+            loss
+        };
         (loss, logits, flat)
     }
 }
