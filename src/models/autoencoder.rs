@@ -52,7 +52,7 @@ pub const STACKED_CARD: super::card::CardText = super::card::CardText {
         ),
         (
             "a penalty (weight 0.01) on the code layer's squared pre-activations",
-            "without it all 16 tanh code units saturated, one code for every melody; with it held-out onset accuracy rose 0.048 → 0.443 and sample overlap 0.619 → 0.903",
+            "without it all 16 tanh code units saturated, one code for every melody; with it held-out onset accuracy rose 0.048 → 0.443 and sample overlap 0.619 → 0.895",
         ),
     ],
 };
