@@ -8,13 +8,13 @@
 //! end to end, not greedily layer by layer: with ReLU layers and Adam end-to-end training
 //! reaches the same reconstructions in fewer steps, and one loss curve is easier to read.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar, targets};
 use crate::data::encoding::tokens_to_track;
@@ -35,6 +35,10 @@ pub const CARD: super::card::CardText = super::card::CardText {
             "without it the tanh code units saturated at ±1 for every melody (spread < 0.001): the decoder wrote an average melody; with it held-out onset accuracy rose 0.059 → 0.237 (stacked: 0.048 → 0.443)",
         ),
         (
+            "codes for generation drawn around the training melodies' codes (mean and spread per unit, measured each epoch), not uniformly in [-1, 1]",
+            "the uniform cube is mostly where no melody is coded: sample overlap with held-out melodies 0.119 that way, 0.599 this way",
+        ),
+        (
             "ReLU hidden layers and Adam",
             "faster and steadier training than sigmoid layers with plain SGD on these sizes",
         ),
@@ -52,7 +56,7 @@ pub const STACKED_CARD: super::card::CardText = super::card::CardText {
         ),
         (
             "a penalty (weight 0.01) on the code layer's squared pre-activations",
-            "without it all 16 tanh code units saturated, one code for every melody; with it held-out onset accuracy rose 0.048 → 0.443 and sample overlap 0.619 → 0.895",
+            "without it all 16 tanh code units saturated, one code for every melody; with it held-out onset accuracy rose 0.048 → 0.443 and sample overlap 0.619 → 0.895 (0.901 with codes drawn around the training codes)",
         ),
     ],
 };
@@ -146,6 +150,11 @@ pub fn encoder_widths(config: &AutoencoderConfig) -> Vec<usize> {
 pub struct Autoencoder {
     encoder: Vec<Linear>,
     decoder: Vec<Linear>,
+    /// Mean of each code unit over the training melodies (not trained: measured each epoch).
+    /// Generation draws codes around it, where melodies are coded.
+    code_mean: Param<Tensor<1>>,
+    /// Spread of each code unit over the training melodies (measured each epoch).
+    code_spread: Param<Tensor<1>>,
 }
 
 impl Autoencoder {
@@ -166,7 +175,14 @@ impl Autoencoder {
             .windows(2)
             .map(|w| LinearConfig::new(*w[0], *w[1]).init(device))
             .collect();
-        Self { encoder, decoder }
+        let code = config.code.max(1);
+        Self {
+            encoder,
+            decoder,
+            // Before any measurement: the mean and spread of U(-1, 1), the book's code prior.
+            code_mean: Param::from_tensor(Tensor::zeros([code], device)),
+            code_spread: Param::from_tensor(Tensor::ones([code], device) * (1.0 / 3f64.sqrt())),
+        }
     }
 
     /// # Shapes
@@ -174,6 +190,23 @@ impl Autoencoder {
     /// - returns: `[batch, code]` in (-1, 1)
     pub fn encode(&self, melody: Tensor<2>) -> Tensor<2> {
         tanh(self.encode_pre(melody))
+    }
+
+    /// Sets the code statistics from the codes of training melodies `[count, code]`.
+    fn measure_codes(&mut self, codes: &[Vec<f32>], device: &Device) {
+        let Some(width) = codes.first().map(Vec::len) else {
+            return;
+        };
+        let n = codes.len() as f32;
+        let mean: Vec<f32> = (0..width)
+            .map(|d| codes.iter().map(|c| c[d]).sum::<f32>() / n)
+            .collect();
+        let spread: Vec<f32> = (0..width)
+            .map(|d| (codes.iter().map(|c| (c[d] - mean[d]).powi(2)).sum::<f32>() / n).sqrt())
+            .collect();
+        let tensor = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [width]), device);
+        self.code_mean = Param::from_tensor(tensor(mean));
+        self.code_spread = Param::from_tensor(tensor(spread));
     }
 
     /// The code layer's pre-activations (the code is their tanh).
@@ -231,10 +264,23 @@ pub fn generate(
     // Codes come from our own seeded generator, not the backend's process-wide one, so that
     // generation is reproducible while a training run draws from the backend.
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let values: Vec<f32> = (0..count * config.code)
-        .map(|_| rng.random_range(-1.0..=1.0))
+    // Around the codes of the training melodies (measured each epoch): a uniform draw from the
+    // whole cube [-1, 1]^code lands where no melody is coded (measured: sample overlap with
+    // held-out melodies 0.119 that way, 0.599 this way, 0.72 for token frequencies).
+    let stats = |p: &Param<Tensor<1>>| super::rows(p.val().unsqueeze_dim::<2>(0)).remove(0);
+    let (mean, spread) = (stats(&model.code_mean), stats(&model.code_spread));
+    let width = config.code.max(1);
+    let values: Vec<f32> = (0..count * width)
+        .map(|i| {
+            let d = i % width;
+            let (m, s) = (
+                mean.get(d).copied().unwrap_or(0.0),
+                spread.get(d).copied().unwrap_or(0.5),
+            );
+            (m + s * crate::measures::normal(&mut rng)).clamp(-1.0, 1.0)
+        })
         .collect();
-    let code = Tensor::<2>::from_data(TensorData::new(values, [count, config.code]), device);
+    let code = Tensor::<2>::from_data(TensorData::new(values, [count, width]), device);
     logits_to_melodies(
         model.decode(code, range.vocab_size()),
         temperature,
@@ -455,6 +501,21 @@ impl Session for AutoencoderSession {
     }
 
     fn validate(&mut self) -> Vec<(String, f64)> {
+        // The code statistics generation draws from, over (up to 4096) training melodies.
+        let training: Vec<&[usize]> = self
+            .train
+            .indices()
+            .iter()
+            .take(4096)
+            .map(|&i| self.data.windows[i].as_slice())
+            .collect();
+        let vocab = self.data.range.vocab_size();
+        let codes = rows(self.model.valid().encode(one_hot(
+            &training,
+            vocab,
+            &self.device.clone().inner(),
+        )));
+        self.model.measure_codes(&codes, &self.device);
         let model = self.model.valid();
         let indices: Vec<usize> = self.validation.iter().copied().take(512).collect();
         let (loss, logits, flat) = self.loss(&model, &indices);

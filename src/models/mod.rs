@@ -664,6 +664,11 @@ impl Batches {
         use rand::seq::SliceRandom;
         self.order.shuffle(rng);
     }
+    /// Every example index, in the current order.
+    pub fn indices(&self) -> &[usize] {
+        &self.order
+    }
+
     /// The example indices of batch `i` (wrapping around).
     pub fn get(&self, i: usize) -> &[usize] {
         if self.order.is_empty() {
