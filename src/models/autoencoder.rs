@@ -145,6 +145,11 @@ pub fn encoder_widths(config: &AutoencoderConfig) -> Vec<usize> {
     widths
 }
 
+/// Said when a checkpoint does not fit: those written before the code statistics were saved
+/// with the network lack them, and are not converted.
+const OLD_LAYOUT: &str = " (autoencoder checkpoints written before their code statistics were \
+     saved, in muselab 0.1, cannot be read: train the model again)";
+
 /// The network: encoder layers down to the code, decoder layers back up to per-step logits.
 #[derive(Module, Debug)]
 pub struct Autoencoder {
@@ -337,7 +342,8 @@ fn load(
         return Err(super::missing_vocabulary(path));
     };
     Ok(Box::new(TrainedAutoencoder {
-        model: super::load_module(Autoencoder::new(c, range.vocab_size(), device), path)?,
+        model: super::load_module(Autoencoder::new(c, range.vocab_size(), device), path)
+            .map_err(|e| format!("{e}{OLD_LAYOUT}"))?,
         config: c.clone(),
         range,
     }))
@@ -570,7 +576,8 @@ impl Session for AutoencoderSession {
     }
 
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)?;
+        self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)
+            .map_err(|e| format!("{e}{OLD_LAYOUT}"))?;
         Ok(())
     }
 }
