@@ -303,6 +303,7 @@ impl MuseApp {
             self.apply(result);
         }
         self.dashboard.poll(Duration::from_millis(10));
+        self.compare.poll();
         self.handle_global_input(&ctx);
 
         panels::top_bar(self, ui);

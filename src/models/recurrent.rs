@@ -7,7 +7,9 @@
 //! step. Here the gates' weights sit side by side (`[input, 4·hidden]` and `[hidden, 4·hidden]`,
 //! gate order input, forget, cell, output), so a step is two larger products instead of eight;
 //! inputs and outputs are per-step tensors in a `Vec`, stacked once by the caller, never written
-//! into a sequence tensor inside the loop.
+//! into a sequence tensor inside the loop. (Slice per-step inputs only from data that needs no
+//! gradient: the backward pass of each slice of a tensor that does fills a zero tensor of the
+//! whole sequence.)
 //!
 //! Measured (release, 2 cores, the LSTM melody model at batch 64): no speed gain over burn's
 //! cells at these sizes (88–107 against 91–101 examples/s, alternating) — the time goes to
@@ -92,61 +94,10 @@ impl FusedLstm {
     }
 }
 
-/// Per-step slices `[batch, features]` of a sequence `[batch, steps, features]`. Use it on
-/// data (which needs no gradient): the backward pass of each slice of a tensor that does need
-/// one fills a zero tensor of the whole sequence.
-pub fn steps_of(sequence: Tensor<3>) -> Vec<Tensor<2>> {
-    let [batch, steps, features] = sequence.dims();
-    (0..steps)
-        .map(|t| sequence.clone().narrow(1, t, 1).reshape([batch, features]))
-        .collect()
-}
-
 /// Stacks per-step outputs `[batch, features]` into `[batch, steps, features]`.
 pub fn stack_steps(outputs: Vec<Tensor<2>>) -> Tensor<3> {
     let parts: Vec<Tensor<3>> = outputs.into_iter().map(|o| o.unsqueeze_dim(1)).collect();
     Tensor::cat(parts, 1)
-}
-
-/// A bidirectional layer: a forward and a backward fused LSTM over the same inputs.
-#[derive(Module, Debug)]
-pub struct FusedBiLstm {
-    forward: FusedLstm,
-    backward: FusedLstm,
-}
-
-impl FusedBiLstm {
-    /// A layer from `input` features to `hidden` units in each direction.
-    pub fn new(input: usize, hidden: usize, device: &Device) -> Self {
-        Self {
-            forward: FusedLstm::new(input, hidden, device),
-            backward: FusedLstm::new(input, hidden, device),
-        }
-    }
-
-    /// The final states of the forward and the backward pass (an encoder's summary), without
-    /// joining the per-step outputs nobody reads.
-    pub fn final_states(&self, inputs: &[Tensor<2>]) -> (LstmState<2>, LstmState<2>) {
-        let (_, ahead) = self.forward.forward_steps(inputs, None, false);
-        let (_, behind) = self.backward.forward_steps(inputs, None, true);
-        (ahead, behind)
-    }
-
-    /// Per step, the two directions' hidden states side by side (`[batch, 2·hidden]`); and the
-    /// final states of the forward and the backward pass.
-    pub fn forward_steps(
-        &self,
-        inputs: &[Tensor<2>],
-    ) -> (Vec<Tensor<2>>, LstmState<2>, LstmState<2>) {
-        let (ahead, ahead_state) = self.forward.forward_steps(inputs, None, false);
-        let (behind, behind_state) = self.backward.forward_steps(inputs, None, true);
-        let both = ahead
-            .into_iter()
-            .zip(behind)
-            .map(|(a, b)| Tensor::cat(vec![a, b], 1))
-            .collect();
-        (both, ahead_state, behind_state)
-    }
 }
 
 #[cfg(test)]
@@ -155,6 +106,14 @@ mod tests {
     use burn::module::Param;
     use burn::nn::LstmConfig;
     use burn::tensor::{Distribution, TensorData};
+
+    /// Per-step slices `[batch, features]` of a sequence `[batch, steps, features]`.
+    fn steps_of(sequence: Tensor<3>) -> Vec<Tensor<2>> {
+        let [batch, steps, features] = sequence.dims();
+        (0..steps)
+            .map(|t| sequence.clone().narrow(1, t, 1).reshape([batch, features]))
+            .collect()
+    }
 
     fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         tensor

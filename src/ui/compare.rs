@@ -131,7 +131,8 @@ impl CompareView {
         });
     }
 
-    /// Takes in what the evaluation thread and the report reader sent.
+    /// Takes in what the evaluation thread and the report reader sent (every frame, whichever
+    /// view is shown, so an evaluation finishes while the user looks elsewhere).
     pub fn poll(&mut self) {
         if let Some(rx) = &self.loader
             && let Ok(reports) = rx.try_recv()
@@ -199,7 +200,6 @@ impl CompareView {
 
     /// Draws the view over the saved runs.
     pub fn ui(&mut self, ui: &mut Ui, runs: &[RunSummary]) -> Option<CompareAction> {
-        self.poll();
         let all: Vec<PathBuf> = runs.iter().map(|r| r.dir.clone()).collect();
         self.read_saved(&all);
         let mut action = None;
