@@ -114,7 +114,7 @@ pub fn run_models(
     choice: crate::compute::DeviceChoice,
 ) -> i32 {
     use crate::compute::{ComputeDevice, DeviceChoice, PROBE_LIMIT, probe_with_timeout};
-    use crate::models::ModelKind;
+    use crate::models::{ModelKind, read_steps};
     let kinds: Vec<ModelKind> = match only {
         Some(id) => match ModelKind::from_id(id) {
             Some(kind) => vec![kind],
@@ -167,24 +167,36 @@ pub fn run_models(
             let per_epoch = session.steps_per_epoch().max(1);
             // Warm-up: the allocator on the CPU; on the GPU, kernel compilation and autotuning,
             // which go on for dozens of steps (measured on an H100: ~1 s per step for the first
-            // ~30 steps of a GAN) — so up to 60 steps or 30 s there.
+            // ~30 steps of a GAN) — so up to 40 steps or 15 s there.
             let (warm_steps, warm_limit) = if device.is_gpu() {
-                (60, 30.0)
+                (40, 15.0)
             } else {
                 (3, 1.0)
             };
+            // Losses are read back as the trainer reads them: in batches of 16 steps, and all
+            // at the end of each phase, so the clock stops when the device has finished.
+            let mut pending = Vec::new();
             let warming = Instant::now();
             let mut warm = 0;
             while warm < warm_steps && (warm < 3 || warming.elapsed().as_secs_f64() < warm_limit) {
-                session.train_step(warm % per_epoch);
+                pending.push(session.train_step(warm % per_epoch));
                 warm += 1;
+                if pending.len() == 16 {
+                    read_steps(std::mem::take(&mut pending));
+                }
             }
+            read_steps(std::mem::take(&mut pending));
+            let warm_up_seconds = warming.elapsed().as_secs_f64();
             let started = Instant::now();
             let mut steps = 0;
             while started.elapsed().as_secs_f64() < 3.0 || steps < 5 {
-                session.train_step(steps % per_epoch);
+                pending.push(session.train_step(steps % per_epoch));
                 steps += 1;
+                if pending.len() == 16 {
+                    read_steps(std::mem::take(&mut pending));
+                }
             }
+            read_steps(std::mem::take(&mut pending));
             let seconds = started.elapsed().as_secs_f64();
             let examples_per_second = (steps * config.batch_size) as f64 / seconds;
             session.samples(1);
@@ -196,7 +208,8 @@ pub fn run_models(
                 json,
                 serde_json::json!({"model": kind.id(), "device": device_name, "adapter": device.label(),
                     "batch": config.batch_size, "train_examples_per_second": examples_per_second,
-                    "steps": steps, "warm_up_steps": warm, "generate_ms": generate_ms}),
+                    "steps": steps, "warm_up_steps": warm, "warm_up_seconds": warm_up_seconds,
+                    "generate_ms": generate_ms}),
                 format!(
                     "{:<20} {device_name}: {examples_per_second:>9.0} examples/s ({steps} steps of {batch} in {seconds:.1} s), sample in {generate_ms:.1} ms",
                     kind.id()

@@ -280,7 +280,7 @@ fn crnn_gan_trains_with_three_tones_per_step() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     session.start_epoch(&mut rng);
     for step in 0..20 {
-        let losses = session.train_step(step % session.steps_per_epoch());
+        let losses = session.train_step(step % session.steps_per_epoch()).read();
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
     let samples = session.samples(1);

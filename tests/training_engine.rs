@@ -203,7 +203,7 @@ fn a_resumed_session_continues_with_its_optimiser_state() {
     original.save(&path).expect("saves");
     let two_more = |s: &mut Box<dyn Session>| {
         s.train_step(10);
-        s.train_step(11)[0]
+        s.train_step(11).read()[0]
     };
     let expected = two_more(&mut original);
 

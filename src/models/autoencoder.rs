@@ -11,7 +11,7 @@
 use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -446,7 +446,7 @@ impl AutoencoderSession {
         Ok(Self {
             baselines,
             model: Autoencoder::new(&config, data.range.vocab_size(), device),
-            optimizer: AdamConfig::new().init(),
+            optimizer: super::optim::adam(0.9),
             config,
             train: Batches::new(train, batch_size),
             validation,
@@ -496,14 +496,14 @@ impl Session for AutoencoderSession {
         self.train.shuffle(rng);
     }
 
-    fn train_step(&mut self, step: usize) -> Vec<f64> {
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let (loss, _, _) = self.loss(&self.model, &indices);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self
             .optimizer
             .step(self.learning_rate, self.model.clone(), grads);
-        vec![scalar(loss)]
+        super::StepLosses::new([loss])
     }
 
     fn validate(&mut self) -> Vec<(String, f64)> {

@@ -9,7 +9,7 @@
 
 use burn::module::Module;
 use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -330,8 +330,8 @@ impl CrnnGanSession {
         Ok(Self {
             generator: CrnnGenerator::new(&config, device),
             discriminator: CrnnDiscriminator::new(&config, device),
-            g_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
-            d_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+            g_optimizer: super::optim::adam(0.5),
+            d_optimizer: super::optim::adam(0.5),
             order: super::Batches::new((0..windows.len()).collect(), batch),
             windows,
             config,
@@ -370,7 +370,7 @@ impl Session for CrnnGanSession {
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.order.shuffle(rng);
     }
-    fn train_step(&mut self, step: usize) -> Vec<f64> {
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
         let batch = self.order.get(step).to_vec();
         let n = batch.len();
         let real = self.real(&batch);
@@ -393,7 +393,8 @@ impl Session for CrnnGanSession {
             self.generator =
                 self.g_optimizer
                     .step(self.learning_rate, self.generator.clone(), grads);
-            return vec![0.0, scalar(loss), 0.5, 0.5, g_gradient];
+            let value = |v| super::step_value(v, &self.device);
+            return super::StepLosses::new([value(0.0), loss, value(0.5), value(0.5), g_gradient]);
         }
         let (d_last, g_last) = self.last;
         let freeze_d = self.config.freezing > 0 && d_last < 0.7 * g_last;
@@ -403,7 +404,7 @@ impl Session for CrnnGanSession {
         let (real_logits, _) = self.discriminator.forward(real.clone());
         let (fake_logits, _) = self.discriminator.forward(fake);
         let (d_loss, d_real, d_fake) = super::discriminator_loss(real_logits, fake_logits, 1.0);
-        let d_value = scalar(d_loss.clone());
+        let d_value = d_loss.clone();
         if !freeze_d {
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
             self.discriminator =
@@ -415,7 +416,7 @@ impl Session for CrnnGanSession {
         // The freezing rule weighs D's loss against G's adversarial loss, also when G trains by
         // feature matching: that loss is on another scale (~0.01 against D's ~1), and with it G
         // stayed frozen through most of the first epoch.
-        let g_verdict = scalar(super::bce_with_logits(fake_logits.clone(), 1.0).detach());
+        let g_verdict = super::bce_with_logits(fake_logits.clone(), 1.0).detach();
         let g_loss = if self.config.feature_matching > 0 {
             let (_, real_features) = self.discriminator.forward(real);
             let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0);
@@ -423,7 +424,7 @@ impl Session for CrnnGanSession {
         } else {
             super::bce_with_logits(fake_logits, 1.0)
         };
-        let g_value = scalar(g_loss.clone());
+        let g_value = g_loss.clone();
         // G's gradient is measured even in a frozen step (the dashboard plots every step).
         let gradients = g_loss.backward();
         let g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
@@ -433,8 +434,11 @@ impl Session for CrnnGanSession {
                 self.g_optimizer
                     .step(self.learning_rate, self.generator.clone(), grads);
         }
-        self.last = (d_value, g_verdict);
-        vec![d_value, g_value, d_real, d_fake, g_gradient]
+        // Only the freezing rule needs the two losses on the host (a read-back per step).
+        if self.config.freezing > 0 {
+            self.last = (scalar(d_value.clone()), scalar(g_verdict));
+        }
+        super::StepLosses::new([d_value, g_value, d_real, d_fake, g_gradient])
     }
     fn validate(&mut self) -> Vec<(String, f64)> {
         let generator = self.generator.valid();

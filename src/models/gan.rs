@@ -12,13 +12,13 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
 use super::gan_health::diversity;
-use super::{Batches, Sample, Session, rows, scalar};
+use super::{Batches, Sample, Session, rows};
 use crate::data::{BarRolls, roll_to_score};
 use crate::music::Score;
 
@@ -233,8 +233,8 @@ impl GanSession {
         Ok(Self {
             generator: Generator::new(&config, cells, device),
             discriminator: Discriminator::new(&config, cells, device),
-            g_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
-            d_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+            g_optimizer: super::optim::adam(0.5),
+            d_optimizer: super::optim::adam(0.5),
             config,
             train: Batches::new(train, batch),
             validation,
@@ -289,10 +289,10 @@ impl Session for GanSession {
         self.train.shuffle(rng);
     }
 
-    fn train_step(&mut self, step: usize) -> Vec<f64> {
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
         let batch = self.train.get(step).to_vec();
         let n = batch.len();
-        let (mut d_loss_value, mut d_real_value, mut d_fake_value) = (0.0, 0.0, 0.0);
+        let mut d_values = None;
         // 1. The discriminator, d_steps times: real bars towards 1, generated bars towards 0.
         for k in 0..self.config.d_steps.max(1) {
             let real = if k == 0 {
@@ -309,9 +309,7 @@ impl Session for GanSession {
             let (fake_logits, _) = self.discriminator.forward(fake);
             let (d_loss, d_real, d_fake) =
                 super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
-            d_loss_value = scalar(d_loss.clone());
-            d_real_value = d_real;
-            d_fake_value = d_fake;
+            d_values = Some((d_loss.clone(), d_real, d_fake));
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
             self.discriminator =
                 self.d_optimizer
@@ -338,13 +336,8 @@ impl Session for GanSession {
         self.generator = self
             .g_optimizer
             .step(self.learning_rate, self.generator.clone(), grads);
-        vec![
-            d_loss_value,
-            scalar(g_loss),
-            d_real_value,
-            d_fake_value,
-            g_gradient,
-        ]
+        let (d_loss, d_real, d_fake) = d_values.expect("at least one discriminator step");
+        super::StepLosses::new([d_loss, g_loss, d_real, d_fake, g_gradient])
     }
 
     fn validate(&mut self) -> Vec<(String, f64)> {

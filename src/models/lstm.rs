@@ -8,7 +8,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, LstmState};
 
 use super::recurrent::{FusedLstm, stack_steps};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -378,7 +378,7 @@ impl LstmSession {
         let steps_per_epoch = (total_steps / (config.sequence.max(1) * batch_size.max(1))).max(1);
         Ok(Self {
             model: LstmMelody::new(&config, &data.range, device),
-            optimizer: AdamConfig::new().init(),
+            optimizer: super::optim::adam(0.9),
             config,
             data,
             train,
@@ -444,7 +444,7 @@ impl Session for LstmSession {
         self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
     }
 
-    fn train_step(&mut self, _step: usize) -> Vec<f64> {
+    fn train_step(&mut self, _step: usize) -> super::StepLosses {
         let mut rng = self.rng.clone();
         let crops: Vec<Vec<usize>> = (0..self.batch_size)
             .map(|_| {
@@ -458,7 +458,7 @@ impl Session for LstmSession {
         self.model = self
             .optimizer
             .step(self.learning_rate, self.model.clone(), grads);
-        vec![scalar(loss)]
+        super::StepLosses::new([loss])
     }
 
     fn validate(&mut self) -> Vec<(String, f64)> {

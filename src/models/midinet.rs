@@ -23,13 +23,13 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::{leaky_relu, relu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
 use super::gan::noise;
-use super::{Sample, Session, scalar};
+use super::{Sample, Session};
 use crate::data::encoding::{pick_track, voice_tokens};
 use crate::data::{HOLD, PitchRange, REST};
 use crate::music::chords::{Chord, chords_per_bar};
@@ -696,8 +696,8 @@ impl MidiNetSession {
             average: generator.valid(),
             generator,
             discriminator: MidiNetDiscriminator::new(&config, pitches, device),
-            g_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
-            d_optimizer: AdamConfig::new().with_beta_1(0.5).init(),
+            g_optimizer: super::optim::adam(0.5),
+            d_optimizer: super::optim::adam(0.5),
             order: super::Batches::new((0..examples.len()).collect(), batch),
             examples,
             range,
@@ -757,7 +757,7 @@ impl Session for MidiNetSession {
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.order.shuffle(rng);
     }
-    fn train_step(&mut self, step: usize) -> Vec<f64> {
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
         let pitches = self.range.vocab_size() - 2;
         let reach = self.config.transpose as i32;
         let batch: Vec<BarExample> = self
@@ -794,13 +794,13 @@ impl Session for MidiNetSession {
         let (fake_logits, _) = self.discriminator.forward(fake, chord.clone(), &fold);
         let (d_loss, d_real, d_fake) =
             super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
-        let d_value = scalar(d_loss.clone());
+        let d_value = d_loss.clone();
         let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
         self.discriminator =
             self.d_optimizer
                 .step(self.learning_rate, self.discriminator.clone(), grads);
 
-        let (mut g_value, mut g_gradient) = (0.0, 0.0);
+        let (mut g_value, mut g_gradient) = (None, None);
         for _ in 0..self.config.g_steps.max(1) {
             let z = noise(n, self.config.noise, &mut self.rng, &self.device);
             let choices = choice_noise(n, pitches, &mut self.rng, &self.device);
@@ -816,9 +816,9 @@ impl Session for MidiNetSession {
             let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0);
             let g_loss = super::bce_with_logits(fake_logits, 1.0)
                 + (gap.clone() * gap).mean() * self.config.feature_matching;
-            g_value = scalar(g_loss.clone());
+            g_value = Some(g_loss.clone());
             let gradients = g_loss.backward();
-            g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
+            g_gradient = Some(super::grad_norm(&self.generator.output.weight, &gradients));
             let grads = GradientsParams::from_grads(gradients, &self.generator);
             self.generator =
                 self.g_optimizer
@@ -829,7 +829,11 @@ impl Session for MidiNetSession {
             &self.generator.valid(),
             self.config.average.clamp(0.0, 0.9999),
         );
-        vec![d_value, g_value, d_real, d_fake, g_gradient]
+        let (g_value, g_gradient) = (
+            g_value.expect("at least one generator step"),
+            g_gradient.expect("at least one generator step"),
+        );
+        super::StepLosses::new([d_value, g_value, d_real, d_fake, g_gradient])
     }
     fn validate(&mut self) -> Vec<(String, f64)> {
         // How often the melody's notes belong to the bar's chord: real bars, bars generated for

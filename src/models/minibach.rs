@@ -8,7 +8,7 @@
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -450,7 +450,7 @@ impl MiniBachSession {
         Ok(Self {
             baselines,
             model: MiniBach::new(&config, &ranges, device),
-            optimizer: AdamConfig::new().init(),
+            optimizer: super::optim::adam(0.9),
             ranges,
             train: Batches::new(train, batch_size),
             validation,
@@ -515,16 +515,14 @@ impl Session for MiniBachSession {
         self.train.shuffle(rng);
     }
 
-    fn train_step(&mut self, step: usize) -> Vec<f64> {
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let (total, per_voice, _) = self.losses(&self.model, &indices);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
         self.model = self
             .optimizer
             .step(self.learning_rate, self.model.clone(), grads);
-        let mut out = vec![scalar(total)];
-        out.extend(per_voice.into_iter().map(scalar));
-        out
+        super::StepLosses::new(std::iter::once(total).chain(per_voice))
     }
 
     fn validate(&mut self) -> Vec<(String, f64)> {

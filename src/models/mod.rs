@@ -11,6 +11,7 @@ pub mod latent;
 pub mod lstm;
 pub mod midinet;
 pub mod minibach;
+pub mod optim;
 pub mod recurrent;
 pub mod rnn_vae;
 pub mod vae;
@@ -403,6 +404,51 @@ pub fn scalar(tensor: Tensor<1>) -> f64 {
     f64::from(tensor.into_scalar::<f32>())
 }
 
+/// What one training step reports (its losses and probes), still on the device that computed
+/// them: one-element tensors, in the order of [`Session::loss_names`].
+///
+/// Why not plain numbers: reading a value back from a GPU waits for all the work queued before
+/// it, so a step that reads its loss at once can never overlap with the next one. The trainer
+/// collects many steps' values and reads them in one transfer ([`read_steps`]); on the CPU it
+/// reads every step, which costs nothing there.
+pub struct StepLosses(Vec<Tensor<1>>);
+
+impl StepLosses {
+    /// The values of a step, cut off from the autodiff graph (they are only read).
+    pub fn new(values: impl IntoIterator<Item = Tensor<1>>) -> Self {
+        Self(values.into_iter().map(Tensor::inner).collect())
+    }
+
+    /// Reads the values back now.
+    pub fn read(self) -> Vec<f64> {
+        read_steps(vec![self]).remove(0)
+    }
+}
+
+/// A number known on the host, as a step value on `device`.
+pub fn step_value(value: f64, device: &Device) -> Tensor<1> {
+    Tensor::from_floats([value as f32], &device.clone().inner())
+}
+
+/// Reads the values of many steps back in one transfer, step by step in order.
+pub fn read_steps(steps: Vec<StepLosses>) -> Vec<Vec<f64>> {
+    let widths: Vec<usize> = steps.iter().map(|s| s.0.len()).collect();
+    let all: Vec<Tensor<1>> = steps.into_iter().flat_map(|s| s.0).collect();
+    if all.is_empty() {
+        return widths.iter().map(|_| Vec::new()).collect();
+    }
+    let values = Tensor::cat(all, 0)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let mut values = values.into_iter().map(f64::from);
+    widths
+        .iter()
+        .map(|&w| values.by_ref().take(w).collect())
+        .collect()
+}
+
 /// Reads a 2-D float tensor back as rows.
 pub fn rows(tensor: Tensor<2>) -> Vec<Vec<f32>> {
     let [_, cols] = tensor.dims();
@@ -485,8 +531,9 @@ pub trait Session: Send {
     fn steps_per_epoch(&self) -> usize;
     /// Starts a new epoch (reshuffles with the run's random generator).
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng);
-    /// Trains on the next batch; returns the losses.
-    fn train_step(&mut self, step: usize) -> Vec<f64>;
+    /// Trains on the next batch; returns the losses (read them with [`StepLosses::read`] or,
+    /// many steps at once, [`read_steps`]).
+    fn train_step(&mut self, step: usize) -> StepLosses;
     /// Held-out measures (loss, accuracy), name → value.
     fn validate(&mut self) -> Vec<(String, f64)>;
     /// A few generated samples.
@@ -513,10 +560,10 @@ pub fn discriminator_loss(
     real_logits: Tensor<2>,
     fake_logits: Tensor<2>,
     real_label: f64,
-) -> (Tensor<1>, f64, f64) {
+) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
     use burn::tensor::activation::sigmoid;
-    let d_real = scalar(sigmoid(real_logits.clone()).mean());
-    let d_fake = scalar(sigmoid(fake_logits.clone()).mean());
+    let d_real = sigmoid(real_logits.clone().detach()).mean();
+    let d_fake = sigmoid(fake_logits.clone().detach()).mean();
     let loss = bce_with_logits(real_logits, real_label) + bce_with_logits(fake_logits, 0.0);
     (loss, d_real, d_fake)
 }
@@ -546,11 +593,12 @@ pub fn minibatch_spread(features: Tensor<2>) -> Tensor<2> {
 pub fn grad_norm<const D: usize>(
     weight: &burn::module::Param<Tensor<D>>,
     gradients: &burn::tensor::Gradients,
-) -> f64 {
-    weight.val().grad(gradients).map_or(0.0, |g| {
-        let squared = (g.clone() * g).sum();
-        scalar(squared).sqrt()
-    })
+) -> Tensor<1> {
+    let weight = weight.val();
+    match weight.grad(gradients) {
+        Some(g) => (g.clone() * g).sum().sqrt(),
+        None => step_value(0.0, &weight.device()),
+    }
 }
 
 /// Saves an adversarial pair with their optimisers: the generator at `path`, the
@@ -601,7 +649,7 @@ pub fn load_with_optimizer<M: burn::module::Module>(
     let module = load_module(module, path)?;
     let state = path.with_extension("adam.bpk");
     if state.is_file() {
-        let current = std::mem::replace(optimizer, burn::optim::AdamConfig::new().init());
+        let current = std::mem::replace(optimizer, optim::adam(0.9));
         *optimizer = current
             .load(&state)
             .map_err(|e| format!("{}: cannot read the optimiser: {e}", state.display()))?;

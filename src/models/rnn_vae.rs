@@ -6,7 +6,7 @@
 
 use burn::module::Module;
 use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -357,7 +357,7 @@ impl RnnVaeSession {
         Ok(Self {
             baselines,
             model: RnnVae::new(&config, data.range.vocab_size(), device),
-            optimizer: AdamConfig::new().init(),
+            optimizer: super::optim::adam(0.9),
             schedule: KlSchedule {
                 max_beta: config.max_beta,
                 anneal_steps: config.anneal_steps,
@@ -440,7 +440,7 @@ impl Session for RnnVaeSession {
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.train.shuffle(rng);
     }
-    fn train_step(&mut self, step: usize) -> Vec<f64> {
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let model = self.model.clone();
         let (total, reconstruction, kl, _, _) = self.losses(&model, &indices, true);
@@ -449,7 +449,7 @@ impl Session for RnnVaeSession {
             .optimizer
             .step(self.learning_rate, self.model.clone(), grads);
         self.step += 1;
-        vec![scalar(total), scalar(reconstruction), scalar(kl)]
+        super::StepLosses::new([total, reconstruction, kl])
     }
     fn validate(&mut self) -> Vec<(String, f64)> {
         let model = self.model.valid();

@@ -7,7 +7,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -254,7 +254,7 @@ impl VaeSession {
         Ok(Self {
             baselines,
             model: Vae::new(&config, data.range.vocab_size(), device),
-            optimizer: AdamConfig::new().init(),
+            optimizer: super::optim::adam(0.9),
             schedule: KlSchedule {
                 max_beta: config.max_beta,
                 anneal_steps: config.anneal_steps,
@@ -314,7 +314,7 @@ impl Session for VaeSession {
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.train.shuffle(rng);
     }
-    fn train_step(&mut self, step: usize) -> Vec<f64> {
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let (total, reconstruction, kl, _, _) = self.losses(&self.model, &indices, true);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
@@ -322,7 +322,7 @@ impl Session for VaeSession {
             .optimizer
             .step(self.learning_rate, self.model.clone(), grads);
         self.step += 1;
-        vec![scalar(total), scalar(reconstruction), scalar(kl)]
+        super::StepLosses::new([total, reconstruction, kl])
     }
     fn validate(&mut self) -> Vec<(String, f64)> {
         let model = self.model.valid();

@@ -12,8 +12,13 @@ use rand::SeedableRng;
 use super::checkpoint::{self, EpochRecord, History, StepRecord};
 use super::{RunConfig, build_session};
 use crate::compute::{ComputeDevice, DeviceChoice};
-use crate::models::Sample;
+use crate::models::{Sample, StepLosses, read_steps};
 use crate::music::metrics;
+
+/// On a GPU, the trainer reads step losses back after this many steps…
+const READ_BATCH: usize = 16;
+/// …or after this long, whichever comes first, so the dashboard still moves smoothly.
+const READ_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What the training thread reports.
 #[derive(Clone, Debug)]
@@ -277,11 +282,63 @@ fn run(
         session.start_epoch(&mut rng);
         let mut sums = vec![0.0; history.loss_names.len()];
         let mut done = 0;
-        for step in 0..per_epoch {
+        // Steps whose losses are still on the device (see `StepLosses`): read every step on
+        // the CPU, where it is free, and in batches on a GPU, where each read waits for the
+        // queue to drain.
+        let mut pending: Vec<(usize, StepLosses)> = Vec::new();
+        let mut last_read = Instant::now();
+        let mut step = 0;
+        loop {
             while pause.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            if stop.load(Ordering::SeqCst) {
+            let stopping = stop.load(Ordering::SeqCst);
+            if !stopping {
+                pending.push((step, session.train_step(step)));
+                step += 1;
+            }
+            let due = !device.is_gpu()
+                || pending.len() >= READ_BATCH
+                || last_read.elapsed() >= READ_INTERVAL;
+            if stopping || step == per_epoch || due {
+                let (steps, losses): (Vec<usize>, Vec<StepLosses>) = pending.drain(..).unzip();
+                last_read = Instant::now();
+                for (at, losses) in steps.into_iter().zip(read_steps(losses)) {
+                    if let Some(bad) = losses.iter().find(|l| !l.is_finite()) {
+                        let kept = if saved_any {
+                            format!("the last good checkpoint is kept in {}", run_dir.display())
+                        } else {
+                            "no checkpoint was written".to_string()
+                        };
+                        return Err(format!(
+                            "training diverged: the loss became {bad} at epoch {epoch}, step {}; {kept}. Try a lower learning rate.",
+                            at + 1
+                        ));
+                    }
+                    global_step += 1;
+                    done += 1;
+                    for (s, l) in sums.iter_mut().zip(&losses) {
+                        *s += l;
+                    }
+                    window.1 += 1;
+                    let elapsed = window.0.elapsed().as_secs_f64().max(1e-9);
+                    let record = StepRecord {
+                        global_step,
+                        epoch,
+                        losses,
+                    };
+                    history.steps.push(record.clone());
+                    reporter.offer(TrainingEvent::Step {
+                        record,
+                        step: at,
+                        steps_per_second: window.1 as f64 / elapsed,
+                    });
+                    if elapsed > 2.0 {
+                        window = (Instant::now(), 0);
+                    }
+                }
+            }
+            if stopping {
                 if done > 0 || !saved_any {
                     checkpoint::write(&run_dir, &config, &history, session.as_ref())
                         .map_err(|e| e.to_string())?;
@@ -292,38 +349,8 @@ fn run(
                     run_dir.display()
                 ));
             }
-            let losses = session.train_step(step);
-            if let Some(bad) = losses.iter().find(|l| !l.is_finite()) {
-                let kept = if saved_any {
-                    format!("the last good checkpoint is kept in {}", run_dir.display())
-                } else {
-                    "no checkpoint was written".to_string()
-                };
-                return Err(format!(
-                    "training diverged: the loss became {bad} at epoch {epoch}, step {}; {kept}. Try a lower learning rate.",
-                    step + 1
-                ));
-            }
-            global_step += 1;
-            done += 1;
-            for (s, l) in sums.iter_mut().zip(&losses) {
-                *s += l;
-            }
-            window.1 += 1;
-            let elapsed = window.0.elapsed().as_secs_f64().max(1e-9);
-            let record = StepRecord {
-                global_step,
-                epoch,
-                losses,
-            };
-            history.steps.push(record.clone());
-            reporter.offer(TrainingEvent::Step {
-                record,
-                step,
-                steps_per_second: window.1 as f64 / elapsed,
-            });
-            if elapsed > 2.0 {
-                window = (Instant::now(), 0);
+            if step == per_epoch {
+                break;
             }
         }
         let validation = session.validate();

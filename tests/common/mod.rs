@@ -49,7 +49,7 @@ pub fn train_steps(session: &mut dyn muselab::models::Session, steps: usize) -> 
             if step % per_epoch == 0 {
                 session.start_epoch(&mut rng);
             }
-            session.train_step(step % per_epoch)
+            session.train_step(step % per_epoch).read()
         })
         .collect()
 }
