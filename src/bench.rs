@@ -204,20 +204,55 @@ pub fn run_models(
             std::hint::black_box(session.samples(2));
             let generate_ms = started.elapsed().as_secs_f64() * 1e3;
             let device_name = if device.is_gpu() { "gpu" } else { "cpu" };
+            let flops = session.flops_per_example();
+            let gflops = flops.map(|f| f * examples_per_second / 1e9);
+            let peak = (!device.is_gpu()).then(cpu_peak_gflops).flatten();
+            let peak_fraction = gflops.zip(peak).map(|(g, p)| g / p);
+            // The parameter shapes, so that a peer (scripts/peers/) builds the same network.
+            let layers: Vec<_> = session
+                .layers()
+                .into_iter()
+                .map(|l| serde_json::json!([l.name, l.shape]))
+                .collect();
             report(
                 json,
                 serde_json::json!({"model": kind.id(), "device": device_name, "adapter": device.label(),
                     "batch": config.batch_size, "train_examples_per_second": examples_per_second,
                     "steps": steps, "warm_up_steps": warm, "warm_up_seconds": warm_up_seconds,
-                    "generate_ms": generate_ms}),
+                    "generate_ms": generate_ms, "layers": layers, "flops_per_example": flops,
+                    "gflops_per_second": gflops, "cpu_peak_gflops": peak,
+                    "peak_fraction": peak_fraction}),
                 format!(
-                    "{:<20} {device_name}: {examples_per_second:>9.0} examples/s ({steps} steps of {batch} in {seconds:.1} s), sample in {generate_ms:.1} ms",
-                    kind.id()
+                    "{:<20} {device_name}: {examples_per_second:>9.0} examples/s ({steps} steps of {batch} in {seconds:.1} s), sample in {generate_ms:.1} ms{}",
+                    kind.id(),
+                    match (gflops, peak_fraction) {
+                        (Some(g), Some(f)) =>
+                            format!("; {g:.1} GFLOP/s = {:.0}% of the CPU's peak", f * 100.0),
+                        (Some(g), None) => format!("; {g:.1} GFLOP/s"),
+                        _ => String::new(),
+                    }
                 ),
             );
         }
     }
     0
+}
+
+/// This CPU's peak single-precision rate in GFLOP/s: cores × 32 operations per cycle (two
+/// fused multiply-add units of eight f32 lanes, the AVX2 width of burn's matrix kernels) × the
+/// clock that /proc/cpuinfo reports. `None` where that file does not exist.
+pub fn cpu_peak_gflops() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let mhz: f64 = info
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    let cores = std::thread::available_parallelism().ok()?.get() as f64;
+    Some(cores * 32.0 * mhz / 1e3)
 }
 
 /// Latency of a click on the latent map: decoding one 2-bar point and synthesising its audio,

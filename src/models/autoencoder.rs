@@ -567,6 +567,11 @@ impl Session for AutoencoderSession {
         ]
     }
 
+    fn flops_per_example(&self) -> Option<f64> {
+        let layers = self.layers();
+        Some(super::card::matmul_flops(&layers, |_| 1.0) * super::card::TRAINING_PASSES)
+    }
+
     fn layers(&self) -> Vec<super::card::LayerShape> {
         super::card::layers("", &self.model)
     }

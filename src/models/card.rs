@@ -85,6 +85,23 @@ pub fn parameter_count(layers: &[LayerShape]) -> usize {
 }
 
 /// The float parameters of a module with their paths, each prefixed with `prefix`.
+/// Floating-point operations of the matrix products in one forward pass, per example: 2 per
+/// weight of every 2-D weight matrix, times how often the example applies it (`uses`, by the
+/// parameter's name: once for a feedforward layer, once per time step for a recurrent one).
+/// Embedding tables are looked up, not multiplied, and bias adds and activations are left out,
+/// so this is a lower bound of the work.
+pub fn matmul_flops(layers: &[LayerShape], uses: impl Fn(&str) -> f64) -> f64 {
+    layers
+        .iter()
+        .filter(|l| l.shape.len() == 2 && l.name.ends_with("weight") && !l.name.contains("embed"))
+        .map(|l| 2.0 * (l.shape[0] * l.shape[1]) as f64 * uses(&l.name))
+        .sum()
+}
+
+/// Forward and backward together cost about three forward passes (the backward pass computes
+/// the gradients of both the inputs and the weights of each product).
+pub const TRAINING_PASSES: f64 = 3.0;
+
 pub fn layers<M: Module>(prefix: &str, module: &M) -> Vec<LayerShape> {
     struct Collect {
         path: Vec<String>,

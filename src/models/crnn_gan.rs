@@ -8,7 +8,9 @@
 //! that start together share a step.
 
 use burn::module::Module;
-use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig};
+use burn::nn::{Linear, LinearConfig};
+
+use super::recurrent::{FusedBiLstm, FusedLstm};
 use burn::optim::GradientsParams;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -189,16 +191,16 @@ pub fn event_windows(
 /// The generator: noise per step → two LSTMs → event features.
 #[derive(Module, Debug)]
 pub struct CrnnGenerator {
-    lstm1: Lstm,
-    lstm2: Lstm,
+    lstm1: FusedLstm,
+    lstm2: FusedLstm,
     output: Linear,
 }
 
 /// The discriminator: two bidirectional LSTMs → a verdict per step, averaged.
 #[derive(Module, Debug)]
 pub struct CrnnDiscriminator {
-    lstm1: BiLstm,
-    lstm2: BiLstm,
+    lstm1: FusedBiLstm,
+    lstm2: FusedBiLstm,
     output: Linear,
 }
 
@@ -206,8 +208,8 @@ impl CrnnGenerator {
     /// Builds G.
     pub fn new(config: &CrnnGanConfig, device: &Device) -> Self {
         Self {
-            lstm1: LstmConfig::new(config.noise, config.hidden, true).init(device),
-            lstm2: LstmConfig::new(config.hidden, config.hidden, true).init(device),
+            lstm1: FusedLstm::new(config.noise, config.hidden, device),
+            lstm2: FusedLstm::new(config.hidden, config.hidden, device),
             output: LinearConfig::new(config.hidden, FEATURES * config.tones()).init(device),
         }
     }
@@ -216,8 +218,8 @@ impl CrnnGenerator {
     /// - noise: `[batch, steps, noise]`
     /// - returns: `[batch, steps, FEATURES * tones]` in (-1, 1)
     pub fn forward(&self, noise: Tensor<3>) -> Tensor<3> {
-        let (h, _) = self.lstm1.forward(noise, None);
-        let (h, _) = self.lstm2.forward(h, None);
+        let (h, _) = self.lstm1.forward_sequence(noise, None, false);
+        let (h, _) = self.lstm2.forward_sequence(h, None, false);
         tanh(self.output.forward(h))
     }
 }
@@ -226,8 +228,8 @@ impl CrnnDiscriminator {
     /// Builds D.
     pub fn new(config: &CrnnGanConfig, device: &Device) -> Self {
         Self {
-            lstm1: BiLstmConfig::new(FEATURES * config.tones(), config.hidden, true).init(device),
-            lstm2: BiLstmConfig::new(2 * config.hidden, config.hidden, true).init(device),
+            lstm1: FusedBiLstm::new(FEATURES * config.tones(), config.hidden, device),
+            lstm2: FusedBiLstm::new(2 * config.hidden, config.hidden, device),
             output: LinearConfig::new(2 * config.hidden, 1).init(device),
         }
     }
@@ -236,8 +238,8 @@ impl CrnnDiscriminator {
     /// - events: `[batch, steps, FEATURES * tones]`
     /// - returns: logits `[batch, 1]` (mean over steps) and features `[batch, 2 * hidden]`
     pub fn forward(&self, events: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
-        let (h, _) = self.lstm1.forward(events, None);
-        let (h, _) = self.lstm2.forward(h, None); // [batch, steps, 2 * hidden]
+        let h = self.lstm1.forward_sequence(events);
+        let h = self.lstm2.forward_sequence(h); // [batch, steps, 2 * hidden]
         let features = h.clone().mean_dim(1).squeeze_dim::<2>(1); // [batch, 2 * hidden]
         let logits = self.output.forward(h).mean_dim(1).squeeze_dim::<2>(1); // [batch, 1]
         (logits, features)
@@ -480,6 +482,28 @@ impl Session for CrnnGanSession {
         }));
         samples
     }
+    fn flops_per_example(&self) -> Option<f64> {
+        // In forward-pass units per example: the discriminator step runs G forward (detached)
+        // and D forward and backward on a real and a generated batch; the generator step runs G
+        // forward and backward and D forward and backward (for G's gradient), plus D forward
+        // on real data under feature matching.
+        // Every weight is applied once per step of the sequence.
+        let steps = self.config.sequence as f64;
+        let layers = self.layers();
+        let d_steps = 1.0;
+        let matching = if self.config.feature_matching > 0 {
+            1.0
+        } else {
+            0.0
+        };
+        let g =
+            super::card::matmul_flops(&layers, |n| if n.starts_with("G.") { steps } else { 0.0 });
+        let d =
+            super::card::matmul_flops(&layers, |n| if n.starts_with("D.") { steps } else { 0.0 });
+        let passes = super::card::TRAINING_PASSES;
+        Some(g * (d_steps + passes) + d * (d_steps * 2.0 * passes + passes + matching))
+    }
+
     fn layers(&self) -> Vec<super::card::LayerShape> {
         [
             super::card::layers("G", &self.generator),
@@ -500,7 +524,8 @@ impl Session for CrnnGanSession {
             (self.generator.clone(), &mut self.g_optimizer),
             (self.discriminator.clone(), &mut self.d_optimizer),
             path,
-        )?;
+        )
+        .map_err(|e| format!("{e}{}", super::recurrent::OLD_LAYOUT))?;
         Ok(())
     }
 }
@@ -523,7 +548,8 @@ fn load(
         return Err(super::missing_vocabulary(path));
     };
     Ok(Box::new(TrainedCrnnGan {
-        generator: super::load_module(CrnnGenerator::new(c, device), path)?,
+        generator: super::load_module(CrnnGenerator::new(c, device), path)
+            .map_err(|e| format!("{e}{}", super::recurrent::OLD_LAYOUT))?,
         config: c.clone(),
     }))
 }

@@ -387,6 +387,24 @@ impl Session for GanSession {
         samples
     }
 
+    fn flops_per_example(&self) -> Option<f64> {
+        // In forward-pass units per example: the discriminator step runs G forward (detached)
+        // and D forward and backward on a real and a generated batch; the generator step runs G
+        // forward and backward and D forward and backward (for G's gradient), plus D forward
+        // on real data under feature matching.
+        let layers = self.layers();
+        let d_steps = self.config.d_steps.max(1) as f64;
+        let matching = if self.config.feature_matching > 0 {
+            1.0
+        } else {
+            0.0
+        };
+        let g = super::card::matmul_flops(&layers, |n| if n.starts_with("G.") { 1.0 } else { 0.0 });
+        let d = super::card::matmul_flops(&layers, |n| if n.starts_with("D.") { 1.0 } else { 0.0 });
+        let passes = super::card::TRAINING_PASSES;
+        Some(g * (d_steps + passes) + d * (d_steps * 2.0 * passes + passes + matching))
+    }
+
     fn layers(&self) -> Vec<super::card::LayerShape> {
         [
             super::card::layers("G", &self.generator),

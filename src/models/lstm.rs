@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, LstmState};
 
-use super::recurrent::{FusedLstm, stack_steps};
+use super::recurrent::FusedLstm;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -132,26 +132,17 @@ impl LstmMelody {
         state: Option<Vec<LstmState<2>>>,
     ) -> (Tensor<2>, Vec<LstmState<2>>) {
         let [batch, steps] = tokens.dims();
-        // Embedded step by step: slices of the token data need no gradient, so no step's
-        // backward pass touches the whole sequence.
-        let mut x: Vec<Tensor<2>> = (0..steps)
-            .map(|t| {
-                let embedded = self.embed.forward(tokens.clone().narrow(1, t, 1)); // [batch, 1, e]
-                let [_, _, width] = embedded.dims();
-                embedded.reshape([batch, width])
-            })
-            .collect();
+        let mut x = self.embed.forward(tokens); // [batch, steps, embedding]
         let mut states = Vec::with_capacity(self.layers.len());
         let mut previous = state.map(Vec::into_iter);
         for layer in &self.layers {
             let initial = previous.as_mut().and_then(Iterator::next);
-            let (y, s) = layer.forward_steps(&x, initial, false); // [batch, hidden] per step
+            let (y, s) = layer.forward_sequence(x, initial, false); // [batch, steps, hidden]
             x = y;
             states.push(s);
         }
         let hidden = self.layers.last().map_or(0, FusedLstm::hidden_size);
-        // Stacked once: [batch, steps, hidden] → [batch * steps, hidden].
-        let stacked = stack_steps(x).reshape([batch * steps, hidden]);
+        let stacked = x.reshape([batch * steps, hidden]);
         (self.output.forward(stacked), states)
     }
 }
@@ -505,6 +496,13 @@ impl Session for LstmSession {
             label: "new tune (temperature 1.0)".into(),
             score: tokens_to_score("lstm sample", &tokens, &range),
         }]
+    }
+
+    fn flops_per_example(&self) -> Option<f64> {
+        // Every weight is applied once per step of the sequence.
+        let steps = self.config.sequence as f64;
+        let layers = self.layers();
+        Some(super::card::matmul_flops(&layers, |_| steps) * super::card::TRAINING_PASSES)
     }
 
     fn layers(&self) -> Vec<super::card::LayerShape> {

@@ -9,6 +9,8 @@ pub mod gan;
 pub mod gan_health;
 pub mod latent;
 pub mod lstm;
+pub mod lstm_kernel;
+pub mod lstm_op;
 pub mod midinet;
 pub mod minibach;
 pub mod optim;
@@ -399,6 +401,11 @@ pub fn targets(rows: &[&[usize]], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(data, [len]), device)
 }
 
+/// True for burn's CPU backend (with or without autodiff), where muselab's own kernels run.
+pub fn is_cpu(device: &Device) -> bool {
+    *device == Device::flex() || *device == Device::flex().autodiff()
+}
+
 /// Reads a one-element tensor back as `f64`.
 pub fn scalar(tensor: Tensor<1>) -> f64 {
     f64::from(tensor.into_scalar::<f32>())
@@ -534,6 +541,11 @@ pub trait Session: Send {
     /// Trains on the next batch; returns the losses (read them with [`StepLosses::read`] or,
     /// many steps at once, [`read_steps`]).
     fn train_step(&mut self, step: usize) -> StepLosses;
+    /// Floating-point operations of one training step per example, counted over the matrix
+    /// products ([`card::matmul_flops`]); `None` where not counted.
+    fn flops_per_example(&self) -> Option<f64> {
+        None
+    }
     /// Held-out measures (loss, accuracy), name → value.
     fn validate(&mut self) -> Vec<(String, f64)>;
     /// A few generated samples.

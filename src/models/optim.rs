@@ -46,11 +46,6 @@ impl FusedAdam {
     }
 }
 
-/// True for burn's CPU backend, where a tensor's memory can be taken and given back.
-fn on_cpu(device: &Device) -> bool {
-    *device == Device::flex() || *device == Device::flex().autodiff()
-}
-
 /// Parameters below this many values are updated on one thread (a thread hand-off costs more).
 const PARALLEL_FROM: usize = 1 << 15;
 
@@ -65,7 +60,7 @@ impl Optimizer for FusedAdam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let device = tensor.device();
-        if !on_cpu(&device) || tensor.dtype() != DType::F32 || grad.dtype() != DType::F32 {
+        if !super::is_cpu(&device) || tensor.dtype() != DType::F32 || grad.dtype() != DType::F32 {
             return self.elsewhere.step(lr, tensor, grad, state);
         }
         let mut params = tensor.into_data();

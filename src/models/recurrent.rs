@@ -53,6 +53,55 @@ impl FusedLstm {
         self.hidden
     }
 
+    /// Runs the layer over a sequence `[batch, steps, input]`, in order or reversed. Returns
+    /// every step's hidden state `[batch, steps, hidden]` (in the inputs' order) and the final
+    /// state. On the CPU the whole layer is one operation with a hand-written backward pass
+    /// ([`super::lstm_op`]); elsewhere it is composed of burn operations step by step.
+    pub fn forward_sequence(
+        &self,
+        x: Tensor<3>,
+        state: Option<LstmState<2>>,
+        reverse: bool,
+    ) -> (Tensor<3>, LstmState<2>) {
+        let [batch, steps, features] = x.dims();
+        let device = x.device();
+        let (c0, h0) = state
+            .unwrap_or_else(|| LstmState::initial([batch, self.hidden], &device))
+            .unpack();
+        if steps == 0 || !super::is_cpu(&device) {
+            let inputs: Vec<Tensor<2>> = (0..steps)
+                .map(|t| x.clone().narrow(1, t, 1).reshape([batch, features]))
+                .collect();
+            let (outputs, state) =
+                self.forward_steps(&inputs, Some(LstmState::new(c0, h0)), reverse);
+            if outputs.is_empty() {
+                return (Tensor::zeros([batch, 0, self.hidden], &device), state);
+            }
+            return (stack_steps(outputs), state);
+        }
+        let bias = match &self.input.bias {
+            Some(b) => b.val(),
+            None => Tensor::zeros([4 * self.hidden], &device),
+        };
+        let (hidden, cells) = super::lstm_op::lstm_layer(
+            x,
+            self.input.weight.val(),
+            self.recurrent.weight.val(),
+            bias,
+            (h0, c0),
+            reverse,
+        );
+        let last = if reverse { 0 } else { steps - 1 };
+        let final_state = LstmState::new(
+            cells.narrow(1, last, 1).reshape([batch, self.hidden]),
+            hidden
+                .clone()
+                .narrow(1, last, 1)
+                .reshape([batch, self.hidden]),
+        );
+        (hidden, final_state)
+    }
+
     /// Runs the layer over per-step inputs (`[batch, input]` each), in order or reversed.
     /// Returns the hidden state of every step, in the inputs' order, and the final state.
     pub fn forward_steps(
@@ -91,6 +140,31 @@ impl FusedLstm {
         }
         let outputs = outputs.into_iter().flatten().collect();
         (outputs, LstmState::new(cell, hidden))
+    }
+}
+
+/// A bidirectional layer: one [`FusedLstm`] reads the sequence forwards, one backwards; their
+/// hidden states stand side by side.
+#[derive(Module, Debug)]
+pub struct FusedBiLstm {
+    forward: FusedLstm,
+    reverse: FusedLstm,
+}
+
+impl FusedBiLstm {
+    /// A layer from `input` features to `hidden` units per direction.
+    pub fn new(input: usize, hidden: usize, device: &Device) -> Self {
+        Self {
+            forward: FusedLstm::new(input, hidden, device),
+            reverse: FusedLstm::new(input, hidden, device),
+        }
+    }
+
+    /// `[batch, steps, input]` → `[batch, steps, 2 · hidden]` (forward states, then reverse).
+    pub fn forward_sequence(&self, x: Tensor<3>) -> Tensor<3> {
+        let (forwards, _) = self.forward.forward_sequence(x.clone(), None, false);
+        let (backwards, _) = self.reverse.forward_sequence(x, None, true);
+        Tensor::cat(vec![forwards, backwards], 2)
     }
 }
 
@@ -218,6 +292,69 @@ mod tests {
         let (forward_on_reversed, _) = layer.forward_steps(&reversed_input, None, false);
         for (a, b) in backward.iter().zip(forward_on_reversed.iter().rev()) {
             assert_eq!(values(a.clone()), values(b.clone()));
+        }
+    }
+
+    /// The CPU kernel (one operation per layer, hand-written backward) against the same layer
+    /// composed of burn operations step by step: outputs, final state and the gradients of the
+    /// inputs, the weights and the initial state, forwards and reversed.
+    #[test]
+    fn sequence_kernel_matches_the_composed_layer() {
+        let device = Device::flex().autodiff();
+        let (batch, steps, input, hidden) = (3, 6, 5, 4);
+        let random = |shape: [usize; 3]| {
+            Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &Device::flex()).into_data()
+        };
+        let x_data = random([batch, steps, input]);
+        let state_data = random([2, batch, hidden]);
+        let mixing = Tensor::<3>::from_data(random([batch, steps, hidden]), &device);
+        for reverse in [false, true] {
+            device.seed(5);
+            let layer = FusedLstm::new(input, hidden, &device);
+            let run = |kernel: bool| {
+                let x = Tensor::<3>::from_data(x_data.clone(), &device).require_grad();
+                let state = Tensor::<3>::from_data(state_data.clone(), &device).require_grad();
+                let c0 = state.clone().narrow(0, 0, 1).reshape([batch, hidden]);
+                let h0 = state.clone().narrow(0, 1, 1).reshape([batch, hidden]);
+                let initial = Some(LstmState::new(c0, h0));
+                let (out, last) = if kernel {
+                    layer.forward_sequence(x.clone(), initial, reverse)
+                } else {
+                    let (outputs, last) =
+                        layer.forward_steps(&steps_of(x.clone()), initial, reverse);
+                    (stack_steps(outputs), last)
+                };
+                let loss = (out.clone() * mixing.clone()).sum()
+                    + (last.cell.clone() * last.hidden.clone()).sum();
+                let grads = loss.backward();
+                let grad_of = |t: &Tensor<2>| values(t.grad(&grads).expect("weight gradient"));
+                (
+                    values(out),
+                    values(last.cell),
+                    values(x.grad(&grads).expect("input gradient")),
+                    values(state.grad(&grads).expect("state gradient")),
+                    grad_of(&layer.input.weight.val()),
+                    grad_of(&layer.recurrent.weight.val()),
+                )
+            };
+            let (kernel, composed) = (run(true), run(false));
+            let pairs = [
+                ("outputs", &kernel.0, &composed.0),
+                ("final cell", &kernel.1, &composed.1),
+                ("input gradient", &kernel.2, &composed.2),
+                ("initial state gradient", &kernel.3, &composed.3),
+                ("input weight gradient", &kernel.4, &composed.4),
+                ("recurrent weight gradient", &kernel.5, &composed.5),
+            ];
+            for (what, a, b) in pairs {
+                assert_eq!(a.len(), b.len(), "{what}");
+                let gap = a
+                    .iter()
+                    .zip(b.iter())
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(gap < 1e-4, "{what} (reverse {reverse}): off by {gap}");
+            }
         }
     }
 }

@@ -5,7 +5,9 @@
 //! decoder's own guesses instead of the true previous token with some probability).
 
 use burn::module::Module;
-use burn::nn::{BiLstm, BiLstmConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
+use burn::nn::{Linear, LinearConfig, LstmState};
+
+use super::recurrent::FusedLstm;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -105,11 +107,13 @@ impl RnnVaeConfig {
 /// The network.
 #[derive(Module, Debug)]
 pub struct RnnVae {
-    encoder: BiLstm,
+    /// The bidirectional encoder: one layer reads the melody forwards, one backwards.
+    encoder_forward: FusedLstm,
+    encoder_reverse: FusedLstm,
     mean: Linear,
     log_var: Linear,
     initial_state: Linear,
-    decoder: Lstm,
+    decoder: FusedLstm,
     output: Linear,
 }
 
@@ -128,13 +132,13 @@ impl RnnVae {
     /// Builds the network for melodies over `vocab` tokens.
     pub fn new(config: &RnnVaeConfig, vocab: usize, device: &Device) -> Self {
         Self {
-            encoder: BiLstmConfig::new(vocab, config.encoder_hidden, true).init(device),
+            encoder_forward: FusedLstm::new(vocab, config.encoder_hidden, device),
+            encoder_reverse: FusedLstm::new(vocab, config.encoder_hidden, device),
             mean: LinearConfig::new(2 * config.encoder_hidden, config.latent).init(device),
             log_var: LinearConfig::new(2 * config.encoder_hidden, config.latent).init(device),
             initial_state: LinearConfig::new(config.latent, 2 * config.decoder_hidden).init(device),
             // Input: the previous token (vocab + a start token) and z.
-            decoder: LstmConfig::new(vocab + 1 + config.latent, config.decoder_hidden, true)
-                .init(device),
+            decoder: FusedLstm::new(vocab + 1 + config.latent, config.decoder_hidden, device),
             output: LinearConfig::new(config.decoder_hidden, vocab).init(device),
         }
     }
@@ -143,11 +147,12 @@ impl RnnVae {
     /// - melodies: `[batch, steps, vocab]` one-hot
     /// - returns: mean and log-variance, each `[batch, latent]`
     pub fn encode(&self, melodies: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
-        let [batch, _, _] = melodies.dims();
-        let (_, state) = self.encoder.forward(melodies, None);
-        let [_, _, hidden] = state.hidden.dims();
+        let (_, forwards) = self
+            .encoder_forward
+            .forward_sequence(melodies.clone(), None, false);
+        let (_, backwards) = self.encoder_reverse.forward_sequence(melodies, None, true);
         // Final forward and reverse states side by side: [batch, 2 * hidden].
-        let h = state.hidden.swap_dims(0, 1).reshape([batch, 2 * hidden]);
+        let h = Tensor::cat(vec![forwards.hidden, backwards.hidden], 1);
         (
             self.mean.forward(h.clone()),
             self.log_var.forward(h).clamp(-12.0, 12.0),
@@ -179,9 +184,9 @@ impl RnnVae {
     pub fn decode_teacher(&self, z: Tensor<2>, previous: Tensor<3>) -> Tensor<2> {
         let [batch, steps, _] = previous.dims();
         let state = self.start_state(z.clone());
-        let (h, _) = self
-            .decoder
-            .forward(Self::decoder_input(previous, &z), Some(state));
+        let (h, _) =
+            self.decoder
+                .forward_sequence(Self::decoder_input(previous, &z), Some(state), false);
         let [_, _, hidden] = h.dims();
         self.output.forward(h.reshape([batch * steps, hidden]))
     }
@@ -203,7 +208,7 @@ impl RnnVae {
         let mut tokens: Vec<Vec<usize>> = vec![Vec::with_capacity(steps); batch];
         for step in 0..steps {
             let input = Self::decoder_input(one_hot_3d(&previous, vocab + 1, &device), &z);
-            let (h, s) = self.decoder.forward(input, Some(state));
+            let (h, s) = self.decoder.forward_sequence(input, Some(state), false);
             state = s;
             let [_, _, hidden] = h.dims();
             let logits = self.output.forward(h.reshape([batch, hidden])); // [batch, vocab]
@@ -301,7 +306,8 @@ fn load(
         return Err(super::missing_vocabulary(path));
     };
     Ok(Box::new(RnnVaeModel {
-        model: super::load_module(RnnVae::new(c, range.vocab_size(), device), path)?,
+        model: super::load_module(RnnVae::new(c, range.vocab_size(), device), path)
+            .map_err(|e| format!("{e}{}", super::recurrent::OLD_LAYOUT))?,
         config: c.clone(),
         range,
     }))
@@ -499,6 +505,23 @@ impl Session for RnnVaeSession {
         };
         super::latent::standard_samples(&trained, &self.data, &self.validation, seed, &self.device)
     }
+    fn flops_per_example(&self) -> Option<f64> {
+        // Encoder, decoder and output layer run once per step; the latent layers once.
+        let steps = self.config.steps() as f64;
+        let per_step = |name: &str| {
+            if ["encoder", "decoder", "output"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                steps
+            } else {
+                1.0
+            }
+        };
+        let layers = self.layers();
+        Some(super::card::matmul_flops(&layers, per_step) * super::card::TRAINING_PASSES)
+    }
+
     fn layers(&self) -> Vec<super::card::LayerShape> {
         super::card::layers("", &self.model)
     }
@@ -507,7 +530,8 @@ impl Session for RnnVaeSession {
         super::save_with_optimizer(&self.model, &self.optimizer, path)
     }
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)?;
+        self.model = super::load_with_optimizer(self.model.clone(), &mut self.optimizer, path)
+            .map_err(|e| format!("{e}{}", super::recurrent::OLD_LAYOUT))?;
         Ok(())
     }
 }
