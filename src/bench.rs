@@ -165,27 +165,39 @@ pub fn run_models(
             let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
             session.start_epoch(&mut rng);
             let per_epoch = session.steps_per_epoch().max(1);
-            // Warm-up: the allocator on the CPU; on the GPU, kernel compilation and autotuning,
-            // which go on for dozens of steps (measured on an H100: ~1 s per step for the first
-            // ~30 steps of a GAN) — so up to 40 steps or 15 s there.
-            let (warm_steps, warm_limit) = if device.is_gpu() {
-                (40, 15.0)
-            } else {
-                (3, 1.0)
-            };
-            // Losses are read back as the trainer reads them: in batches of 16 steps, and all
-            // at the end of each phase, so the clock stops when the device has finished.
-            let mut pending = Vec::new();
+            // Warm-up: the allocator on the CPU (3 steps); on a GPU, kernel compilation and
+            // autotuning, which go on for dozens of steps as new shapes appear (an H100 and an
+            // H200 spent ~1 s per step for the first ~30 steps of a GAN, and a fixed 15 s
+            // warm-up left compilation inside the measurement). There the warm-up runs in
+            // rounds of 8 steps and ends at a plateau of fast steps (a round no faster than
+            // the one before, under 0.25 s a step: compiling steps take about a second), or
+            // after `GPU_WARM_UP_LIMIT`.
             let warming = Instant::now();
             let mut warm = 0;
-            while warm < warm_steps && (warm < 3 || warming.elapsed().as_secs_f64() < warm_limit) {
-                pending.push(session.train_step(warm % per_epoch));
-                warm += 1;
-                if pending.len() == 16 {
-                    read_steps(std::mem::take(&mut pending));
+            if device.is_gpu() {
+                let mut previous = f64::INFINITY;
+                while warming.elapsed() < GPU_WARM_UP_LIMIT {
+                    let round = Instant::now();
+                    let losses: Vec<_> = (0..8)
+                        .map(|i| session.train_step((warm + i) % per_epoch))
+                        .collect();
+                    read_steps(losses);
+                    warm += 8;
+                    let took = round.elapsed().as_secs_f64();
+                    if took >= 0.85 * previous && took / 8.0 < 0.25 {
+                        break;
+                    }
+                    previous = took;
+                }
+            } else {
+                while warm < 3 {
+                    session.train_step(warm % per_epoch).read();
+                    warm += 1;
                 }
             }
-            read_steps(std::mem::take(&mut pending));
+            // Losses are read back as the trainer reads them: in batches of 16 steps, and all
+            // at the end, so the clock stops when the device has finished.
+            let mut pending = Vec::new();
             let warm_up_seconds = warming.elapsed().as_secs_f64();
             let started = Instant::now();
             let mut steps = 0;
@@ -254,6 +266,9 @@ pub fn cpu_peak_gflops() -> Option<f64> {
     let cores = std::thread::available_parallelism().ok()?.get() as f64;
     Some(cores * 32.0 * mhz / 1e3)
 }
+
+/// The longest a GPU warm-up may take before measuring anyway.
+const GPU_WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// Latency of a click on the latent map: decoding one 2-bar point and synthesising its audio,
 /// for the default VAE (2-D) and recurrent VAE (32-D), averaged over 50 clicks after a warm-up.

@@ -156,7 +156,7 @@ impl Discriminator {
     /// - returns: logits `[batch, 1]` and the last hidden features `[batch, hidden]`
     pub fn forward(&self, bars: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let features = self.hidden.iter().fold(bars, |x, layer| {
-            self.dropout.forward(leaky_relu(layer.forward(x), 0.2))
+            super::dropout(&self.dropout, leaky_relu(layer.forward(x), 0.2))
         });
         (self.output.forward(features.clone()), features)
     }

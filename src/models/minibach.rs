@@ -120,7 +120,7 @@ impl MiniBach {
     /// - returns: `[batch, STEPS, alto_vocab + tenor_vocab + bass_vocab]` logits
     pub fn forward(&self, soprano: Tensor<2>, ranges: &VoiceRanges) -> Tensor<3> {
         let [batch, _] = soprano.dims();
-        let h = self.dropout.forward(relu(self.hidden.forward(soprano))); // [batch, hidden]
+        let h = super::dropout(&self.dropout, relu(self.hidden.forward(soprano))); // [batch, hidden]
         self.output
             .forward(h) // [batch, STEPS * out]
             .reshape([batch, STEPS, ranges.output_width()])
