@@ -14,6 +14,7 @@
 //! output, as in [`super::recurrent::FusedLstm`].
 
 use gemm::Parallelism;
+use rayon::prelude::*;
 
 /// A row-major matrix view over a slice: `rows × cols`, `row_stride` apart.
 #[derive(Clone, Copy)]
@@ -55,6 +56,7 @@ fn product(
     b: &[f32],
     bv: View,
     b_t: bool,
+    parallel: bool,
 ) {
     // Logical shapes after transposition.
     let (m, k) = if a_t {
@@ -91,7 +93,7 @@ fn product(
     };
     let (a_cs, a_rs) = strides(&av, a_t);
     let (b_cs, b_rs) = strides(&bv, b_t);
-    let parallelism = if m * n * k >= 1 << 18 {
+    let parallelism = if parallel && m * n * k >= 1 << 18 {
         Parallelism::Rayon(rayon::current_num_threads())
     } else {
         Parallelism::None
@@ -217,7 +219,64 @@ pub fn forward(
         w_input,
         View::dense(input, g4),
         false,
+        true,
     );
+    // The recurrence is independent per sequence: blocks of rows run their whole time loop
+    // on separate threads (one thread hand-off per layer instead of one per step).
+    let block = rows_per_block(batch);
+    gates
+        .par_chunks_mut(block * steps * g4)
+        .zip(cells.par_chunks_mut(block * steps * h))
+        .zip(hidden.par_chunks_mut(block * steps * h))
+        .zip(h0.par_chunks(block * h).zip(c0.par_chunks(block * h)))
+        .for_each(|(((gates, cells), hidden), (h0, c0))| {
+            let dims = Dims {
+                batch: h0.len() / h,
+                ..dims
+            };
+            forward_steps(
+                dims,
+                gates,
+                cells,
+                hidden,
+                (h0, c0),
+                w_recurrent,
+                bias,
+                reverse,
+            );
+        });
+    Saved {
+        gates,
+        cells,
+        hidden,
+    }
+}
+
+/// Rows per thread's block: all of them on one core, else split evenly over the cores.
+fn rows_per_block(batch: usize) -> usize {
+    batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
+/// The forward time loop over a block of rows (`dims.batch` of them): `gates` holds their input
+/// projections and receives their activations; `cells` and `hidden` receive their states.
+#[allow(clippy::too_many_arguments)]
+fn forward_steps(
+    dims: Dims,
+    gates: &mut [f32],
+    cells: &mut [f32],
+    hidden: &mut [f32],
+    (h0, c0): (&[f32], &[f32]),
+    w_recurrent: &[f32],
+    bias: &[f32],
+    reverse: bool,
+) {
+    let Dims {
+        batch,
+        steps,
+        hidden: h,
+        ..
+    } = dims;
+    let g4 = 4 * h;
     let mut previous: Option<usize> = None;
     for s in 0..steps {
         let t = step_at(s, steps, reverse);
@@ -229,10 +288,10 @@ pub fn forward(
         };
         match previous {
             Some(p) => product(
-                &mut gates,
+                gates,
                 step_gates,
                 true,
-                &hidden,
+                hidden,
                 View {
                     offset: p * h,
                     rows: batch,
@@ -243,9 +302,10 @@ pub fn forward(
                 w_recurrent,
                 View::dense(h, g4),
                 false,
+                false,
             ),
             None => product(
-                &mut gates,
+                gates,
                 step_gates,
                 true,
                 h0,
@@ -253,6 +313,7 @@ pub fn forward(
                 false,
                 w_recurrent,
                 View::dense(h, g4),
+                false,
                 false,
             ),
         }
@@ -285,11 +346,6 @@ pub fn forward(
             cells[row * h..(row + 1) * h].copy_from_slice(&c_row);
         }
         previous = Some(t);
-    }
-    Saved {
-        gates,
-        cells,
-        hidden,
     }
 }
 
@@ -338,6 +394,124 @@ pub fn backward(
     let mut dc_next = vec![0.0f32; batch * h];
     // The hidden state each step read, `[batch, steps, h]`, for the recurrent weights' gradient.
     let mut h_read = vec![0.0f32; rows * h];
+    // Per block of rows on its own thread, as in the forward pass.
+    let block = rows_per_block(batch);
+    let (gs, cs, hs) = (block * steps * g4, block * steps * h, block * h);
+    d_gates
+        .par_chunks_mut(gs)
+        .zip(h_read.par_chunks_mut(cs))
+        .zip(dh_next.par_chunks_mut(hs).zip(dc_next.par_chunks_mut(hs)))
+        .zip(saved.gates.par_chunks(gs).zip(saved.cells.par_chunks(cs)))
+        .zip(saved.hidden.par_chunks(cs).zip(d_output.par_chunks(cs)))
+        .zip(
+            d_cells
+                .par_chunks(cs)
+                .zip(h0.par_chunks(hs).zip(c0.par_chunks(hs))),
+        )
+        .for_each(
+            |(
+                ((((d_gates, h_read), (dh_next, dc_next)), (gates, cells)), (hidden, d_output)),
+                (d_cells, (h0, c0)),
+            )| {
+                let dims = Dims {
+                    batch: h0.len() / h,
+                    ..dims
+                };
+                let saved = SavedBlock {
+                    gates,
+                    cells,
+                    hidden,
+                };
+                backward_steps(
+                    dims,
+                    &saved,
+                    (d_output, d_cells),
+                    (d_gates, h_read, dh_next, dc_next),
+                    (h0, c0),
+                    w_recurrent,
+                    reverse,
+                );
+            },
+        );
+    let mut grads = Gradients {
+        x: vec![0.0; rows * input],
+        w_input: vec![0.0; input * g4],
+        w_recurrent: vec![0.0; h * g4],
+        bias: vec![0.0; g4],
+        h0: dh_next,
+        c0: dc_next,
+    };
+    let all = View::dense(rows, g4);
+    product(
+        &mut grads.w_input,
+        View::dense(input, g4),
+        false,
+        x,
+        View::dense(rows, input),
+        true,
+        &d_gates,
+        all,
+        false,
+        true,
+    );
+    product(
+        &mut grads.w_recurrent,
+        View::dense(h, g4),
+        false,
+        &h_read,
+        View::dense(rows, h),
+        true,
+        &d_gates,
+        all,
+        false,
+        true,
+    );
+    product(
+        &mut grads.x,
+        View::dense(rows, input),
+        false,
+        &d_gates,
+        all,
+        false,
+        w_input,
+        View::dense(input, g4),
+        true,
+        true,
+    );
+    for row in d_gates.chunks_exact(g4) {
+        for (acc, v) in grads.bias.iter_mut().zip(row) {
+            *acc += v;
+        }
+    }
+    grads
+}
+
+/// Borrowed views of what the forward pass kept, for one block of rows.
+struct SavedBlock<'a> {
+    gates: &'a [f32],
+    cells: &'a [f32],
+    hidden: &'a [f32],
+}
+
+/// The backward time loop over a block of rows: fills their gate gradients and the hidden
+/// state each step read, and leaves the initial state's gradients in `dh_next`, `dc_next`.
+#[allow(clippy::type_complexity)]
+fn backward_steps(
+    dims: Dims,
+    saved: &SavedBlock<'_>,
+    (d_output, d_cells): (&[f32], &[f32]),
+    (d_gates, h_read, dh_next, dc_next): (&mut [f32], &mut [f32], &mut [f32], &mut [f32]),
+    (h0, c0): (&[f32], &[f32]),
+    w_recurrent: &[f32],
+    reverse: bool,
+) {
+    let Dims {
+        batch,
+        steps,
+        hidden: h,
+        ..
+    } = dims;
+    let g4 = 4 * h;
     for s in (0..steps).rev() {
         let t = step_at(s, steps, reverse);
         let previous = (s > 0).then(|| step_at(s - 1, steps, reverse));
@@ -373,10 +547,10 @@ pub fn backward(
         }
         // dh for the step before: this step's gate gradients through the recurrent weights.
         product(
-            &mut dh_next,
+            dh_next,
             View::dense(batch, h),
             false,
-            &d_gates,
+            d_gates,
             View {
                 offset: t * g4,
                 rows: batch,
@@ -387,56 +561,9 @@ pub fn backward(
             w_recurrent,
             View::dense(h, g4),
             true,
+            false,
         );
     }
-    let mut grads = Gradients {
-        x: vec![0.0; rows * input],
-        w_input: vec![0.0; input * g4],
-        w_recurrent: vec![0.0; h * g4],
-        bias: vec![0.0; g4],
-        h0: dh_next,
-        c0: dc_next,
-    };
-    let all = View::dense(rows, g4);
-    product(
-        &mut grads.w_input,
-        View::dense(input, g4),
-        false,
-        x,
-        View::dense(rows, input),
-        true,
-        &d_gates,
-        all,
-        false,
-    );
-    product(
-        &mut grads.w_recurrent,
-        View::dense(h, g4),
-        false,
-        &h_read,
-        View::dense(rows, h),
-        true,
-        &d_gates,
-        all,
-        false,
-    );
-    product(
-        &mut grads.x,
-        View::dense(rows, input),
-        false,
-        &d_gates,
-        all,
-        false,
-        w_input,
-        View::dense(input, g4),
-        true,
-    );
-    for row in d_gates.chunks_exact(g4) {
-        for (acc, v) in grads.bias.iter_mut().zip(row) {
-            *acc += v;
-        }
-    }
-    grads
 }
 
 #[cfg(test)]
