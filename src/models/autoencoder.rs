@@ -500,9 +500,12 @@ impl Session for AutoencoderSession {
         let indices = self.train.get(step).to_vec();
         let (loss, _, _) = self.loss(&self.model, &indices);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self
-            .optimizer
-            .step(self.learning_rate, self.model.clone(), grads);
+        super::optimize(
+            &mut self.optimizer,
+            self.learning_rate,
+            &mut self.model,
+            grads,
+        );
         super::StepLosses::new([loss])
     }
 

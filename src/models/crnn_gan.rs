@@ -392,9 +392,12 @@ impl Session for CrnnGanSession {
             let gradients = loss.backward();
             let g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
             let grads = GradientsParams::from_grads(gradients, &self.generator);
-            self.generator =
-                self.g_optimizer
-                    .step(self.learning_rate, self.generator.clone(), grads);
+            super::optimize(
+                &mut self.g_optimizer,
+                self.learning_rate,
+                &mut self.generator,
+                grads,
+            );
             let value = |v| super::step_value(v, &self.device);
             return super::StepLosses::new([value(0.0), loss, value(0.5), value(0.5), g_gradient]);
         }
@@ -409,9 +412,12 @@ impl Session for CrnnGanSession {
         let d_value = d_loss.clone();
         if !freeze_d {
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
-            self.discriminator =
-                self.d_optimizer
-                    .step(self.learning_rate, self.discriminator.clone(), grads);
+            super::optimize(
+                &mut self.d_optimizer,
+                self.learning_rate,
+                &mut self.discriminator,
+                grads,
+            );
         }
         let fake = self.generator.forward(z);
         let (fake_logits, fake_features) = self.discriminator.forward(fake);
@@ -432,9 +438,12 @@ impl Session for CrnnGanSession {
         let g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
         if !freeze_g {
             let grads = GradientsParams::from_grads(gradients, &self.generator);
-            self.generator =
-                self.g_optimizer
-                    .step(self.learning_rate, self.generator.clone(), grads);
+            super::optimize(
+                &mut self.g_optimizer,
+                self.learning_rate,
+                &mut self.generator,
+                grads,
+            );
         }
         // Only the freezing rule needs the two losses on the host (a read-back per step).
         if self.config.freezing > 0 {

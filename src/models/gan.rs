@@ -311,9 +311,12 @@ impl Session for GanSession {
                 super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
             d_values = Some((d_loss.clone(), d_real, d_fake));
             let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
-            self.discriminator =
-                self.d_optimizer
-                    .step(self.learning_rate, self.discriminator.clone(), grads);
+            super::optimize(
+                &mut self.d_optimizer,
+                self.learning_rate,
+                &mut self.discriminator,
+                grads,
+            );
         }
         // 2. The generator, once.
         let z = noise(n, self.config.noise, &mut self.rng, &self.device);
@@ -333,9 +336,12 @@ impl Session for GanSession {
         let last = self.generator.layers.len() - 1;
         let g_gradient = super::grad_norm(&self.generator.layers[last].weight, &gradients);
         let grads = GradientsParams::from_grads(gradients, &self.generator);
-        self.generator = self
-            .g_optimizer
-            .step(self.learning_rate, self.generator.clone(), grads);
+        super::optimize(
+            &mut self.g_optimizer,
+            self.learning_rate,
+            &mut self.generator,
+            grads,
+        );
         let (d_loss, d_real, d_fake) = d_values.expect("at least one discriminator step");
         super::StepLosses::new([d_loss, g_loss, d_real, d_fake, g_gradient])
     }

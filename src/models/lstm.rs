@@ -446,9 +446,12 @@ impl Session for LstmSession {
         self.rng = rng;
         let (loss, _, _) = self.loss(&self.model, &crops);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self
-            .optimizer
-            .step(self.learning_rate, self.model.clone(), grads);
+        super::optimize(
+            &mut self.optimizer,
+            self.learning_rate,
+            &mut self.model,
+            grads,
+        );
         super::StepLosses::new([loss])
     }
 

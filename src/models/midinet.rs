@@ -796,9 +796,12 @@ impl Session for MidiNetSession {
             super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
         let d_value = d_loss.clone();
         let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
-        self.discriminator =
-            self.d_optimizer
-                .step(self.learning_rate, self.discriminator.clone(), grads);
+        super::optimize(
+            &mut self.d_optimizer,
+            self.learning_rate,
+            &mut self.discriminator,
+            grads,
+        );
 
         let (mut g_value, mut g_gradient) = (None, None);
         for _ in 0..self.config.g_steps.max(1) {
@@ -820,9 +823,12 @@ impl Session for MidiNetSession {
             let gradients = g_loss.backward();
             g_gradient = Some(super::grad_norm(&self.generator.output.weight, &gradients));
             let grads = GradientsParams::from_grads(gradients, &self.generator);
-            self.generator =
-                self.g_optimizer
-                    .step(self.learning_rate, self.generator.clone(), grads);
+            super::optimize(
+                &mut self.g_optimizer,
+                self.learning_rate,
+                &mut self.generator,
+                grads,
+            );
         }
         self.average = super::averaging::update_average(
             self.average.clone(),

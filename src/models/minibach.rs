@@ -519,9 +519,12 @@ impl Session for MiniBachSession {
         let indices = self.train.get(step).to_vec();
         let (total, per_voice, _) = self.losses(&self.model, &indices);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
-        self.model = self
-            .optimizer
-            .step(self.learning_rate, self.model.clone(), grads);
+        super::optimize(
+            &mut self.optimizer,
+            self.learning_rate,
+            &mut self.model,
+            grads,
+        );
         super::StepLosses::new(std::iter::once(total).chain(per_voice))
     }
 

@@ -664,6 +664,33 @@ pub fn grad_norm<const D: usize>(
     }
 }
 
+/// Replaces every parameter with an empty tensor: a placeholder module that shares no memory.
+struct Hollow;
+
+impl burn::module::ModuleMapper for Hollow {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        let device = param.val().device();
+        burn::module::Param::from_tensor(Tensor::empty([0; D], &device))
+    }
+}
+
+/// One optimiser step of `module`, in place. The module is moved into the step rather than
+/// cloned: a clone would keep a second reference to every parameter's memory, and the CPU's
+/// Adam ([`optim`]) would then have to copy each parameter before updating it.
+pub fn optimize<M: burn::module::Module>(
+    optimizer: &mut ModuleOptimizer,
+    learning_rate: f64,
+    module: &mut M,
+    grads: burn::optim::GradientsParams,
+) {
+    let placeholder = module.clone().map(&mut Hollow);
+    let owned = std::mem::replace(module, placeholder);
+    *module = optimizer.step(learning_rate, owned, grads);
+}
+
 /// Saves an adversarial pair with their optimisers: the generator at `path`, the
 /// discriminator beside it (see [`save_with_optimizer`]).
 pub fn save_pair<G: burn::module::Module, D: burn::module::Module>(

@@ -63,21 +63,13 @@ impl FusedLstm {
         state: Option<LstmState<2>>,
         reverse: bool,
     ) -> (Tensor<3>, LstmState<2>) {
-        let [batch, steps, features] = x.dims();
+        let [batch, steps, _] = x.dims();
         let device = x.device();
         let (c0, h0) = state
             .unwrap_or_else(|| LstmState::initial([batch, self.hidden], &device))
             .unpack();
         if steps == 0 || !super::is_cpu(&device) {
-            let inputs: Vec<Tensor<2>> = (0..steps)
-                .map(|t| x.clone().narrow(1, t, 1).reshape([batch, features]))
-                .collect();
-            let (outputs, state) =
-                self.forward_steps(&inputs, Some(LstmState::new(c0, h0)), reverse);
-            if outputs.is_empty() {
-                return (Tensor::zeros([batch, 0, self.hidden], &device), state);
-            }
-            return (stack_steps(outputs), state);
+            return self.composed_sequence(x, LstmState::new(c0, h0), reverse);
         }
         let bias = match &self.input.bias {
             Some(b) => b.val(),
@@ -100,6 +92,26 @@ impl FusedLstm {
                 .reshape([batch, self.hidden]),
         );
         (hidden, final_state)
+    }
+
+    /// [`Self::forward_sequence`] composed of burn operations step by step (the path off the
+    /// CPU).
+    fn composed_sequence(
+        &self,
+        x: Tensor<3>,
+        state: LstmState<2>,
+        reverse: bool,
+    ) -> (Tensor<3>, LstmState<2>) {
+        let [batch, steps, features] = x.dims();
+        let device = x.device();
+        let inputs: Vec<Tensor<2>> = (0..steps)
+            .map(|t| x.clone().narrow(1, t, 1).reshape([batch, features]))
+            .collect();
+        let (outputs, state) = self.forward_steps(&inputs, Some(state), reverse);
+        if outputs.is_empty() {
+            return (Tensor::zeros([batch, 0, self.hidden], &device), state);
+        }
+        (stack_steps(outputs), state)
     }
 
     /// Runs the layer over per-step inputs (`[batch, input]` each), in order or reversed.
@@ -296,7 +308,7 @@ mod tests {
     }
 
     /// The CPU kernel (one operation per layer, hand-written backward) against the same layer
-    /// composed of burn operations step by step: outputs, final state and the gradients of the
+    /// composed of burn operations step by step (the path a GPU takes): outputs, final state and the gradients of the
     /// inputs, the weights and the initial state, forwards and reversed.
     #[test]
     fn sequence_kernel_matches_the_composed_layer() {
@@ -316,13 +328,11 @@ mod tests {
                 let state = Tensor::<3>::from_data(state_data.clone(), &device).require_grad();
                 let c0 = state.clone().narrow(0, 0, 1).reshape([batch, hidden]);
                 let h0 = state.clone().narrow(0, 1, 1).reshape([batch, hidden]);
-                let initial = Some(LstmState::new(c0, h0));
+                let initial = LstmState::new(c0, h0);
                 let (out, last) = if kernel {
-                    layer.forward_sequence(x.clone(), initial, reverse)
+                    layer.forward_sequence(x.clone(), Some(initial), reverse)
                 } else {
-                    let (outputs, last) =
-                        layer.forward_steps(&steps_of(x.clone()), initial, reverse);
-                    (stack_steps(outputs), last)
+                    layer.composed_sequence(x.clone(), initial, reverse)
                 };
                 let loss = (out.clone() * mixing.clone()).sum()
                     + (last.cell.clone() * last.hidden.clone()).sum();

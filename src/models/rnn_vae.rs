@@ -451,9 +451,12 @@ impl Session for RnnVaeSession {
         let model = self.model.clone();
         let (total, reconstruction, kl, _, _) = self.losses(&model, &indices, true);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
-        self.model = self
-            .optimizer
-            .step(self.learning_rate, self.model.clone(), grads);
+        super::optimize(
+            &mut self.optimizer,
+            self.learning_rate,
+            &mut self.model,
+            grads,
+        );
         self.step += 1;
         super::StepLosses::new([total, reconstruction, kl])
     }

@@ -318,9 +318,12 @@ impl Session for VaeSession {
         let indices = self.train.get(step).to_vec();
         let (total, reconstruction, kl, _, _) = self.losses(&self.model, &indices, true);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
-        self.model = self
-            .optimizer
-            .step(self.learning_rate, self.model.clone(), grads);
+        super::optimize(
+            &mut self.optimizer,
+            self.learning_rate,
+            &mut self.model,
+            grads,
+        );
         self.step += 1;
         super::StepLosses::new([total, reconstruction, kl])
     }
