@@ -223,7 +223,18 @@ fn serve(inbox: &Receiver<LatentRequest>, outbox: &Sender<LatentReply>, notify: 
     let mut model: Option<LoadedModel> = None;
     while let Ok(first) = inbox.recv() {
         for request in drain(first, inbox) {
-            let reply = handle(request, &mut model, &device);
+            // A panic while serving one request becomes an error reply; the worker lives on
+            // (with no model loaded, since a panic may have left it half-updated).
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handle(request, &mut model, &device)
+            }))
+            .unwrap_or_else(|panic| {
+                model = None;
+                LatentReply::Error(format!(
+                    "the latent map stopped by an internal error: {}; load the checkpoint again",
+                    crate::util::panic_text(&panic)
+                ))
+            });
             if outbox.send(reply).is_err() {
                 return;
             }

@@ -222,3 +222,34 @@ fn a_resumed_session_continues_with_its_optimiser_state() {
         "a fresh optimiser should step differently: {without} vs {expected}"
     );
 }
+
+/// A panic inside the training thread ends the run with an error event instead of leaving it
+/// "running" with no further event. The panic is injected through the UI's wake-up callback,
+/// which the training thread calls after each event it sends: the sixth call panics once.
+#[test]
+fn a_panic_in_the_training_thread_ends_the_run_with_an_error() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let models = common::temp_dir("engine-panic");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let handle = muselab::training::spawn(muselab::training::TrainingRequest {
+        config: quick(ModelKind::Minibach),
+        assets: common::assets(),
+        models_dir: models.to_path_buf(),
+        resume_from: None,
+        compute: Some(muselab::compute::ComputeDevice::cpu("test")),
+        notify: Some(Box::new(move || {
+            if counter.fetch_add(1, Ordering::SeqCst) == 5 {
+                panic!("injected fault");
+            }
+        })),
+    });
+    let events = collect(&handle);
+    let error = finished(&events).clone().expect_err("fails");
+    assert!(
+        error.contains("internal error") && error.contains("injected fault"),
+        "{error}"
+    );
+    assert!(calls.load(Ordering::SeqCst) > 5, "the fault was injected");
+}

@@ -370,6 +370,17 @@ impl MuseApp {
                 log::info!("compute device: {}", device.label());
                 self.compute = Some(device);
             }
+            JobResult::Failed { job, message } => {
+                if job == "generate" {
+                    self.generating = false;
+                }
+                if job == "device-probe" {
+                    self.compute = Some(crate::compute::ComputeDevice::cpu(format!(
+                        "the GPU probe failed: {message}"
+                    )));
+                }
+                self.error(format!("{job} stopped by an internal error: {message}"));
+            }
         }
     }
 }

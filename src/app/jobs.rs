@@ -59,6 +59,13 @@ pub enum JobResult {
     DeviceProbed(ComputeDevice),
     /// A trained model generated a piece (or failed to).
     Generated(Result<Score, String>),
+    /// A job panicked: which job, and the panic's message.
+    Failed {
+        /// The job's name ("generate", "export", …).
+        job: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// Spawns jobs and collects their results.
@@ -98,10 +105,17 @@ impl Jobs {
     pub fn spawn(&mut self, name: &str, work: impl FnOnce() -> JobResult + Send + 'static) {
         let sender = self.sender.clone();
         let ctx = self.ctx.clone();
+        let job = name.to_string();
         let spawned = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
-                let _ = sender.send(work());
+                // A panic becomes a result, so the UI hears back and clears its busy state.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                    .unwrap_or_else(|panic| JobResult::Failed {
+                        job: job.clone(),
+                        message: crate::util::panic_text(&panic),
+                    });
+                let _ = sender.send(result);
                 if let Some(ctx) = ctx {
                     ctx.request_repaint();
                 }
@@ -126,5 +140,31 @@ impl Jobs {
             }
         }
         results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_job_reports_a_failure_and_is_no_longer_running() {
+        let mut jobs = Jobs::default();
+        jobs.spawn("generate", || panic!("injected for the test"));
+        assert_eq!(jobs.running(), 1);
+        let started = Instant::now();
+        let mut results = Vec::new();
+        while results.is_empty() && started.elapsed() < Duration::from_secs(10) {
+            results = jobs.drain(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match results.as_slice() {
+            [JobResult::Failed { job, message }] => {
+                assert_eq!(job, "generate");
+                assert!(message.contains("injected for the test"), "{message}");
+            }
+            _ => panic!("expected one Failed result"),
+        }
+        assert_eq!(jobs.running(), 0);
     }
 }

@@ -65,7 +65,12 @@ pub fn spawn(
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 super::evaluate(&run, &options, &device, &mut progress)
             }))
-            .unwrap_or_else(|panic| Err(format!("evaluation stopped: {}", panic_text(&panic))))
+            .unwrap_or_else(|panic| {
+                Err(format!(
+                    "evaluation stopped: {}",
+                    crate::util::panic_text(&panic)
+                ))
+            })
             .and_then(|report| super::save_report(&run, &report).map(|()| report));
             let result = Box::new(result);
             send(EvaluationEvent::Done { run, result }, &sender);
@@ -79,13 +84,4 @@ pub fn spawn(
         log::error!("cannot start the evaluation thread: {e}");
     }
     EvaluationHandle { events }
-}
-
-/// The message of a panic payload.
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "an internal error".into())
 }

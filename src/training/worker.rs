@@ -136,16 +136,26 @@ pub fn spawn(request: TrainingRequest) -> TrainingHandle {
                 sender,
                 notify: request.notify,
             };
-            let result = run(
-                request.config,
-                &request.assets,
-                &request.models_dir,
-                request.resume_from,
-                request.compute,
-                &flags.0,
-                &flags.1,
-                &reporter,
-            );
+            // A panic anywhere in the run (a bad setting deep in burn, an allocation failure)
+            // ends the run with an error the UI shows, instead of leaving it "running" forever.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(
+                    request.config,
+                    &request.assets,
+                    &request.models_dir,
+                    request.resume_from,
+                    request.compute,
+                    &flags.0,
+                    &flags.1,
+                    &reporter,
+                )
+            }))
+            .unwrap_or_else(|panic| {
+                Err(format!(
+                    "training stopped by an internal error: {}; the checkpoint of the last completed epoch, if any, is kept",
+                    crate::util::panic_text(&panic)
+                ))
+            });
             reporter.send(TrainingEvent::Finished(result));
         });
     let thread = match thread {
