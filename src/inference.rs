@@ -24,6 +24,11 @@ impl LoadedModel {
         device: &Device,
     ) -> Result<(Self, RunConfig), String> {
         let (config, _) = checkpoint::read(dir, expected).map_err(|e| e.to_string())?;
+        // Sizes from a config.json are checked before a network of that size is built.
+        config
+            .hyperparameters
+            .check()
+            .map_err(|e| format!("{}: config.json: {e}", dir.display()))?;
         let load = config.model.info().load;
         let model = load(
             &config.hyperparameters,

@@ -362,3 +362,32 @@ fn encode_decode_and_interpolate_with_a_vae() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("2 dimensions"));
 }
+
+/// Out-of-range settings are refused before any work, with a message naming the setting and
+/// its range.
+#[test]
+fn out_of_range_settings_are_refused_with_their_range() {
+    let dir = common::temp_dir("cli-ranges");
+    let train = muselab()
+        .args(["train", "minibach", "--set", "dropout=1.0", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(train.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&train.stderr);
+    assert!(
+        stderr.contains("dropout must be between 0 and 0.95"),
+        "{stderr}"
+    );
+    assert!(!dir.join("minibach").exists(), "no run was started");
+
+    let render = muselab()
+        .args(["render", "--tempo-scale", "0"])
+        .arg(common::chorale())
+        .arg(dir.join("x.wav"))
+        .output()
+        .expect("runs");
+    assert_ne!(render.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&render.stderr).contains("--tempo-scale"));
+    assert!(!dir.join("x.wav").exists());
+}

@@ -155,12 +155,40 @@ fn a_run_resumes_from_its_checkpoint() {
 fn divergence_stops_the_run_with_a_message() {
     let models = common::temp_dir("engine-nan");
     let mut config = quick(ModelKind::Autoencoder);
-    // A NaN learning rate turns every weight into NaN after the first update.
-    config.learning_rate = f64::NAN;
+    // A learning rate of 1e30 blows the weights up to infinities, and the loss to NaN, within
+    // a few updates (a NaN rate is refused before the run starts: see the next test).
+    config.learning_rate = 1e30;
     config.max_steps_per_epoch = Some(200);
     let events = collect(&start(config, &models, None));
     let error = finished(&events).clone().expect_err("diverges");
     assert!(error.contains("diverged"), "{error}");
+}
+
+#[test]
+fn an_out_of_range_setting_is_refused_before_the_run_starts() {
+    let models = common::temp_dir("engine-range");
+    let mut config = quick(ModelKind::Minibach);
+    if let ModelConfig::Minibach(c) = &mut config.hyperparameters {
+        c.dropout = 1.0;
+    }
+    let events = collect(&start(config.clone(), &models, None));
+    let error = finished(&events).clone().expect_err("refused");
+    assert!(
+        error.contains("dropout must be between 0 and 0.95"),
+        "{error}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, TrainingEvent::Step { .. })),
+        "no step ran"
+    );
+    config.hyperparameters = (ModelKind::Minibach.info().default_config)();
+    config.learning_rate = f64::NAN;
+    let error = finished(&collect(&start(config, &models, None)))
+        .clone()
+        .expect_err("refused");
+    assert!(error.contains("learning rate"), "{error}");
 }
 
 #[test]

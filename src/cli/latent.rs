@@ -91,7 +91,9 @@ pub fn decode(checkpoint: &Path, z: &str, out: &Path) -> i32 {
             .map(|v| {
                 v.trim()
                     .parse::<f32>()
-                    .map_err(|_| format!("'{v}' in --z is not a number"))
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| format!("'{v}' in --z is not a finite number"))
             })
             .collect::<Result<_, _>>()?;
         if point.len() > latent.latent_size() {
@@ -121,6 +123,11 @@ pub fn interpolate(
     out: &Path,
 ) -> i32 {
     let result = (|| {
+        if !(2..=1000).contains(&steps) {
+            return Err(format!(
+                "--steps must be between 2 and 1000 (it is {steps})"
+            ));
+        }
         let model = load(checkpoint)?;
         let latent = model.latent().ok_or("no latent")?;
         let device = Device::flex();

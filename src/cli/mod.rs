@@ -345,6 +345,9 @@ pub fn describe(m: &metrics::Metrics) -> String {
 
 /// `muselab render`: returns the length of the audio in seconds.
 pub fn render_file(input: &Path, output: &Path, tempo_scale: f64) -> anyhow::Result<f64> {
+    if !(tempo_scale > 0.1 && tempo_scale <= 10.0) {
+        anyhow::bail!("--tempo-scale must be above 0.1 and at most 10 (it is {tempo_scale})");
+    }
     let score = read_midi_file(input)?;
     let options = SynthOptions {
         tempo_scale,

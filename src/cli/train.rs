@@ -36,6 +36,7 @@ pub fn run_config(args: &TrainArgs, device: DeviceChoice) -> Result<RunConfig, S
             .ok_or_else(|| format!("--set {assignment}: write it as name=value"))?;
         config.hyperparameters.set(name.trim(), value.trim())?;
     }
+    config.check()?;
     Ok(config)
 }
 
@@ -151,6 +152,18 @@ pub fn generate(args: GenerateArgs, device: DeviceChoice) -> i32 {
 }
 
 fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, String> {
+    if !(args.temperature.is_finite() && (0.0..=100.0).contains(&args.temperature)) {
+        return Err(format!(
+            "--temperature must be between 0 and 100 (it is {})",
+            args.temperature
+        ));
+    }
+    if args.prime_bars > 64 {
+        return Err(format!(
+            "--prime-bars must be at most 64 (it is {})",
+            args.prime_bars
+        ));
+    }
     // Generation is a handful of small steps: the CPU answers faster than a GPU's launch cost
     // unless the user asks for the GPU.
     let compute = match device {

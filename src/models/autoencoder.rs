@@ -120,15 +120,15 @@ crate::hyperparameters! {
     /// Hyperparameters of the autoencoders.
     pub struct AutoencoderConfig {
         /// Units of the first encoder layer (each further layer halves it, down to the code).
-        pub hidden: usize = 256,
+        pub hidden: usize = 256; 1..=4096,
         /// Size of the code (the innermost layer, tanh); random codes decode to new melodies.
-        pub code: usize = 16,
+        pub code: usize = 16; 1..=512,
         /// Encoder layers, the code layer included: 1 for auto-bach, 3 for DeepHear.
-        pub layers: usize = 1,
+        pub layers: usize = 1; 1..=6,
         /// Step between two training windows, in 16th notes (16 = one bar).
-        pub stride: usize = 16,
+        pub stride: usize = 16; 1..=64,
         /// Weight of a penalty on the code layer's squared pre-activations: keeps the tanh units out of saturation, where they stop carrying information (0 = off).
-        pub code_penalty: f64 = 0.01,
+        pub code_penalty: f64 = 0.01; 0.0..=10.0,
     }
 }
 

@@ -74,21 +74,21 @@ crate::hyperparameters! {
     /// Hyperparameters of C-RNN-GAN.
     pub struct CrnnGanConfig {
         /// Note events per sequence.
-        pub sequence: usize = 32,
+        pub sequence: usize = 32; 2..=512,
         /// Units of each LSTM layer (the reference uses 350).
-        pub hidden: usize = 128,
+        pub hidden: usize = 128; 1..=2048,
         /// Uniform noise features fed to the generator at every step.
-        pub noise: usize = 8,
+        pub noise: usize = 8; 1..=256,
         /// 1 = train G to match the mean of D's last-layer features on real sequences (feature matching).
-        pub feature_matching: usize = 1,
+        pub feature_matching: usize = 1; 0..=1,
         /// 1 = freezing rule: skip D's update while its loss is below 70 % of G's, and G's while its loss is below 70 % of D's.
-        pub freezing: usize = 1,
+        pub freezing: usize = 1; 0..=1,
         /// Steps of pretraining G alone with a regression (mean squared error) loss to real sequences.
-        pub pretrain_steps: usize = 0,
+        pub pretrain_steps: usize = 0; 0..=1000000,
         /// Step between two training windows, in steps.
-        pub stride: usize = 16,
+        pub stride: usize = 16; 1..=512,
         /// Tones per step, 1 to 3 (the reference's tones_per_cell): notes that start together share a step.
-        pub tones: usize = 1,
+        pub tones: usize = 1; 1..=3,
     }
 }
 

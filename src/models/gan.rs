@@ -82,21 +82,21 @@ crate::hyperparameters! {
     /// Hyperparameters of the GAN.
     pub struct GanConfig {
         /// Size of the noise vector z.
-        pub noise: usize = 64,
+        pub noise: usize = 64; 1..=1024,
         /// Units of the generator's and discriminator's hidden layers.
-        pub hidden: usize = 256,
+        pub hidden: usize = 256; 1..=4096,
         /// Discriminator updates per generator update.
-        pub d_steps: usize = 1,
+        pub d_steps: usize = 1; 1..=20,
         /// 1 = non-saturating G loss −log D(G(z)) (strong gradients while D wins); 0 = minimax log(1 − D(G(z))), which saturates when D rejects G's bars.
-        pub non_saturating: usize = 1,
+        pub non_saturating: usize = 1; 0..=1,
         /// Target for real bars in D's loss: 1.0, or 0.9 for one-sided label smoothing.
-        pub real_label: f64 = 1.0,
+        pub real_label: f64 = 1.0; 0.5..=1.0,
         /// 1 = train G to match the mean of D's hidden features on real bars (feature matching) instead of fooling D.
-        pub feature_matching: usize = 0,
+        pub feature_matching: usize = 0; 0..=1,
         /// 1 = each generated cell is drawn on/off from G's probability (binary neurons with a straight-through gradient, Dong & Yang 2018), so D sees piano rolls like the corpus's, not soft maps it can spot by their softness.
-        pub binarize: usize = 1,
+        pub binarize: usize = 1; 0..=1,
         /// Dropout in D's hidden layers while training (Goodfellow et al. trained D with dropout): keeps D from memorising the corpus and winning outright.
-        pub d_dropout: f64 = 0.5,
+        pub d_dropout: f64 = 0.5; 0.0..=0.95,
     }
 }
 

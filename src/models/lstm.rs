@@ -77,15 +77,15 @@ crate::hyperparameters! {
     /// Hyperparameters of the LSTM melody model.
     pub struct LstmMelodyConfig {
         /// Units per LSTM layer (folk-rnn uses 512).
-        pub hidden: usize = 256,
+        pub hidden: usize = 256; 1..=2048,
         /// Stacked LSTM layers (2 or 3).
-        pub layers: usize = 2,
+        pub layers: usize = 2; 1..=6,
         /// Size of the learned token embedding.
-        pub embedding: usize = 32,
+        pub embedding: usize = 32; 1..=1024,
         /// Steps per training sequence (64 = four bars of 4/4).
-        pub sequence: usize = 64,
+        pub sequence: usize = 64; 2..=512,
         /// Steps to generate for a new tune (128 = eight bars).
-        pub generate_steps: usize = 128,
+        pub generate_steps: usize = 128; 1..=4096,
     }
 }
 

@@ -101,19 +101,19 @@ crate::hyperparameters! {
     /// Hyperparameters of MidiNet.
     pub struct MidiNetConfig {
         /// Size of the noise vector z.
-        pub noise: usize = 64,
+        pub noise: usize = 64; 1..=1024,
         /// Channels of the generator's and conditioner's feature maps.
-        pub channels: usize = 64,
+        pub channels: usize = 64; 1..=512,
         /// Weight of feature matching in G's loss (the paper's λ).
-        pub feature_matching: f64 = 1.0,
+        pub feature_matching: f64 = 1.0; 0.0..=100.0,
         /// Target for real bars in D's loss (0.9 = one-sided label smoothing).
-        pub real_label: f64 = 0.9,
+        pub real_label: f64 = 0.9; 0.5..=1.0,
         /// Generator updates per discriminator update (the MidiNet paper uses 2, to keep D from winning outright).
-        pub g_steps: usize = 2,
+        pub g_steps: usize = 2; 1..=20,
         /// Samples come from a moving average of G's weights with this decay per step (Polyak averaging; 0 = G as it is): it evens out the swings of adversarial training.
-        pub average: f64 = 0.99,
+        pub average: f64 = 0.99; 0.0..=0.9999,
         /// Training bars are moved by up to this many semitones (with their chords), so every chord is seen in every key, not only the corpus's favourite keys (0 = off).
-        pub transpose: usize = 0,
+        pub transpose: usize = 0; 0..=11,
     }
 }
 

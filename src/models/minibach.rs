@@ -71,11 +71,11 @@ crate::hyperparameters! {
     /// Hyperparameters of mini-bach.
     pub struct MiniBachConfig {
         /// Hidden units of the single hidden layer (ReLU); MiniBach uses 200 to 400.
-        pub hidden: usize = 400,
+        pub hidden: usize = 400; 1..=4096,
         /// Dropout probability after the hidden layer while training (0 turns it off).
-        pub dropout: f64 = 0.2,
+        pub dropout: f64 = 0.2; 0.0..=0.95,
         /// Step between two training windows, in 16th notes (16 = one bar).
-        pub stride: usize = 16,
+        pub stride: usize = 16; 1..=64,
     }
 }
 

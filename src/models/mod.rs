@@ -191,11 +191,26 @@ impl ModelConfig {
             .find(|f| f.name == name)
             .ok_or_else(|| format!("no hyperparameter '{name}' here: choose one of {known}"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{name}: '{value}' is not a number ({e})");
+        let previous = field.number();
         match &mut field.value {
             FieldValue::Usize(v) => **v = value.parse().map_err(|e| bad(&e))?,
             FieldValue::F64(v) => **v = value.parse().map_err(|e| bad(&e))?,
         }
+        if let Err(e) = field.check() {
+            // Leave the old value in place.
+            match &mut field.value {
+                FieldValue::Usize(v) => **v = previous as usize,
+                FieldValue::F64(v) => **v = previous,
+            }
+            return Err(e);
+        }
         Ok(())
+    }
+
+    /// Ok when every hyperparameter lies in its range; else a message naming the first that
+    /// does not, with its range.
+    pub fn check(&self) -> Result<(), String> {
+        self.clone().fields().iter().try_for_each(Field::check)
     }
 
     /// The form fields of these hyperparameters.
@@ -345,15 +360,44 @@ pub struct Field<'a> {
     pub doc: &'static str,
     /// The value to edit.
     pub value: FieldValue<'a>,
+    /// The smallest valid value.
+    pub min: f64,
+    /// The largest valid value.
+    pub max: f64,
+}
+
+impl Field<'_> {
+    /// The value as a number.
+    pub fn number(&self) -> f64 {
+        match &self.value {
+            FieldValue::Usize(v) => **v as f64,
+            FieldValue::F64(v) => **v,
+        }
+    }
+
+    /// Ok when the value lies in `[min, max]`; else a message naming the field and its range.
+    pub fn check(&self) -> Result<(), String> {
+        let v = self.number();
+        if v.is_finite() && v >= self.min && v <= self.max {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} must be between {} and {} (it is {v})",
+                self.name, self.min, self.max
+            ))
+        }
+    }
 }
 
 /// Declares a hyperparameter struct whose doc lines double as the form's tooltips: each field
-/// gets a default and appears in `fields()` with its doc text. (burn's `Config` derive keeps no
+/// gets a default and a valid range (`= default; min..=max`) and appears in `fields()` with its
+/// doc text and range; out-of-range values are refused before a run starts
+/// ([`ModelConfig::check`]). (burn's `Config` derive keeps no
 /// doc text at run time, which the form needs.)
 #[macro_export]
 macro_rules! hyperparameters {
     ($(#[doc = $sdoc:literal])* pub struct $name:ident {
-        $( #[doc = $doc:literal] pub $field:ident : $ty:ty = $default:expr, )*
+        $( #[doc = $doc:literal] pub $field:ident : $ty:ty = $default:expr ; $lo:literal ..= $hi:literal, )*
     }) => {
         $(#[doc = $sdoc])*
         #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -373,6 +417,8 @@ macro_rules! hyperparameters {
                     name: stringify!($field),
                     doc: $doc.trim(),
                     value: (&mut self.$field).into(),
+                    min: $lo as f64,
+                    max: $hi as f64,
                 }, )* ]
             }
         }
@@ -826,6 +872,24 @@ mod tests {
             .convert::<f32>()
             .try_into_vec::<f32>()
             .unwrap()
+    }
+
+    #[test]
+    fn every_default_lies_in_its_range_and_out_of_range_values_are_refused() {
+        for kind in ModelKind::ALL {
+            let config = (kind.info().default_config)();
+            assert_eq!(config.check(), Ok(()), "{}", kind.id());
+        }
+        let mut config = (ModelKind::Minibach.info().default_config)();
+        let error = config.set("dropout", "1.0").expect_err("refused");
+        assert!(
+            error.contains("dropout") && error.contains("0.95"),
+            "{error}"
+        );
+        assert_eq!(config.check(), Ok(()), "the old value stays");
+        assert!(config.set("dropout", "NaN").is_err());
+        assert!(config.set("hidden", "0").is_err());
+        assert!(config.set("hidden", "64").is_ok());
     }
 
     #[test]

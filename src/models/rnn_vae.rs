@@ -77,23 +77,23 @@ crate::hyperparameters! {
     /// Hyperparameters of the recurrent VAE.
     pub struct RnnVaeConfig {
         /// Units of each direction of the bidirectional LSTM encoder.
-        pub encoder_hidden: usize = 256,
+        pub encoder_hidden: usize = 256; 1..=2048,
         /// Units of the LSTM decoder.
-        pub decoder_hidden: usize = 256,
+        pub decoder_hidden: usize = 256; 1..=2048,
         /// Latent dimensions (MusicVAE uses 512 for 2-bar melodies; 32 trains quickly here).
-        pub latent: usize = 32,
+        pub latent: usize = 32; 1..=1024,
         /// Bars per melody, 16 steps each.
-        pub bars: usize = 2,
+        pub bars: usize = 2; 1..=8,
         /// Final weight β of the KL term (MusicVAE's max_beta).
-        pub max_beta: f64 = 0.2,
+        pub max_beta: f64 = 0.2; 0.0..=100.0,
         /// Steps over which β rises linearly from 0 to max_beta.
-        pub anneal_steps: usize = 2000,
+        pub anneal_steps: usize = 2000; 0..=1000000,
         /// KL allowed for free, in bits per melody (MusicVAE's free_bits).
-        pub free_bits: f64 = 0.0,
+        pub free_bits: f64 = 0.0; 0.0..=10000.0,
         /// Scheduled sampling: probability of feeding the decoder its own previous guess (0 = pure teacher forcing).
-        pub sampling_rate: f64 = 0.0,
+        pub sampling_rate: f64 = 0.0; 0.0..=1.0,
         /// Step between two training windows, in 16th notes.
-        pub stride: usize = 16,
+        pub stride: usize = 16; 1..=64,
     }
 }
 

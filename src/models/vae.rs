@@ -70,19 +70,19 @@ crate::hyperparameters! {
     /// Hyperparameters of the VAE.
     pub struct VaeConfig {
         /// Units of the encoder's and decoder's hidden layer (ReLU).
-        pub hidden: usize = 256,
+        pub hidden: usize = 256; 1..=4096,
         /// Latent dimensions; 2 makes the map the latent itself.
-        pub latent: usize = 2,
+        pub latent: usize = 2; 1..=512,
         /// Bars per melody (2 or 4), 16 steps each.
-        pub bars: usize = 2,
+        pub bars: usize = 2; 1..=8,
         /// Final weight β of the KL term (MusicVAE's max_beta).
-        pub max_beta: f64 = 1.0,
+        pub max_beta: f64 = 1.0; 0.0..=100.0,
         /// Steps over which β rises linearly from 0 to max_beta (0: no annealing).
-        pub anneal_steps: usize = 1000,
+        pub anneal_steps: usize = 1000; 0..=1000000,
         /// KL allowed for free, in bits per melody (MusicVAE's free_bits): no pressure below it.
-        pub free_bits: f64 = 0.0,
+        pub free_bits: f64 = 0.0; 0.0..=10000.0,
         /// Step between two training windows, in 16th notes.
-        pub stride: usize = 16,
+        pub stride: usize = 16; 1..=64,
     }
 }
 

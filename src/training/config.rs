@@ -46,6 +46,34 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// Ok when every setting lies in its valid range (the model's hyperparameters, epochs 1 to
+    /// 100 000, batch 1 to 65 536, a positive finite learning rate); else a message naming the
+    /// first that does not. Checked before a run starts.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=100_000).contains(&self.epochs) {
+            return Err(format!(
+                "epochs must be between 1 and 100000 (it is {})",
+                self.epochs
+            ));
+        }
+        if !(1..=65_536).contains(&self.batch_size) {
+            return Err(format!(
+                "the batch size must be between 1 and 65536 (it is {})",
+                self.batch_size
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(format!(
+                "the learning rate must be a positive number (it is {})",
+                self.learning_rate
+            ));
+        }
+        if self.max_steps_per_epoch == Some(0) {
+            return Err("steps per epoch must be at least 1".into());
+        }
+        self.hyperparameters.check()
+    }
+
     /// Applies a health check's remedy to these settings. Returns false, changing nothing, when
     /// the remedy has no setting in this model or is already in place — the dashboard offers
     /// only the remedies that return true.

@@ -28,6 +28,7 @@ pub fn build_session(
     scores: &[Score],
     device: &Device,
 ) -> Result<Box<dyn Session>, String> {
+    config.check()?;
     let (batch, lr) = (config.batch_size.max(1), config.learning_rate);
     config.held_out = crate::data::held_out_names(scores);
     // For the sessions without validation measures of their own (C-RNN-GAN, MidiNet): they

@@ -218,6 +218,9 @@ fn run(
     pause: &AtomicBool,
     reporter: &Reporter,
 ) -> Result<String, String> {
+    // Settings out of range are refused before the corpus is read (build_session checks again,
+    // after a resume has merged the saved settings).
+    config.check()?;
     let started = Instant::now();
     let mut history = History::default();
     let mut first_epoch = 1;

@@ -322,36 +322,22 @@ impl TrainingDashboard {
                 .num_columns(2)
                 .show(ui, |ui| {
                     for field in config.hyperparameters.fields() {
-                        ui.label(field.name.replace('_', " "))
-                            .on_hover_text(field.doc);
+                        let tip = format!("{}\nValid: {} to {}.", field.doc, field.min, field.max);
+                        ui.label(field.name.replace('_', " ")).on_hover_text(&tip);
                         match field.value {
-                            FieldValue::Usize(v) => {
-                                // Switches and step counts may be 0; sizes may not (DragValue
-                                // clamps the value into its range, so the range must be right).
-                                let zero_ok = matches!(
-                                    field.name,
-                                    "feature_matching"
-                                        | "non_saturating"
-                                        | "freezing"
-                                        | "pretrain_steps"
-                                        | "anneal_steps"
-                                        | "binarize"
-                                        | "transpose"
-                                );
-                                let min = usize::from(!zero_ok);
-                                ui.add(egui::DragValue::new(v).range(min..=100_000))
-                            }
-                            FieldValue::F64(v) => {
-                                // Rates and weights live in [0, 1]; free bits are counted in bits.
-                                let max = if field.name == "free_bits" {
-                                    512.0
-                                } else {
-                                    1.0
-                                };
-                                ui.add(egui::DragValue::new(v).range(0.0..=max).speed(0.01))
-                            }
+                            // Each field's own range (see `hyperparameters!`): the form cannot
+                            // hold a value a run would refuse.
+                            FieldValue::Usize(v) => ui.add(
+                                egui::DragValue::new(v)
+                                    .range(field.min as usize..=field.max as usize),
+                            ),
+                            FieldValue::F64(v) => ui.add(
+                                egui::DragValue::new(v)
+                                    .range(field.min..=field.max)
+                                    .speed(0.01),
+                            ),
                         }
-                        .on_hover_text(field.doc);
+                        .on_hover_text(tip);
                         ui.end_row();
                     }
                     let doc = |name: &str| {
