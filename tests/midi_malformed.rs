@@ -85,3 +85,49 @@ fn missing_file_is_an_io_error_naming_it() {
     assert!(matches!(err, MidiError::Io { .. }));
     assert!(err.to_string().contains("/no/such/piece.mid"), "{err}");
 }
+
+/// A format-0 file of one track with these events (delta-time bytes included), 96 ticks per
+/// quarter note.
+fn tiny_file(events: &[u8]) -> Vec<u8> {
+    let mut bytes = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk".to_vec();
+    let mut track = events.to_vec();
+    track.extend_from_slice(&[0x00, 0xFF, 0x2F, 0x00]);
+    bytes.extend_from_slice(&(track.len() as u32).to_be_bytes());
+    bytes.extend_from_slice(&track);
+    bytes
+}
+
+/// Files of a few dozen bytes that declare pieces of days: a note held for 2^28 − 1 ticks, and
+/// a tempo of 16.7 s per quarter note. Each is refused at once with a message saying how long
+/// the piece is, before any later stage allocates in proportion to its length.
+#[test]
+fn tiny_files_that_last_for_days_are_refused_quickly() {
+    let held = tiny_file(&[
+        0x00, 0x90, 0x3C, 0x40, // note on C4
+        0xFF, 0xFF, 0xFF, 0x7F, 0x80, 0x3C, 0x40, // off 2^28 − 1 ticks later
+    ]);
+    let slow = tiny_file(&[
+        0x00, 0xFF, 0x51, 0x03, 0xFF, 0xFF, 0xFF, // tempo: 16.7 s per quarter
+        0x00, 0x90, 0x3C, 0x40, // note on
+        0x83, 0x60, 0x80, 0x3C, 0x40, // off 480 ticks (5 quarters) later… then many more
+        0xFF, 0xFF, 0x7F, 0x90, 0x3E, 0x40, // a note 2^21 ticks later
+        0x60, 0x80, 0x3E, 0x40,
+    ]);
+    for (name, bytes) in [("held.mid", held), ("slow.mid", slow)] {
+        assert!(bytes.len() < 64, "{name} is tiny");
+        let started = std::time::Instant::now();
+        let error = import_smf(&bytes, name).expect_err("refused");
+        assert!(started.elapsed().as_secs_f64() < 1.0, "{name} took long");
+        assert!(
+            matches!(error, MidiError::TooLong { .. }),
+            "{name}: {error}"
+        );
+        assert!(error.to_string().contains("2 hours"), "{error}");
+    }
+    // A short piece of the same shape is read.
+    let short = tiny_file(&[0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x40]);
+    assert_eq!(
+        import_smf(&short, "short.mid").expect("reads").note_count(),
+        1
+    );
+}

@@ -78,6 +78,20 @@ pub enum MidiError {
         /// Tick of the event.
         tick: u64,
     },
+    /// The piece is longer than muselab plays, draws or learns from (see [`MAX_PIECE_SECONDS`]
+    /// and [`MAX_PIECE_STEPS`]): a file of a few bytes can declare a note held for 2²⁸ ticks or
+    /// a tempo of minutes per beat, and every later stage allocates in proportion to its length.
+    #[error(
+        "{file}: the piece lasts {seconds:.0} s ({steps} sixteenth notes); muselab reads pieces of up to 2 hours and 200000 sixteenth notes"
+    )]
+    TooLong {
+        /// The file's name.
+        file: String,
+        /// Its length in seconds.
+        seconds: f64,
+        /// Its length in sixteenth notes.
+        steps: u64,
+    },
     /// The score cannot be written as MIDI.
     #[error("{file}: cannot write MIDI: {reason}")]
     Write {
@@ -290,8 +304,24 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
     } else {
         score.time_signatures.extend(signatures);
     }
+    let seconds = score.duration_seconds();
+    let steps = score.end_tick() / u64::from((score.ticks_per_quarter / 4).max(1));
+    if seconds.is_nan() || seconds > MAX_PIECE_SECONDS || steps > MAX_PIECE_STEPS {
+        return Err(MidiError::TooLong {
+            file: file.to_string(),
+            seconds,
+            steps,
+        });
+    }
     Ok(score)
 }
+
+/// The longest piece muselab imports, in seconds of audio (2 hours).
+pub const MAX_PIECE_SECONDS: f64 = 7200.0;
+
+/// The longest piece muselab imports, in sixteenth notes (the grid of metrics, piano roll and
+/// encodings): 200 000, over 3 hours at 120 beats a minute.
+pub const MAX_PIECE_STEPS: u64 = 200_000;
 
 /// MIDI channel for the n-th voice: 0..15 skipping 9, General MIDI's drum channel.
 fn channel_for(index: usize) -> u8 {
