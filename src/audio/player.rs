@@ -105,6 +105,44 @@ fn buffer(samples: Vec<f32>) -> rodio::buffer::SamplesBuffer {
     rodio::buffer::SamplesBuffer::new(MONO, rate, samples)
 }
 
+/// The last stage before the device: samples clamped to full scale. rodio's limiter (below)
+/// lowers the gain of a mix that goes over −1 dBFS, but its 5 ms attack lets the first samples of
+/// a sudden peak through; this clamp catches those few, so the output never exceeds full scale.
+struct FullScale<S>(S);
+
+impl<S: Iterator<Item = f32>> Iterator for FullScale<S> {
+    type Item = f32;
+    fn next(&mut self) -> Option<f32> {
+        self.0.next().map(|s| s.clamp(-1.0, 1.0))
+    }
+}
+
+impl<S: rodio::Source> rodio::Source for FullScale<S> {
+    fn current_span_len(&self) -> Option<usize> {
+        self.0.current_span_len()
+    }
+    fn channels(&self) -> rodio::ChannelCount {
+        self.0.channels()
+    }
+    fn sample_rate(&self) -> rodio::SampleRate {
+        self.0.sample_rate()
+    }
+    fn total_duration(&self) -> Option<std::time::Duration> {
+        self.0.total_duration()
+    }
+}
+
+/// A mono mix of music and note previews, limited to full scale: each alone peaks at 0.95 (the
+/// synthesiser normalises), but a preview over loud music summed to nearly twice that. Returns
+/// the mixer to connect players to and the source to play.
+fn limited_mix() -> (rodio::mixer::Mixer, impl rodio::Source + Send + 'static) {
+    use rodio::Source;
+    let rate = NonZero::new(SAMPLE_RATE).unwrap_or(NonZero::<u32>::MIN);
+    let (mixer, source) = rodio::mixer::mixer(NonZero::<u16>::MIN, rate);
+    let limited = FullScale(source.limit(rodio::source::LimitSettings::default()));
+    (mixer, limited)
+}
+
 fn audio_thread(commands: &Receiver<AudioCommand>, status: &OnceLock<Result<(), String>>) {
     let mut sink = match rodio::DeviceSinkBuilder::open_default_sink() {
         Ok(sink) => sink,
@@ -120,8 +158,12 @@ fn audio_thread(commands: &Receiver<AudioCommand>, status: &OnceLock<Result<(), 
         }
     };
     sink.log_on_drop(false);
-    let music = rodio::Player::connect_new(sink.mixer());
-    let previews = rodio::Player::connect_new(sink.mixer());
+    // The players first: a mix with no source ends at once (rodio's mixer yields None when
+    // empty), while a player's queue plays silence when it has nothing, so the mix never ends.
+    let (mix, limited) = limited_mix();
+    let music = rodio::Player::connect_new(&mix);
+    let previews = rodio::Player::connect_new(&mix);
+    sink.mixer().add(limited);
     let _ = status.set(Ok(()));
     while let Ok(command) = commands.recv() {
         match command {
@@ -140,5 +182,46 @@ fn audio_thread(commands: &Receiver<AudioCommand>, status: &OnceLock<Result<(), 
             }
             AudioCommand::Quit => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Music and a preview both at the synthesiser's peak (0.95), summed: the limited mix stays
+    /// within full scale, where the plain sum reaches 1.9.
+    #[test]
+    fn the_mix_of_music_and_a_preview_never_exceeds_full_scale() {
+        let (mix, mut limited) = limited_mix();
+        let tone = |hz: f32| -> Vec<f32> {
+            (0..SAMPLE_RATE / 2)
+                .map(|i| 0.95 * (i as f32 * hz * std::f32::consts::TAU / SAMPLE_RATE as f32).sin())
+                .collect()
+        };
+        mix.add(buffer(tone(220.0)));
+        mix.add(buffer(tone(220.0)));
+        let samples: Vec<f32> = limited.by_ref().take(SAMPLE_RATE as usize / 2).collect();
+        let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!(peak <= 1.0, "peak {peak}");
+        // The limiter lowers the gain rather than clamping all the way: after its attack the
+        // peak sits near its −1 dBFS threshold, not at the clamp.
+        let late = samples[samples.len() / 2..]
+            .iter()
+            .fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!(late > 0.5 && late < 0.99, "late peak {late}");
+    }
+
+    /// With the app's two players connected and nothing to play, the mix plays silence rather
+    /// than ending (an ended source would be dropped by the device's mixer, and later sounds
+    /// would go nowhere).
+    #[test]
+    fn the_mix_outlives_silence() {
+        let (mix, mut limited) = limited_mix();
+        let _music = rodio::Player::connect_new(&mix);
+        let _previews = rodio::Player::connect_new(&mix);
+        let silence: Vec<f32> = limited.by_ref().take(4800).collect();
+        assert_eq!(silence.len(), 4800);
+        assert!(silence.iter().all(|&s| s == 0.0));
     }
 }
