@@ -191,6 +191,28 @@ fn an_out_of_range_setting_is_refused_before_the_run_starts() {
     assert!(error.contains("learning rate"), "{error}");
 }
 
+/// A models folder that cannot be written (here: its path runs through a regular file, which
+/// fails even for root) is refused before any training step, with a message naming it.
+#[test]
+fn an_unwritable_models_folder_is_refused_before_training() {
+    let dir = common::temp_dir("engine-unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"not a folder").expect("write");
+    let models = file.join("models");
+    let events = collect(&start(quick(ModelKind::Minibach), &models, None));
+    let error = finished(&events).clone().expect_err("refused");
+    assert!(
+        error.contains("cannot be written") && error.contains("a-file"),
+        "{error}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, TrainingEvent::Step { .. })),
+        "no step ran"
+    );
+}
+
 #[test]
 fn a_missing_corpus_is_a_clear_error() {
     let models = common::temp_dir("engine-missing");

@@ -96,6 +96,25 @@ fn io(path: &Path, reason: impl std::fmt::Display) -> CheckpointError {
     }
 }
 
+/// Checks, before a run trains, that its checkpoints can be written beside `dir` (a read-only
+/// or full disk, or a models folder that is a file): creates the parent folder and writes and
+/// removes a small file there. Training that could never save is refused at the start rather
+/// than after its first epoch.
+pub fn check_writable(dir: &Path) -> Result<(), CheckpointError> {
+    let parent = dir.parent().ok_or_else(|| io(dir, "no parent folder"))?;
+    let refuse = |e: std::io::Error| {
+        io(
+            parent,
+            format!("checkpoints cannot be written here ({e}); choose another models folder"),
+        )
+    };
+    std::fs::create_dir_all(parent).map_err(refuse)?;
+    let probe = parent.join(format!(".muselab-write-check-{}", std::process::id()));
+    std::fs::write(&probe, [0u8; 4096]).map_err(refuse)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Writes a checkpoint of `session` to `dir`, atomically.
 pub fn write(
     dir: &Path,

@@ -260,6 +260,7 @@ fn run(
         }
         None => checkpoint::new_run_dir(models_dir, &config),
     };
+    checkpoint::check_writable(&run_dir).map_err(|e| e.to_string())?;
     history.loss_names = session.loss_names();
     history.corpus_metrics = metrics::mean_summary(scores.iter().take(100));
 
