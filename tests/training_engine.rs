@@ -213,6 +213,49 @@ fn an_unwritable_models_folder_is_refused_before_training() {
     );
 }
 
+/// A process killed between the two renames of a checkpoint write leaves the run folder
+/// missing, with the old folder aside and the complete new one beside it. Listing the runs
+/// (or reading that run) puts the new one back; with only the old one, the old one comes back.
+#[test]
+fn a_run_folder_left_missing_by_an_interrupted_write_is_recovered() {
+    let models = common::temp_dir("engine-recover");
+    let mut config = quick(ModelKind::Minibach);
+    config.epochs = 1;
+    let events = collect(&start(config, &models, None));
+    finished(&events).clone().expect("trains");
+    let run = muselab::training::checkpoint::list_runs(&models)
+        .first()
+        .expect("one run")
+        .dir
+        .clone();
+    let parent = run.parent().expect("parent").to_path_buf();
+    let name = run
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    // A PID that no process has (Linux caps PIDs at 2^22).
+    let old = parent.join(format!(".{name}.old9999999"));
+    let tmp = parent.join(format!(".{name}.tmp9999999"));
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("list").flatten() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    };
+    // Both aside: the new (complete) folder wins.
+    copy(&run, &tmp);
+    std::fs::rename(&run, &old).expect("aside");
+    assert!(!run.exists());
+    let runs = muselab::training::checkpoint::list_runs(&models);
+    assert_eq!(runs.len(), 1, "the run is listed again");
+    assert!(run.join("model.bpk").is_file() && !old.exists() && !tmp.exists());
+    // Only the old one aside: it comes back when the run is read.
+    std::fs::rename(&run, &old).expect("aside");
+    muselab::training::checkpoint::read(&run, None).expect("reads after recovery");
+    assert!(!old.exists());
+}
+
 #[test]
 fn a_missing_corpus_is_a_clear_error() {
     let models = common::temp_dir("engine-missing");

@@ -154,6 +154,11 @@ pub fn read(
     dir: &Path,
     expected: Option<ModelKind>,
 ) -> Result<(RunConfig, History), CheckpointError> {
+    if !dir.exists()
+        && let Some(parent) = dir.parent()
+    {
+        recover_interrupted(parent);
+    }
     let config_path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| io(&config_path, format!("not a muselab checkpoint ({e})")))?;
@@ -211,6 +216,7 @@ pub struct RunSummary {
 pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
     let mut runs = Vec::new();
     for kind in ModelKind::ALL {
+        recover_interrupted(&models_dir.join(kind.id()));
         let Ok(entries) = std::fs::read_dir(models_dir.join(kind.id())) else {
             continue;
         };
@@ -235,6 +241,49 @@ pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
     }
     runs.sort_by(|a, b| b.dir.file_name().cmp(&a.dir.file_name()));
     runs
+}
+
+/// Puts back run folders that a process killed in the middle of [`write`] left missing.
+///
+/// [`write`] replaces a run folder with two renames (the old folder aside as `.<run>.old<pid>`,
+/// the complete new one, `.<run>.tmp<pid>`, into place). A kill between them leaves no `<run>`:
+/// then the new folder is complete (it is renamed only after all its files were written) and is
+/// moved into place; without it the old one is. Leftovers of processes still alive are left
+/// alone (they may be writing now); a run that never completed an epoch has nothing to recover.
+pub fn recover_interrupted(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let alive = |pid: &str| {
+        pid == std::process::id().to_string()
+            || (Path::new("/proc/self").exists() && Path::new("/proc").join(pid).exists())
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((run, pid)) = name
+            .strip_prefix('.')
+            .and_then(|rest| rest.rsplit_once(".old"))
+        else {
+            continue;
+        };
+        let target = parent.join(run);
+        if target.exists() || alive(pid) {
+            continue;
+        }
+        let complete = parent.join(format!(".{run}.tmp{pid}"));
+        let source = if complete.join(MODEL_FILE).is_file() {
+            complete
+        } else {
+            entry.path()
+        };
+        if std::fs::rename(&source, &target).is_ok() {
+            log::warn!(
+                "{}: recovered after an interrupted checkpoint write",
+                target.display()
+            );
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A new run folder name: `run-<unix seconds>-<seed>`.
