@@ -11,7 +11,6 @@
 use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::GradientsParams;
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -499,12 +498,11 @@ impl Session for AutoencoderSession {
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let (loss, _, _) = self.loss(&self.model, &indices);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         super::optimize(
             &mut self.optimizer,
             self.learning_rate,
             &mut self.model,
-            grads,
+            loss.backward(),
         );
         super::StepLosses::new([loss])
     }

@@ -11,7 +11,6 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 
 use super::recurrent::{FusedBiLstm, FusedLstm};
-use burn::optim::GradientsParams;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -238,8 +237,8 @@ impl CrnnDiscriminator {
     /// - events: `[batch, steps, FEATURES * tones]`
     /// - returns: logits `[batch, 1]` (mean over steps) and features `[batch, 2 * hidden]`
     pub fn forward(&self, events: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
-        let h = self.lstm1.forward_sequence(events);
-        let h = self.lstm2.forward_sequence(h); // [batch, steps, 2 * hidden]
+        let (h, _) = self.lstm1.forward_sequence(events);
+        let (h, _) = self.lstm2.forward_sequence(h); // [batch, steps, 2 * hidden]
         let features = h.clone().mean_dim(1).squeeze_dim::<2>(1); // [batch, 2 * hidden]
         let logits = self.output.forward(h).mean_dim(1).squeeze_dim::<2>(1); // [batch, 1]
         (logits, features)
@@ -391,12 +390,11 @@ impl Session for CrnnGanSession {
             let loss = (gap.clone() * gap).mean();
             let gradients = loss.backward();
             let g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
-            let grads = GradientsParams::from_grads(gradients, &self.generator);
             super::optimize(
                 &mut self.g_optimizer,
                 self.learning_rate,
                 &mut self.generator,
-                grads,
+                gradients,
             );
             let value = |v| super::step_value(v, &self.device);
             return super::StepLosses::new([value(0.0), loss, value(0.5), value(0.5), g_gradient]);
@@ -411,12 +409,11 @@ impl Session for CrnnGanSession {
         let (d_loss, d_real, d_fake) = super::discriminator_loss(real_logits, fake_logits, 1.0);
         let d_value = d_loss.clone();
         if !freeze_d {
-            let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
             super::optimize(
                 &mut self.d_optimizer,
                 self.learning_rate,
                 &mut self.discriminator,
-                grads,
+                d_loss.backward(),
             );
         }
         let fake = self.generator.forward(z);
@@ -437,12 +434,11 @@ impl Session for CrnnGanSession {
         let gradients = g_loss.backward();
         let g_gradient = super::grad_norm(&self.generator.output.weight, &gradients);
         if !freeze_g {
-            let grads = GradientsParams::from_grads(gradients, &self.generator);
             super::optimize(
                 &mut self.g_optimizer,
                 self.learning_rate,
                 &mut self.generator,
-                grads,
+                gradients,
             );
         }
         // Only the freezing rule needs the two losses on the host (a read-back per step).

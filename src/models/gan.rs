@@ -12,7 +12,6 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::optim::GradientsParams;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -310,12 +309,11 @@ impl Session for GanSession {
             let (d_loss, d_real, d_fake) =
                 super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
             d_values = Some((d_loss.clone(), d_real, d_fake));
-            let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
             super::optimize(
                 &mut self.d_optimizer,
                 self.learning_rate,
                 &mut self.discriminator,
-                grads,
+                d_loss.backward(),
             );
         }
         // 2. The generator, once.
@@ -335,12 +333,11 @@ impl Session for GanSession {
         let gradients = g_loss.backward();
         let last = self.generator.layers.len() - 1;
         let g_gradient = super::grad_norm(&self.generator.layers[last].weight, &gradients);
-        let grads = GradientsParams::from_grads(gradients, &self.generator);
         super::optimize(
             &mut self.g_optimizer,
             self.learning_rate,
             &mut self.generator,
-            grads,
+            gradients,
         );
         let (d_loss, d_real, d_fake) = d_values.expect("at least one discriminator step");
         super::StepLosses::new([d_loss, g_loss, d_real, d_fake, g_gradient])

@@ -8,7 +8,6 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, LstmState};
 
 use super::recurrent::FusedLstm;
-use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -445,12 +444,11 @@ impl Session for LstmSession {
             .collect();
         self.rng = rng;
         let (loss, _, _) = self.loss(&self.model, &crops);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         super::optimize(
             &mut self.optimizer,
             self.learning_rate,
             &mut self.model,
-            grads,
+            loss.backward(),
         );
         super::StepLosses::new([loss])
     }

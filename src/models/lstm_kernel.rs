@@ -320,12 +320,12 @@ fn forward_steps(
         for b in 0..batch {
             let row = b * steps + t;
             let g = &mut gates[row * g4..(row + 1) * g4];
-            // The new cell state is written over a copy of the previous one.
-            let mut c_row = Vec::with_capacity(h);
-            c_row.extend_from_slice(match previous {
-                Some(p) => &cells[(b * steps + p) * h..(b * steps + p + 1) * h],
-                None => &c0[b * h..(b + 1) * h],
-            });
+            // The new cell state is written over a copy of the previous one, in place.
+            match previous {
+                Some(p) => cells.copy_within((b * steps + p) * h..(b * steps + p + 1) * h, row * h),
+                None => cells[row * h..(row + 1) * h].copy_from_slice(&c0[b * h..(b + 1) * h]),
+            }
+            let c_row = &mut cells[row * h..(row + 1) * h];
             let (gi, rest) = g.split_at_mut(h);
             let (gf, rest) = rest.split_at_mut(h);
             let (gg, go) = rest.split_at_mut(h);
@@ -343,7 +343,6 @@ fn forward_steps(
                 c_row[j] = c;
                 h_row[j] = o * tanh(c);
             }
-            cells[row * h..(row + 1) * h].copy_from_slice(&c_row);
         }
         previous = Some(t);
     }

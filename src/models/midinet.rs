@@ -23,7 +23,6 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::GradientsParams;
 use burn::tensor::activation::{leaky_relu, relu, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -795,12 +794,11 @@ impl Session for MidiNetSession {
         let (d_loss, d_real, d_fake) =
             super::discriminator_loss(real_logits, fake_logits, self.config.real_label);
         let d_value = d_loss.clone();
-        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
         super::optimize(
             &mut self.d_optimizer,
             self.learning_rate,
             &mut self.discriminator,
-            grads,
+            d_loss.backward(),
         );
 
         let (mut g_value, mut g_gradient) = (None, None);
@@ -822,12 +820,11 @@ impl Session for MidiNetSession {
             g_value = Some(g_loss.clone());
             let gradients = g_loss.backward();
             g_gradient = Some(super::grad_norm(&self.generator.output.weight, &gradients));
-            let grads = GradientsParams::from_grads(gradients, &self.generator);
             super::optimize(
                 &mut self.g_optimizer,
                 self.learning_rate,
                 &mut self.generator,
-                grads,
+                gradients,
             );
         }
         self.average = super::averaging::update_average(

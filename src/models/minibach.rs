@@ -8,7 +8,6 @@
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::optim::GradientsParams;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -518,12 +517,11 @@ impl Session for MiniBachSession {
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let (total, per_voice, _) = self.losses(&self.model, &indices);
-        let grads = GradientsParams::from_grads(total.backward(), &self.model);
         super::optimize(
             &mut self.optimizer,
             self.learning_rate,
             &mut self.model,
-            grads,
+            total.backward(),
         );
         super::StepLosses::new(std::iter::once(total).chain(per_voice))
     }

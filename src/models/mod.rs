@@ -723,15 +723,17 @@ impl burn::module::ModuleMapper for Hollow {
     }
 }
 
-/// One optimiser step of `module`, in place. The module is moved into the step rather than
-/// cloned: a clone would keep a second reference to every parameter's memory, and the CPU's
-/// Adam ([`optim`]) would then have to copy each parameter before updating it.
+/// One optimiser step of `module` with the `gradients` of a backward pass, in place. The module
+/// is moved into the step rather than cloned: a clone would keep a second reference to every
+/// parameter's memory, and the CPU's Adam ([`optim`]) would then have to copy each parameter
+/// before updating it.
 pub fn optimize<M: burn::module::Module>(
     optimizer: &mut ModuleOptimizer,
     learning_rate: f64,
     module: &mut M,
-    grads: burn::optim::GradientsParams,
+    gradients: burn::tensor::Gradients,
 ) {
+    let grads = burn::optim::GradientsParams::from_grads(gradients, module);
     let placeholder = module.clone().map(&mut Hollow);
     let owned = std::mem::replace(module, placeholder);
     *module = optimizer.step(learning_rate, owned, grads);

@@ -172,11 +172,16 @@ impl FusedBiLstm {
         }
     }
 
-    /// `[batch, steps, input]` → `[batch, steps, 2 · hidden]` (forward states, then reverse).
-    pub fn forward_sequence(&self, x: Tensor<3>) -> Tensor<3> {
-        let (forwards, _) = self.forward.forward_sequence(x.clone(), None, false);
-        let (backwards, _) = self.reverse.forward_sequence(x, None, true);
-        Tensor::cat(vec![forwards, backwards], 2)
+    /// `[batch, steps, input]` → every step's states `[batch, steps, 2 · hidden]` (forward,
+    /// then reverse) and the two directions' final hidden states `[batch, 2 · hidden]` (the
+    /// forward one after the last step, the reverse one after the first).
+    pub fn forward_sequence(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<2>) {
+        let (forwards, forward_end) = self.forward.forward_sequence(x.clone(), None, false);
+        let (backwards, reverse_end) = self.reverse.forward_sequence(x, None, true);
+        (
+            Tensor::cat(vec![forwards, backwards], 2),
+            Tensor::cat(vec![forward_end.hidden, reverse_end.hidden], 1),
+        )
     }
 }
 

@@ -7,8 +7,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig, LstmState};
 
-use super::recurrent::FusedLstm;
-use burn::optim::GradientsParams;
+use super::recurrent::{FusedBiLstm, FusedLstm};
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -107,9 +106,7 @@ impl RnnVaeConfig {
 /// The network.
 #[derive(Module, Debug)]
 pub struct RnnVae {
-    /// The bidirectional encoder: one layer reads the melody forwards, one backwards.
-    encoder_forward: FusedLstm,
-    encoder_reverse: FusedLstm,
+    encoder: FusedBiLstm,
     mean: Linear,
     log_var: Linear,
     initial_state: Linear,
@@ -132,8 +129,7 @@ impl RnnVae {
     /// Builds the network for melodies over `vocab` tokens.
     pub fn new(config: &RnnVaeConfig, vocab: usize, device: &Device) -> Self {
         Self {
-            encoder_forward: FusedLstm::new(vocab, config.encoder_hidden, device),
-            encoder_reverse: FusedLstm::new(vocab, config.encoder_hidden, device),
+            encoder: FusedBiLstm::new(vocab, config.encoder_hidden, device),
             mean: LinearConfig::new(2 * config.encoder_hidden, config.latent).init(device),
             log_var: LinearConfig::new(2 * config.encoder_hidden, config.latent).init(device),
             initial_state: LinearConfig::new(config.latent, 2 * config.decoder_hidden).init(device),
@@ -147,12 +143,8 @@ impl RnnVae {
     /// - melodies: `[batch, steps, vocab]` one-hot
     /// - returns: mean and log-variance, each `[batch, latent]`
     pub fn encode(&self, melodies: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
-        let (_, forwards) = self
-            .encoder_forward
-            .forward_sequence(melodies.clone(), None, false);
-        let (_, backwards) = self.encoder_reverse.forward_sequence(melodies, None, true);
         // Final forward and reverse states side by side: [batch, 2 * hidden].
-        let h = Tensor::cat(vec![forwards.hidden, backwards.hidden], 1);
+        let (_, h) = self.encoder.forward_sequence(melodies);
         (
             self.mean.forward(h.clone()),
             self.log_var.forward(h).clamp(-12.0, 12.0),
@@ -450,12 +442,11 @@ impl Session for RnnVaeSession {
         let indices = self.train.get(step).to_vec();
         let model = self.model.clone();
         let (total, reconstruction, kl, _, _) = self.losses(&model, &indices, true);
-        let grads = GradientsParams::from_grads(total.backward(), &self.model);
         super::optimize(
             &mut self.optimizer,
             self.learning_rate,
             &mut self.model,
-            grads,
+            total.backward(),
         );
         self.step += 1;
         super::StepLosses::new([total, reconstruction, kl])

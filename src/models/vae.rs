@@ -7,7 +7,6 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::GradientsParams;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -317,12 +316,11 @@ impl Session for VaeSession {
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let (total, reconstruction, kl, _, _) = self.losses(&self.model, &indices, true);
-        let grads = GradientsParams::from_grads(total.backward(), &self.model);
         super::optimize(
             &mut self.optimizer,
             self.learning_rate,
             &mut self.model,
-            grads,
+            total.backward(),
         );
         self.step += 1;
         super::StepLosses::new([total, reconstruction, kl])
