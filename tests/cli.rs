@@ -157,6 +157,37 @@ fn train_one_short_epoch_then_generate() {
     let score = muselab::music::read_midi_file(&out).expect("valid MIDI");
     assert_eq!(score.tracks.len(), 4);
 
+    // Resuming keeps the saved settings and takes the options given (here a learning rate);
+    // it refuses other data, and a total of epochs the run has already reached.
+    let resume = |extra: &[&str]| {
+        muselab()
+            .args(["train", "minibach", "--device", "cpu", "--resume"])
+            .arg(&run)
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let done = resume(&[]);
+    assert!(!done.status.success());
+    let text = String::from_utf8_lossy(&done.stderr);
+    assert!(text.contains("already trained 1 epochs"), "{text}");
+    let other = resume(&["--epochs", "2", "--corpus", "celtic"]);
+    assert!(!other.status.success());
+    let text = String::from_utf8_lossy(&other.stderr);
+    assert!(text.contains("keeps its corpus"), "{text}");
+    let resumed = resume(&["--epochs", "2", "--learning-rate", "0.0005"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let (config, history) = muselab::training::checkpoint::read(&run, None).expect("reads");
+    assert_eq!(
+        (config.epochs, config.learning_rate, config.batch_size),
+        (2, 0.0005, 16)
+    );
+    assert_eq!(history.epochs.len(), 2);
+
     // A wrong model name and a missing checkpoint are clear errors.
     let bad = muselab()
         .args(["train", "transformer"])

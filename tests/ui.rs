@@ -482,3 +482,58 @@ fn the_dashboard_shows_onset_accuracy_against_the_baselines() {
     assert!(count > 0);
     harness.get_by_label(&format!("{count} parameters"));
 }
+
+/// A saved run is resumed from the list of runs: it trains on for the form's number of epochs
+/// and the list then shows the new total.
+#[test]
+fn resume_a_saved_run_from_the_runs_list() {
+    let app = new_app("resume");
+    let models = app.dashboard.models_dir.clone();
+    let mut config = muselab::training::RunConfig::new(muselab::models::ModelKind::Minibach);
+    config.max_pieces = Some(12);
+    config.epochs = 1;
+    config.batch_size = 16;
+    config.max_steps_per_epoch = Some(3);
+    config.device = muselab::compute::DeviceChoice::Cpu;
+    config.hyperparameters.set("hidden", "16").expect("valid");
+    let handle = common::start_run(config, &models, None);
+    let events = common::collect(&handle);
+    assert!(matches!(
+        events.last(),
+        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
+    ));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness.get_by_label("Training").click();
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        app.dashboard.runs.len() == 1
+    });
+    harness
+        .state_mut()
+        .dashboard
+        .settings
+        .config_for(muselab::models::ModelKind::Minibach)
+        .epochs = 2;
+    harness.run_steps(2);
+    harness.get_by_label("Resume").click();
+    step_until(&mut harness, "the resumed run to finish", |app| {
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.finished.is_some())
+    });
+    let run = harness.state().dashboard.run.as_ref().expect("run");
+    let message = run.finished.clone().expect("finished").expect("trains");
+    assert!(message.contains("finished 3 epochs"), "{message}");
+    assert_eq!(
+        run.epochs.len(),
+        2,
+        "epochs 2 and 3 trained in this session"
+    );
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the list to show 3 epochs", |app| {
+        app.dashboard.runs.first().is_some_and(|r| r.epochs == 3)
+    });
+}

@@ -179,7 +179,10 @@ pub struct TrainArgs {
     /// Folder of checkpoints (default: models/ beside assets/, or $MUSELAB_MODELS).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue the run in this checkpoint folder.
+    /// Continue the run in this checkpoint folder, with its saved settings; `--epochs` is the
+    /// total to reach, and the other options given (learning rate, batch size, seed, `--set`)
+    /// change the saved ones. Resumed at an epoch's end with nothing changed, a run gives the
+    /// same weights and history as one that was never interrupted.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Set a model hyperparameter, e.g. `--set feature_matching=1` (repeatable; the names are

@@ -19,7 +19,16 @@ pub fn run_config(args: &TrainArgs, device: DeviceChoice) -> Result<RunConfig, S
             ids.join(", ")
         )
     })?;
-    let mut config = RunConfig::new(kind);
+    // A resumed run starts from its saved settings; the options given change them (the
+    // training thread refuses the changes a saved run cannot take).
+    let mut config = match &args.resume {
+        Some(dir) => {
+            crate::training::checkpoint::read(dir, Some(kind))
+                .map_err(|e| e.to_string())?
+                .0
+        }
+        None => RunConfig::new(kind),
+    };
     config.device = device;
     if let Some(corpus) = &args.corpus {
         config.corpus.clone_from(corpus);
@@ -28,8 +37,12 @@ pub fn run_config(args: &TrainArgs, device: DeviceChoice) -> Result<RunConfig, S
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
     config.learning_rate = args.learning_rate.unwrap_or(config.learning_rate);
     config.seed = args.seed.unwrap_or(config.seed);
-    config.max_pieces = args.max_pieces;
-    config.max_steps_per_epoch = args.steps_per_epoch;
+    if args.max_pieces.is_some() {
+        config.max_pieces = args.max_pieces;
+    }
+    if args.steps_per_epoch.is_some() {
+        config.max_steps_per_epoch = args.steps_per_epoch;
+    }
     for assignment in &args.set {
         let (name, value) = assignment
             .split_once('=')

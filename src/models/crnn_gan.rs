@@ -370,6 +370,18 @@ impl Session for CrnnGanSession {
     }
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.order.shuffle(rng);
+        // The session's own draws restart from the run's generator each epoch, so that a
+        // resumed run continues with the same draws (the worker replays the epochs before).
+        self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
+    }
+    fn resume_state(&self) -> Vec<f64> {
+        vec![self.last.0, self.last.1]
+    }
+    fn restore(&mut self, global_step: usize, state: &[f64]) {
+        self.step = global_step;
+        if let [d, g] = *state {
+            self.last = (d, g);
+        }
     }
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let batch = self.order.get(step).to_vec();

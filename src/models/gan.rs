@@ -286,6 +286,9 @@ impl Session for GanSession {
 
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.train.shuffle(rng);
+        // The session's own draws restart from the run's generator each epoch, so that a
+        // resumed run continues with the same draws (the worker replays the epochs before).
+        self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
     }
 
     fn train_step(&mut self, step: usize) -> super::StepLosses {

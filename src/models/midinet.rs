@@ -755,6 +755,9 @@ impl Session for MidiNetSession {
     }
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.order.shuffle(rng);
+        // The session's own draws restart from the run's generator each epoch, so that a
+        // resumed run continues with the same draws (the worker replays the epochs before).
+        self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
     }
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let pitches = self.range.vocab_size() - 2;

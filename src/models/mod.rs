@@ -633,11 +633,24 @@ pub trait Session: Send {
     fn loss_names(&self) -> Vec<String>;
     /// Batches per epoch.
     fn steps_per_epoch(&self) -> usize;
-    /// Starts a new epoch (reshuffles with the run's random generator).
+    /// Starts a new epoch: reshuffles with the run's random generator, and reseeds from it any
+    /// generator of the session's own.
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng);
     /// Trains on the next batch; returns the losses (read them with [`StepLosses::read`] or,
     /// many steps at once, [`read_steps`]).
     fn train_step(&mut self, step: usize) -> StepLosses;
+    /// What a resumed session needs beyond its weights and optimiser state and the step count
+    /// (numbers its training rules carry from step to step, e.g. C-RNN-GAN's last losses for
+    /// the freezing rule); saved with each checkpoint and given back to [`Session::restore`].
+    fn resume_state(&self) -> Vec<f64> {
+        Vec::new()
+    }
+    /// Tells a resumed session how many steps the run has taken (for the schedules that count
+    /// steps: β annealing, pretraining) and gives back its [`Session::resume_state`]. The
+    /// session's own random draws restart in each [`Session::start_epoch`] and its weights and
+    /// optimiser state come from [`Session::load`]: together, a run resumed at an epoch's end
+    /// continues exactly as if it had not stopped.
+    fn restore(&mut self, _global_step: usize, _state: &[f64]) {}
     /// Floating-point operations of one training step per example, counted over the matrix
     /// products ([`card::matmul_flops`]); `None` where not counted.
     fn flops_per_example(&self) -> Option<f64> {

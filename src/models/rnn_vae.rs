@@ -437,6 +437,12 @@ impl Session for RnnVaeSession {
     }
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.train.shuffle(rng);
+        // The session's own draws restart from the run's generator each epoch, so that a
+        // resumed run continues with the same draws (the worker replays the epochs before).
+        self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
+    }
+    fn restore(&mut self, global_step: usize, _state: &[f64]) {
+        self.step = global_step;
     }
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();

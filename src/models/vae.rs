@@ -313,6 +313,9 @@ impl Session for VaeSession {
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.train.shuffle(rng);
     }
+    fn restore(&mut self, global_step: usize, _state: &[f64]) {
+        self.step = global_step;
+    }
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let indices = self.train.get(step).to_vec();
         let (total, reconstruction, kl, _, _) = self.losses(&self.model, &indices, true);

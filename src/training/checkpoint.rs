@@ -54,6 +54,9 @@ pub struct History {
     pub epochs: Vec<EpochRecord>,
     /// The corpus's own metric values (for comparison with samples).
     pub corpus_metrics: Vec<(String, f64)>,
+    /// The session's [`Session::resume_state`] at this checkpoint (empty in older ones).
+    #[serde(default)]
+    pub resume_state: Vec<f64>,
 }
 
 /// Why a checkpoint could not be read or written.
@@ -210,6 +213,8 @@ pub struct RunSummary {
     pub final_loss: Option<f64>,
     /// The corpus it trained on.
     pub corpus: String,
+    /// Its saved settings (what a resume starts from).
+    pub config: RunConfig,
 }
 
 /// Lists the checkpoints under `models_dir`, newest first.
@@ -234,7 +239,8 @@ pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
                     model: config.model,
                     epochs: history.epochs.len(),
                     final_loss: history.steps.last().and_then(|s| s.losses.first().copied()),
-                    corpus: config.corpus,
+                    corpus: config.corpus.clone(),
+                    config,
                 });
             }
         }

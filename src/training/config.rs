@@ -74,6 +74,32 @@ impl RunConfig {
         self.hyperparameters.check()
     }
 
+    /// The settings a resumed run trains with: the run settings and hyperparameters of
+    /// `requested` (the epochs are the total to reach) on the saved run's corpus and pieces.
+    /// Refuses a different corpus or piece count (the held-out split would change under the
+    /// trained network) and a total not above the `completed` epochs.
+    pub fn resumed_with(&self, requested: &RunConfig, completed: usize) -> Result<Self, String> {
+        if requested.corpus != self.corpus || requested.max_pieces != self.max_pieces {
+            return Err(format!(
+                "a resumed run keeps its corpus ({}, {} pieces): start a new run to train on other data",
+                self.corpus,
+                self.max_pieces
+                    .map_or_else(|| "all".to_string(), |n| n.to_string())
+            ));
+        }
+        if requested.epochs <= completed {
+            return Err(format!(
+                "the run has already trained {completed} epochs: ask for more than {completed} to resume it"
+            ));
+        }
+        Ok(RunConfig {
+            vocabulary: self.vocabulary,
+            held_out: self.held_out.clone(),
+            format: self.format,
+            ..requested.clone()
+        })
+    }
+
     /// Applies a health check's remedy to these settings. Returns false, changing nothing, when
     /// the remedy has no setting in this model or is already in place — the dashboard offers
     /// only the remedies that return true.

@@ -227,8 +227,7 @@ fn run(
     if let Some(dir) = &resume_from {
         let (saved, saved_history) =
             checkpoint::read(dir, Some(config.model)).map_err(|e| e.to_string())?;
-        let epochs = config.epochs.max(saved.epochs);
-        config = RunConfig { epochs, ..saved };
+        config = saved.resumed_with(&config, saved_history.epochs.len())?;
         first_epoch = saved_history.epochs.len() + 1;
         history = saved_history;
     }
@@ -256,6 +255,12 @@ fn run(
     let run_dir = match &resume_from {
         Some(dir) => {
             session.load(&dir.join(checkpoint::MODEL_FILE))?;
+            // The steps of the completed epochs (a run stopped within an epoch resumes at
+            // that epoch's start: its partial steps stay in the weights and the history).
+            session.restore(
+                history.steps.last().map_or(0, |s| s.global_step),
+                &history.resume_state,
+            );
             dir.clone()
         }
         None => checkpoint::new_run_dir(models_dir, &config),
@@ -294,6 +299,9 @@ fn run(
     let mut saved_any = resume_from.is_some();
     for epoch in first_epoch..=config.epochs {
         session.start_epoch(&mut rng);
+        // burn's generator (dropout masks, VAE noise) restarts from the seed and the epoch, so
+        // that a run resumed at this epoch draws what the uninterrupted run draws.
+        device.device().seed(epoch_seed(config.seed, epoch));
         let mut sums = vec![0.0; history.loss_names.len()];
         let mut done = 0;
         // Steps whose losses are still on the device (see `StepLosses`): read every step on
@@ -354,8 +362,7 @@ fn run(
             }
             if stopping {
                 if done > 0 || !saved_any {
-                    checkpoint::write(&run_dir, &config, &history, session.as_ref())
-                        .map_err(|e| e.to_string())?;
+                    save(&run_dir, &config, &mut history, session.as_ref())?;
                     reporter.send(TrainingEvent::Checkpoint(run_dir.clone()));
                 }
                 return Ok(format!(
@@ -382,8 +389,7 @@ fn run(
             seconds: started.elapsed().as_secs_f64(),
         };
         history.epochs.push(record.clone());
-        checkpoint::write(&run_dir, &config, &history, session.as_ref())
-            .map_err(|e| e.to_string())?;
+        save(&run_dir, &config, &mut history, session.as_ref())?;
         saved_any = true;
         reporter.send(TrainingEvent::Checkpoint(run_dir.clone()));
         reporter.send(TrainingEvent::Epoch { record, samples });
@@ -394,4 +400,24 @@ fn run(
         started.elapsed().as_secs_f64(),
         run_dir.display()
     ))
+}
+
+/// Writes a checkpoint with the session's resume state.
+fn save(
+    run_dir: &std::path::Path,
+    config: &RunConfig,
+    history: &mut History,
+    session: &dyn crate::models::Session,
+) -> Result<(), String> {
+    history.resume_state = session.resume_state();
+    checkpoint::write(run_dir, config, history, session).map_err(|e| e.to_string())
+}
+
+/// The seed of burn's generator for one epoch of a run (SplitMix64 of the run's seed and the
+/// epoch, so that neighbouring epochs and seeds give unrelated streams).
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

@@ -148,16 +148,44 @@ impl TrainingDashboard {
 
     /// Starts training with the current settings.
     pub fn start(&mut self, compute: Option<&ComputeDevice>, ctx: &egui::Context) {
+        let config = self.settings.config_mut().clone();
+        self.launch(config, None, compute, ctx);
+    }
+
+    /// Resumes a saved run: on to the epochs it was started for, or, when it reached them, for
+    /// as many more as the form's Epochs field says; on the form's device.
+    pub fn resume(
+        &mut self,
+        run: &RunSummary,
+        compute: Option<&ComputeDevice>,
+        ctx: &egui::Context,
+    ) {
+        self.settings.model = run.model;
+        let form = self.settings.config_for(run.model);
+        let mut config = run.config.clone();
+        config.device = form.device;
+        if config.epochs <= run.epochs {
+            config.epochs = run.epochs + form.epochs;
+        }
+        self.launch(config, Some(run.dir.clone()), compute, ctx);
+    }
+
+    fn launch(
+        &mut self,
+        config: RunConfig,
+        resume_from: Option<PathBuf>,
+        compute: Option<&ComputeDevice>,
+        ctx: &egui::Context,
+    ) {
         if self.run.as_ref().is_some_and(LiveRun::is_running) {
             return;
         }
-        let config = self.settings.config_mut().clone();
         let ctx = ctx.clone();
         let handle = crate::training::spawn(TrainingRequest {
             config: config.clone(),
             assets: self.assets.clone(),
             models_dir: self.models_dir.clone(),
-            resume_from: None,
+            resume_from,
             compute: compute.cloned(),
             notify: Some(Box::new(move || ctx.request_repaint())),
         });
@@ -235,7 +263,7 @@ impl TrainingDashboard {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.form(ui, compute);
                     ui.separator();
-                    action = self.runs_ui(ui, has_open_piece).or(action.take());
+                    action = self.runs_ui(ui, has_open_piece, compute).or(action.take());
                 });
             });
         egui::CentralPanel::default_margins().show(ui, |ui| {
@@ -423,7 +451,12 @@ impl TrainingDashboard {
         }
     }
 
-    fn runs_ui(&mut self, ui: &mut Ui, has_open_piece: bool) -> Option<DashboardAction> {
+    fn runs_ui(
+        &mut self,
+        ui: &mut Ui,
+        has_open_piece: bool,
+        compute: Option<&ComputeDevice>,
+    ) -> Option<DashboardAction> {
         let mut action = None;
         ui.heading("Runs");
         if self.runs.is_empty() {
@@ -436,6 +469,8 @@ impl TrainingDashboard {
             );
         }
         let mut delete = None;
+        let mut resume = None;
+        let running = self.run.as_ref().is_some_and(LiveRun::is_running);
         for run in &self.runs {
             let name = run
                 .dir
@@ -458,6 +493,20 @@ impl TrainingDashboard {
                     self.selected = Some(run.dir.clone());
                 }
                 ui.label(RichText::new(format!("{} ep, loss {loss}", run.epochs)).weak());
+                let more = if run.config.epochs > run.epochs {
+                    format!("on to epoch {}", run.config.epochs)
+                } else {
+                    "for as many more epochs as the Epochs field says".to_string()
+                };
+                if ui
+                    .add_enabled(!running, egui::Button::new("Resume").small())
+                    .on_hover_text(format!(
+                        "Train this run further, {more}, with its saved settings and optimiser state (resumed at an epoch's end, it continues exactly as if it had not stopped)"
+                    ))
+                    .clicked()
+                {
+                    resume = Some(run.clone());
+                }
                 if ui
                     .small_button("Delete")
                     .on_hover_text("Delete this checkpoint from disk")
@@ -466,6 +515,10 @@ impl TrainingDashboard {
                     delete = Some(run.dir.clone());
                 }
             });
+        }
+        if let Some(run) = resume {
+            let ctx = ui.ctx().clone();
+            self.resume(&run, compute, &ctx);
         }
         if let Some(dir) = delete {
             if self.selected.as_ref() == Some(&dir) {
