@@ -39,6 +39,32 @@ fn eval_json_reports_metrics_and_errors() {
             .contains("broken.mid")
     );
 
+    assert_eq!(lines[0]["warnings"], serde_json::json!([]));
+
+    // A file missing its second half is read as far as it goes, with a warning.
+    let bytes = std::fs::read(common::chorale()).expect("chorale");
+    let cut = dir.join("cut.mid");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let output = muselab()
+        .args(["eval", "--json"])
+        .arg(&cut)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a damaged file is still read"
+    );
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let warning = line["warnings"][0].as_str().unwrap_or("");
+    assert!(
+        warning.starts_with(&format!(
+            "damaged file: read {} notes before byte",
+            line["notes"]
+        )),
+        "{line}"
+    );
+
     let ok = muselab()
         .arg("eval")
         .arg(common::chorale())

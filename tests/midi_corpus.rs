@@ -27,6 +27,7 @@ fn every_bundled_file_round_trips() {
     for file in &files {
         let score = read_midi_file(file).unwrap_or_else(|e| panic!("{e}"));
         assert!(score.note_count() > 0, "{}: no notes", file.display());
+        assert_eq!(score.damage, None, "{}", file.display());
         let bytes = export_smf(&score, &score.name).unwrap_or_else(|e| panic!("{e}"));
         let back = import_smf(&bytes, &score.name).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(

@@ -152,6 +152,26 @@ fn broken_file_shows_an_error_and_keeps_the_piece() {
     harness.get_by_label("no audio output: disabled in tests");
 }
 
+/// A file missing its second half opens with what could be read, and the status bar says it is
+/// damaged and where reading stopped.
+#[test]
+fn a_damaged_file_opens_with_a_notice() {
+    let dir = common::temp_dir("ui-damaged");
+    let cut = dir.join("cut.mid");
+    let bytes = std::fs::read(common::chorale()).expect("chorale");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let mut harness = harness("damaged");
+    harness
+        .state_mut()
+        .push(muselab::app::AppCommand::OpenPiece(cut));
+    step_until(&mut harness, "the piece", |app| app.score.is_some());
+    let notes = harness.state().score.as_ref().map_or(0, |s| s.note_count());
+    assert!(notes > 0);
+    harness.get_by_label_contains(&format!(
+        "cut.mid: damaged file: read {notes} notes before byte"
+    ));
+}
+
 #[test]
 fn train_from_the_dashboard_watch_the_curve_and_stop() {
     let mut harness = harness("train");

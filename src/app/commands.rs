@@ -298,6 +298,12 @@ impl MuseApp {
                     Ok(score) => {
                         self.stop();
                         self.bpm = None;
+                        if let Some(damage) = &score.damage {
+                            // Shown as an error (it stays in the status bar), though the piece
+                            // opens: what could be read is there, and the user must know it
+                            // is not the whole file.
+                            self.error(format!("{}: {damage}", path.display()));
+                        }
                         self.score = Some(Arc::new(score));
                         self.settings.last_piece = Some(path.clone());
                         self.piece_path = Some(path);

@@ -295,9 +295,14 @@ pub fn eval(files: &[PathBuf], json: bool) -> i32 {
                     if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&m) {
                         object.extend(fields);
                     }
+                    let warnings: Vec<_> = score.damage.iter().cloned().collect();
+                    object.insert("warnings".into(), warnings.into());
                     println!("{}", serde_json::Value::Object(object));
                 } else {
                     println!("{name}: {}", describe(&m));
+                    if let Some(damage) = &score.damage {
+                        println!("{name}: warning: {damage}");
+                    }
                 }
             }
             Err(e) => {

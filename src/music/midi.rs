@@ -304,6 +304,12 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
     } else {
         score.time_signatures.extend(signatures);
     }
+    if let Some((byte, what)) = find_damage(bytes) {
+        let notes: usize = score.tracks.iter().map(|t| t.notes.len()).sum();
+        score.damage = Some(format!(
+            "damaged file: read {notes} notes before byte {byte} ({what})"
+        ));
+    }
     let seconds = score.duration_seconds();
     let steps = score.end_tick() / u64::from((score.ticks_per_quarter / 4).max(1));
     if seconds.is_nan() || seconds > MAX_PIECE_SECONDS || steps > MAX_PIECE_STEPS {
@@ -314,6 +320,76 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
         });
     }
     Ok(score)
+}
+
+/// Where a Standard MIDI File is damaged, if it is: the byte at which reading stopped and what
+/// was wrong there. midly reads damaged files leniently (a truncated chunk as far as it goes, a
+/// track up to its first unreadable event, a missing chunk not at all), which keeps what can be
+/// read but says nothing; this walks the chunks and events again to find the first damage.
+/// Files wrapped in RIFF are not checked.
+fn find_damage(bytes: &[u8]) -> Option<(usize, String)> {
+    let be32 = |at: usize| -> Option<usize> {
+        let b = bytes.get(at..at + 4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    if !bytes.starts_with(b"MThd") {
+        return None;
+    }
+    let declared = bytes
+        .get(10..12)
+        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let mut at = 8usize.saturating_add(be32(4)?);
+    let mut tracks = 0;
+    while at < bytes.len() {
+        let Some(length) = be32(at + 4) else {
+            return Some((at, "the file ends inside a chunk header".into()));
+        };
+        let start = at + 8;
+        let end = start.saturating_add(length);
+        let data = &bytes[start.min(bytes.len())..end.min(bytes.len())];
+        if bytes.get(at..at + 4) == Some(b"MTrk".as_slice()) {
+            tracks += 1;
+            let mut events = midly::EventIter::new(data);
+            let mut ended = false;
+            loop {
+                let unread = events.unread().len();
+                if unread == 0 {
+                    break;
+                }
+                match events.next() {
+                    Some(Ok(event)) => {
+                        ended = matches!(event.kind, TrackEventKind::Meta(MetaMessage::EndOfTrack));
+                    }
+                    _ => {
+                        let what = if end > bytes.len() {
+                            format!(
+                                "the file ends inside track {tracks}, which declares {length} bytes"
+                            )
+                        } else {
+                            format!("track {tracks}: an event cannot be read")
+                        };
+                        return Some((start + data.len() - unread, what));
+                    }
+                }
+            }
+            if end > bytes.len() {
+                return Some((
+                    bytes.len(),
+                    format!("the file ends inside track {tracks}, which declares {length} bytes"),
+                ));
+            }
+            if !ended {
+                return Some((end, format!("track {tracks} has no end-of-track marker")));
+            }
+        }
+        at = end;
+    }
+    (tracks < declared).then(|| {
+        (
+            bytes.len(),
+            format!("the header announces {declared} tracks; the file holds {tracks}"),
+        )
+    })
 }
 
 /// The longest piece muselab imports, in seconds of audio (2 hours).
@@ -508,6 +584,53 @@ mod tests {
             .map(|n| (n.pitch, n.start, n.duration))
             .collect();
         assert_eq!(notes, vec![(60, 0, 32), (60, 16, 32), (67, 48, 32)]);
+    }
+
+    /// A damaged file keeps what can be read and says where reading stopped; an intact one
+    /// says nothing.
+    #[test]
+    fn damaged_files_are_read_and_reported() {
+        let track: Vec<u8> = (0..40u8)
+            .flat_map(|i| [0x00, 0x90, 60 + i % 12, 100, 0x60, 0x80, 60 + i % 12, 0])
+            .chain([0x00, 0xFF, 0x2F, 0x00])
+            .collect();
+        let whole = smf_bytes(1, 96, &[&track, &track]);
+        let intact = import_smf(&whole, "t.mid").unwrap();
+        assert_eq!(intact.damage, None);
+        assert_eq!(intact.note_count(), 80);
+
+        // The second half cut off: the first track and part of the second are kept.
+        let cut = &whole[..whole.len() * 3 / 4];
+        let score = import_smf(cut, "t.mid").unwrap();
+        let notes = score.note_count();
+        assert!(notes > 40 && notes < 80, "{notes}");
+        let damage = score.damage.expect("reported");
+        assert!(
+            damage.starts_with(&format!("damaged file: read {notes} notes before byte ")),
+            "{damage}"
+        );
+        assert!(damage.contains("the file ends inside track 2"), "{damage}");
+
+        // A track announced by the header but missing altogether.
+        let mut short = smf_bytes(1, 96, &[&track]);
+        short[11] = 2;
+        let damage = import_smf(&short, "t.mid")
+            .unwrap()
+            .damage
+            .expect("reported");
+        assert!(damage.contains("announces 2 tracks"), "{damage}");
+
+        // An event that cannot be read (a data byte where a status byte must be, no running
+        // status yet): the track stops there.
+        let mut broken = track.clone();
+        broken[1] = 0x40;
+        let score = import_smf(&smf_bytes(0, 96, &[&broken]), "t.mid").unwrap();
+        let damage = score.damage.expect("reported");
+        assert!(damage.contains("before byte 22"), "{damage}");
+        assert!(
+            damage.contains("track 1: an event cannot be read"),
+            "{damage}"
+        );
     }
 
     #[test]

@@ -107,6 +107,11 @@ pub struct Score {
     pub time_signatures: Vec<TimeSignature>,
     /// The voices.
     pub tracks: Vec<Track>,
+    /// Set by the MIDI importer when the file was damaged (truncated, an unreadable event, a
+    /// track without its end marker): what was read and where reading stopped, e.g. "damaged
+    /// file: read 98 notes before byte 1234 (…)". The score holds what could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damage: Option<String>,
 }
 
 impl Score {
@@ -125,6 +130,7 @@ impl Score {
                 denominator: 4,
             }],
             tracks: Vec::new(),
+            damage: None,
         }
     }
 
