@@ -4,6 +4,8 @@
 //! as its answer arrives. When requests pile up (dragging), only the newest decode is done.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
@@ -127,6 +129,8 @@ pub struct LatentWorker {
     requests: Sender<LatentRequest>,
     /// Answers.
     pub replies: Receiver<LatentReply>,
+    /// Requests sent and not yet answered or dropped as stale (the UI animates while above 0).
+    pending: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -135,20 +139,33 @@ impl LatentWorker {
     pub fn start(notify: impl Fn() + Send + 'static) -> Self {
         let (requests, inbox) = channel();
         let (outbox, replies) = channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&pending);
         let thread = std::thread::Builder::new()
             .name("latent-inference".into())
-            .spawn(move || serve(&inbox, &outbox, &notify))
+            .spawn(move || serve(&inbox, &outbox, &counter, &notify))
             .ok();
         Self {
             requests,
             replies,
+            pending,
             thread,
         }
     }
 
     /// Sends a request.
     pub fn send(&self, request: LatentRequest) {
-        let _ = self.requests.send(request);
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if self.requests.send(request).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Requests not yet answered. Decodes and grids superseded by newer ones are dropped
+    /// without an answer, so counting answers would never get back to 0 (the map then
+    /// repainted every 30 ms for ever after a drag); the worker counts them down itself.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
     }
 }
 
@@ -158,22 +175,25 @@ impl Drop for LatentWorker {
         let (dead, _) = channel();
         self.requests = dead;
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // It ends after the request under way (encoding a corpus may take seconds).
+            crate::util::join_within(thread, std::time::Duration::from_millis(500));
         }
     }
 }
 
-/// Collects what is waiting, keeping only the newest Decode and the newest Grid.
-fn drain(first: LatentRequest, inbox: &Receiver<LatentRequest>) -> Vec<LatentRequest> {
+/// Collects what is waiting, keeping only the newest Decode and the newest Grid; also returns
+/// how many were dropped.
+fn drain(first: LatentRequest, inbox: &Receiver<LatentRequest>) -> (Vec<LatentRequest>, usize) {
     let mut queue = vec![first];
     queue.extend(inbox.try_iter());
+    let waiting = queue.len();
     let last_decode = queue
         .iter()
         .rposition(|r| matches!(r, LatentRequest::Decode { .. }));
     let last_grid = queue
         .iter()
         .rposition(|r| matches!(r, LatentRequest::Grid { .. }));
-    queue
+    let kept = queue
         .into_iter()
         .enumerate()
         .filter(|(i, r)| match r {
@@ -182,7 +202,9 @@ fn drain(first: LatentRequest, inbox: &Receiver<LatentRequest>) -> Vec<LatentReq
             _ => true,
         })
         .map(|(_, r)| r)
-        .collect()
+        .collect::<Vec<_>>();
+    let dropped = waiting - kept.len();
+    (kept, dropped)
 }
 
 /// Decodes one point and renders its audio: the work behind a click on the map.
@@ -218,11 +240,20 @@ fn corpus_openings(
         .collect()
 }
 
-fn serve(inbox: &Receiver<LatentRequest>, outbox: &Sender<LatentReply>, notify: &dyn Fn()) {
+fn serve(
+    inbox: &Receiver<LatentRequest>,
+    outbox: &Sender<LatentReply>,
+    pending: &AtomicUsize,
+    notify: &dyn Fn(),
+) {
     let device = Device::flex();
     let mut model: Option<LoadedModel> = None;
     while let Ok(first) = inbox.recv() {
-        for request in drain(first, inbox) {
+        let (queue, dropped) = drain(first, inbox);
+        if dropped > 0 {
+            pending.fetch_sub(dropped, Ordering::SeqCst);
+        }
+        for request in queue {
             // A panic while serving one request becomes an error reply; the worker lives on
             // (with no model loaded, since a panic may have left it half-updated).
             let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -235,6 +266,9 @@ fn serve(inbox: &Receiver<LatentRequest>, outbox: &Sender<LatentReply>, notify: 
                     crate::util::panic_text(&panic)
                 ))
             });
+            // Counted down before the reply is sent, so that a UI that has read every reply
+            // never sees this request as pending.
+            pending.fetch_sub(1, Ordering::SeqCst);
             if outbox.send(reply).is_err() {
                 return;
             }

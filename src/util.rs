@@ -35,3 +35,23 @@ pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
         .unwrap_or_else(|| "an internal error".into())
 }
+
+/// Waits for `thread` to end, at most `limit`; returns false (and leaves it running, detached)
+/// when it does not end in time. Closing the app must return promptly whatever a worker is in
+/// the middle of (a long GPU kernel compilation, encoding a corpus); what such a thread writes
+/// is written atomically, so ending the process under it loses nothing saved.
+pub fn join_within(thread: std::thread::JoinHandle<()>, limit: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while !thread.is_finished() {
+        if started.elapsed() >= limit {
+            log::warn!(
+                "the {} thread did not end within {limit:?}; leaving it",
+                thread.thread().name().unwrap_or("worker")
+            );
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = thread.join();
+    true
+}

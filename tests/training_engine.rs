@@ -431,3 +431,37 @@ fn resuming_at_an_epoch_gives_the_same_weights_and_history_for_every_model() {
         );
     }
 }
+
+/// A UI that stops reading events (a minimised window is not repainted) neither stalls the
+/// run nor loses its epochs: they wait in order until read; only step events are dropped.
+#[test]
+fn training_does_not_wait_for_a_ui_that_does_not_read() {
+    let models = common::temp_dir("engine-unread");
+    let mut config = tiny(ModelKind::Minibach);
+    config.max_steps_per_epoch = Some(1);
+    config.epochs = 300;
+    let handle = start(config, &models, None);
+    let started = Instant::now();
+    // The run gets to its end (its last checkpoint) without anyone reading its events; only
+    // its final event waits to be read.
+    while muselab::training::list_runs(&models)
+        .first()
+        .is_none_or(|r| r.epochs < 300)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run stalled while its events were not read"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let events = collect(&handle);
+    let epochs: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainingEvent::Epoch { record, .. } => Some(record.epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs, (1..=300).collect::<Vec<_>>());
+    assert!(finished(&events).is_ok(), "{:?}", finished(&events));
+}

@@ -326,6 +326,27 @@ fn click_the_latent_map_and_hear_the_point() {
         app.map.dots.len() > 100
     });
     assert_eq!(harness.state().map.dots[0].1, first);
+
+    // A drag decodes point after point; the worker drops the superseded ones. Once it has
+    // answered, the idle app asks for no more repaints (the map used to repaint every 30 ms
+    // for ever after a drag: it counted answers, and dropped requests never answer).
+    harness.state_mut().map.settings.play_on_click = false;
+    harness.state_mut().push(muselab::app::AppCommand::Stop);
+    // (These tests skip the device probe; its spinner would animate.)
+    harness.state_mut().compute = Some(muselab::compute::ComputeDevice::cpu("test"));
+    let ctx = harness.ctx.clone();
+    for i in 0..40 {
+        let point = [first[0] + 0.01 * i as f32, first[1]];
+        harness.state_mut().map.decode_at(&ctx, point);
+    }
+    step_until(&mut harness, "the worker to settle", |app| !app.map.busy());
+    harness.run_steps(3);
+    let delay = harness.output().viewport_output[&egui::ViewportId::ROOT].repaint_delay;
+    assert!(
+        delay >= Duration::from_secs(1),
+        "the idle map still repaints every {delay:?}: {:?}",
+        harness.ctx.repaint_causes()
+    );
 }
 
 #[test]
@@ -556,4 +577,36 @@ fn resume_a_saved_run_from_the_runs_list() {
     step_until(&mut harness, "the list to show 3 epochs", |app| {
         app.dashboard.runs.first().is_some_and(|r| r.epochs == 3)
     });
+}
+
+/// Closing the app while a run trains returns within 2 s, also when the UI had stopped reading
+/// the run's events (a minimised window), and the run keeps a checkpoint.
+#[test]
+fn closing_while_training_returns_within_two_seconds() {
+    let mut harness = harness("close");
+    start_small_run(
+        &mut harness,
+        muselab::models::ModelKind::Minibach,
+        |config| {
+            config.epochs = 100_000;
+            config.max_steps_per_epoch = Some(1);
+            config.hyperparameters.set("hidden", "16").expect("valid");
+        },
+    );
+    step_until(&mut harness, "the first steps", |app| {
+        app.dashboard
+            .run
+            .as_ref()
+            .is_some_and(|r| r.steps.len() >= 2)
+    });
+    let models = harness.state().dashboard.models_dir.clone();
+    // No frames for a while: the run's events pile up unread.
+    std::thread::sleep(Duration::from_secs(3));
+    let closing = Instant::now();
+    drop(harness);
+    let took = closing.elapsed();
+    assert!(took < Duration::from_secs(2), "closing took {took:?}");
+    let runs = muselab::training::list_runs(&models);
+    assert_eq!(runs.len(), 1, "the run's checkpoint is kept");
+    assert!(runs[0].epochs > 0);
 }

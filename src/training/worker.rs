@@ -114,11 +114,19 @@ impl TrainingHandle {
     }
 }
 
+/// How long dropping a handle (closing the app) waits for the run to stop and write its
+/// checkpoint before leaving the thread to end with the process.
+const CLOSE_LIMIT: Duration = Duration::from_millis(1500);
+
 impl Drop for TrainingHandle {
     fn drop(&mut self) {
         self.stop();
+        // The receiver goes first: a thread blocked sending to a full channel (a minimised
+        // window stops draining it) is released at once, its send failing.
+        let (_, closed) = sync_channel(0);
+        drop(std::mem::replace(&mut self.events, closed));
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            crate::util::join_within(thread, CLOSE_LIMIT);
         }
     }
 }
@@ -132,10 +140,7 @@ pub fn spawn(request: TrainingRequest) -> TrainingHandle {
     let thread = std::thread::Builder::new()
         .name("training".into())
         .spawn(move || {
-            let reporter = Reporter {
-                sender,
-                notify: request.notify,
-            };
+            let reporter = Reporter::new(sender, request.notify);
             // A panic anywhere in the run (a bad setting deep in burn, an allocation failure)
             // ends the run with an error the UI shows, instead of leaving it "running" forever.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -156,7 +161,7 @@ pub fn spawn(request: TrainingRequest) -> TrainingHandle {
                     crate::util::panic_text(&panic)
                 ))
             });
-            reporter.send(TrainingEvent::Finished(result));
+            reporter.finish(TrainingEvent::Finished(result));
         });
     let thread = match thread {
         Ok(t) => Some(t),
@@ -173,19 +178,61 @@ pub fn spawn(request: TrainingRequest) -> TrainingHandle {
     }
 }
 
+/// The training thread's side of the event channel. Training never waits for the UI: a
+/// minimised window stops draining the channel, and a run that blocked on a full channel
+/// stalled until the window came back (and could not be stopped on close). Events that must
+/// arrive wait in a backlog instead, in order; step events are dropped while the UI is behind.
 struct Reporter {
     sender: SyncSender<TrainingEvent>,
     notify: Option<Box<dyn Fn() + Send>>,
+    backlog: std::cell::RefCell<std::collections::VecDeque<TrainingEvent>>,
 }
 
 impl Reporter {
-    /// Sends an event that must arrive (waits while the channel is full).
+    fn new(sender: SyncSender<TrainingEvent>, notify: Option<Box<dyn Fn() + Send>>) -> Self {
+        Self {
+            sender,
+            notify,
+            backlog: std::cell::RefCell::default(),
+        }
+    }
+    /// Sends what waits in the backlog, as far as the channel takes it; true when empty.
+    fn flush(&self) -> bool {
+        let mut backlog = self.backlog.borrow_mut();
+        while let Some(event) = backlog.pop_front() {
+            match self.sender.try_send(event) {
+                Ok(()) => {}
+                Err(TrySendError::Full(event)) => {
+                    backlog.push_front(event);
+                    return false;
+                }
+                Err(TrySendError::Disconnected(_)) => backlog.clear(),
+            }
+        }
+        true
+    }
+    /// Sends an event that must arrive (kept in order in the backlog while the channel is
+    /// full).
     fn send(&self, event: TrainingEvent) {
-        let _ = self.sender.send(event);
+        self.backlog.borrow_mut().push_back(event);
+        self.flush();
+        self.wake();
+    }
+    /// Sends the last event: waits until the backlog and it are delivered, or the UI is gone.
+    fn finish(&self, event: TrainingEvent) {
+        let backlog: Vec<_> = self.backlog.borrow_mut().drain(..).collect();
+        for event in backlog.into_iter().chain([event]) {
+            if self.sender.send(event).is_err() {
+                return;
+            }
+        }
         self.wake();
     }
     /// Sends a step event, dropped when the UI is behind.
     fn offer(&self, event: TrainingEvent) {
+        if !self.flush() {
+            return;
+        }
         match self.sender.try_send(event) {
             Ok(()) | Err(TrySendError::Full(_)) => self.wake(),
             Err(TrySendError::Disconnected(_)) => {}

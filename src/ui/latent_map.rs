@@ -101,7 +101,6 @@ pub struct LatentMap {
     next_id: u64,
     roll: PianoRoll,
     path_roll: PianoRoll,
-    busy: usize,
 }
 
 impl Default for LatentMap {
@@ -144,7 +143,6 @@ impl LatentMap {
             next_id: 0,
             roll: PianoRoll::compact(),
             path_roll: PianoRoll::compact(),
-            busy: 0,
         }
     }
 
@@ -154,7 +152,6 @@ impl LatentMap {
             LatentWorker::start(move || ctx.request_repaint())
         });
         worker.send(request);
-        self.busy += 1;
     }
 
     /// Loads a checkpoint and encodes the corpora `dirs` onto the map.
@@ -172,6 +169,12 @@ impl LatentMap {
             Some(p) => p.lift(point),
             None => point.to_vec(),
         }
+    }
+
+    /// True while the worker has requests to answer (the map animates its progress then, and
+    /// asks for no repaint when idle).
+    pub fn busy(&self) -> bool {
+        self.worker.as_ref().is_some_and(|w| w.pending() > 0)
     }
 
     /// Decodes a map point (the newest request wins in the worker).
@@ -196,7 +199,6 @@ impl LatentMap {
         };
         let replies: Vec<LatentReply> = worker.replies.try_iter().collect();
         for reply in replies {
-            self.busy = self.busy.saturating_sub(1);
             match reply {
                 LatentReply::Loaded { run, latent } => {
                     self.status = format!("{latent}-D latent · encoding the corpus…");
@@ -294,14 +296,12 @@ impl LatentMap {
         let middle = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
         if let Some(worker) = &self.worker {
             worker.send(request);
-            self.busy += 1;
             self.next_id += 1;
             self.current = Some(middle);
             worker.send(LatentRequest::Decode {
                 id: self.next_id,
                 z: self.lift(middle),
             });
-            self.busy += 1;
         }
     }
 
@@ -330,7 +330,7 @@ impl LatentMap {
     pub fn ui(&mut self, ui: &mut Ui, runs: &[PathBuf], dirs: &[PathBuf]) -> Vec<MapAction> {
         let mut actions = self.poll();
         let ctx = ui.ctx().clone();
-        if self.busy > 0 {
+        if self.busy() {
             ctx.request_repaint_after(Duration::from_millis(30));
         }
         ui.horizontal_wrapped(|ui| {
