@@ -99,6 +99,9 @@ fn io(path: &Path, reason: impl std::fmt::Display) -> CheckpointError {
     }
 }
 
+/// The name of `check_writable`'s probe file, before the process id.
+const WRITE_PROBE: &str = ".muselab-write-check-";
+
 /// Checks, before a run trains, that its checkpoints can be written beside `dir` (a read-only
 /// or full disk, or a models folder that is a file): creates the parent folder and writes and
 /// removes a small file there. Training that could never save is refused at the start rather
@@ -112,7 +115,7 @@ pub fn check_writable(dir: &Path) -> Result<(), CheckpointError> {
         )
     };
     std::fs::create_dir_all(parent).map_err(refuse)?;
-    let probe = parent.join(format!(".muselab-write-check-{}", std::process::id()));
+    let probe = parent.join(format!("{WRITE_PROBE}{}", std::process::id()));
     std::fs::write(&probe, [0u8; 4096]).map_err(refuse)?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
@@ -140,11 +143,28 @@ pub fn write(
     session
         .save(&tmp.join(MODEL_FILE))
         .map_err(|e| io(&tmp, e))?;
+    // On disk before the renames, so that a power cut cannot leave a renamed folder whose
+    // files were still only in memory.
+    sync_folder(&tmp).map_err(|e| io(&tmp, e))?;
     if dir.exists() {
         std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))?;
     let _ = std::fs::remove_dir_all(&old);
+    let _ = std::fs::File::open(parent).and_then(|f| f.sync_all());
+    Ok(())
+}
+
+/// Flushes every file of `dir`, then the folder itself, to the disk.
+fn sync_folder(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() {
+            std::fs::File::open(&path)?.sync_all()?;
+        }
+    }
+    // Folders cannot be opened for syncing on every platform (Windows); the files matter most.
+    let _ = std::fs::File::open(dir).and_then(|f| f.sync_all());
     Ok(())
 }
 
@@ -254,8 +274,9 @@ pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
 /// [`write`] replaces a run folder with two renames (the old folder aside as `.<run>.old<pid>`,
 /// the complete new one, `.<run>.tmp<pid>`, into place). A kill between them leaves no `<run>`:
 /// then the new folder is complete (it is renamed only after all its files were written) and is
-/// moved into place; without it the old one is. Leftovers of processes still alive are left
-/// alone (they may be writing now); a run that never completed an epoch has nothing to recover.
+/// moved into place; without it the old one is. A new folder killed while being written is
+/// removed (the run keeps its previous checkpoint), and so is a write probe. Leftovers of
+/// processes still alive are left alone (they may be writing now).
 pub fn recover_interrupted(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
@@ -264,30 +285,50 @@ pub fn recover_interrupted(parent: &Path) {
         pid == std::process::id().to_string()
             || (Path::new("/proc/self").exists() && Path::new("/proc").join(pid).exists())
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((run, pid)) = name
-            .strip_prefix('.')
-            .and_then(|rest| rest.rsplit_once(".old"))
-        else {
+    let names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    // First the interrupted replacements (an `.old` folder says the new one was complete).
+    for name in &names {
+        let Some((run, pid)) = name[1..].rsplit_once(".old") else {
             continue;
         };
         let target = parent.join(run);
-        if target.exists() || alive(pid) {
+        if alive(pid) {
             continue;
         }
-        let complete = parent.join(format!(".{run}.tmp{pid}"));
-        let source = if complete.join(MODEL_FILE).is_file() {
-            complete
-        } else {
-            entry.path()
-        };
-        if std::fs::rename(&source, &target).is_ok() {
-            log::warn!(
-                "{}: recovered after an interrupted checkpoint write",
-                target.display()
-            );
-            let _ = std::fs::remove_dir_all(entry.path());
+        if !target.exists() {
+            let complete = parent.join(format!(".{run}.tmp{pid}"));
+            let source = if complete.join(MODEL_FILE).is_file() {
+                complete
+            } else {
+                parent.join(name)
+            };
+            if std::fs::rename(&source, &target).is_ok() {
+                log::warn!(
+                    "{}: recovered after an interrupted checkpoint write",
+                    target.display()
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(parent.join(name));
+    }
+    // Then what a killed process left half-written: a new checkpoint that never got into place
+    // (its epoch is the one the kill interrupted) and the write probe of `check_writable`.
+    for name in &names {
+        let pid = name[1..]
+            .rsplit_once(".tmp")
+            .map(|(_, pid)| pid)
+            .or_else(|| name.strip_prefix(WRITE_PROBE));
+        if let Some(pid) = pid
+            && !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !alive(pid)
+        {
+            let path = parent.join(name);
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
         }
     }
 }
