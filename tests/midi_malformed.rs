@@ -131,3 +131,70 @@ fn tiny_files_that_last_for_days_are_refused_quickly() {
         1
     );
 }
+
+/// A MIDI variable-length quantity.
+fn vlq(mut value: u32) -> Vec<u8> {
+    let mut out = vec![(value & 0x7F) as u8];
+    value >>= 7;
+    while value > 0 {
+        out.insert(0, 0x80 | (value & 0x7F) as u8);
+        value >>= 7;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Tiny files built to ask for much: huge delta times (up to 2^28 − 1 ticks), slow tempos
+    /// (up to 16.7 s a quarter), a coarse resolution, notes never released. Each is refused or
+    /// read into a score whose later stages — the grid, metrics, token encodings, audio length —
+    /// stay within the documented limits.
+    #[test]
+    fn tiny_files_that_ask_for_much_stay_bounded(
+        tpq in 1u16..2000,
+        events in proptest::collection::vec((0u32..(1 << 28), 0u8..16, 0u8..128, 1u32..(1 << 24)), 1..60)
+    ) {
+        let mut bytes = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01".to_vec();
+        bytes.extend(tpq.to_be_bytes());
+        bytes.extend(b"MTrk");
+        let mut track = Vec::new();
+        for (delta, kind, pitch, tempo) in events {
+            // Mostly short gaps, some long, a few huge.
+            let delta = match kind {
+                15 => delta,
+                12..=14 => delta % (1 << 16),
+                _ => delta % 512,
+            };
+            track.extend(vlq(delta));
+            match kind {
+                0..=5 | 12..=15 => track.extend([0x90, pitch, 64]),
+                6..=9 => track.extend([0x80, pitch, 0]),
+                _ => track.extend([0xFF, 0x51, 0x03, (tempo >> 16) as u8, (tempo >> 8) as u8, tempo as u8]),
+            }
+        }
+        track.extend([0x00, 0xFF, 0x2F, 0x00]);
+        bytes.extend((track.len() as u32).to_be_bytes());
+        bytes.extend(track);
+        match import_smf(&bytes, "fuzz.mid") {
+            Ok(score) => {
+                prop_assert!(score.duration_seconds() <= muselab::music::midi::MAX_PIECE_SECONDS);
+                let grid = score.to_grid(4);
+                let steps = grid.tracks.iter().flat_map(|t| &t.notes).map(|n| n.start + n.duration).max().unwrap_or(0);
+                prop_assert!(u64::from(steps) <= muselab::music::midi::MAX_PIECE_STEPS + 1);
+                let _ = muselab::music::metrics::compute(&score);
+                let range = muselab::data::encoding::PitchRange { low: 0, high: 127 };
+                for track in &grid.tracks {
+                    let tokens = muselab::data::encoding::voice_tokens(&track.notes, 0, steps as usize, &range);
+                    prop_assert_eq!(tokens.len(), steps as usize);
+                }
+                let slow = muselab::audio::SynthOptions { tempo_scale: 0.11, ..Default::default() };
+                let samples = muselab::audio::synth::rendered_len(&score, &slow);
+                prop_assert!(samples as f64 <= (muselab::audio::MAX_RENDER_SECONDS + 10.0) * 44_100.0);
+                let long = muselab::audio::check_render_length(&score, &slow);
+                prop_assert_eq!(long.is_ok(), score.duration_seconds() / 0.11 <= muselab::audio::MAX_RENDER_SECONDS);
+            }
+            Err(e) => prop_assert!(e.to_string().starts_with("fuzz.mid: "), "{}", e),
+        }
+    }
+}

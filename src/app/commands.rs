@@ -231,6 +231,10 @@ impl MuseApp {
             tempo_scale: self.tempo_scale(),
             ..SynthOptions::default()
         };
+        if let Err(e) = crate::audio::check_render_length(&score, &options) {
+            self.error(e);
+            return;
+        }
         self.rendering = true;
         self.jobs
             .spawn("render-audio", move || JobResult::Rendered {
@@ -258,7 +262,9 @@ impl MuseApp {
         };
         self.jobs.spawn("export", move || {
             let result = if wav {
-                write_wav_file(&render(&score, &options), &path).map_err(|e| e.to_string())
+                crate::audio::check_render_length(&score, &options).and_then(|()| {
+                    write_wav_file(&render(&score, &options), &path).map_err(|e| e.to_string())
+                })
             } else {
                 write_midi_file(&score, &path).map_err(|e| e.to_string())
             };

@@ -5,4 +5,6 @@ pub mod synth;
 pub mod wav;
 
 pub use player::{AudioCommand, AudioOutput, AudioStatus};
-pub use synth::{SAMPLE_RATE, SynthOptions, render, render_note};
+pub use synth::{
+    MAX_RENDER_SECONDS, SAMPLE_RATE, SynthOptions, check_render_length, render, render_note,
+};

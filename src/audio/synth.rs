@@ -132,10 +132,31 @@ fn limit(samples: &mut [f32]) {
     }
 }
 
-/// Number of samples [`render`] returns: the end of the last note plus the release.
+/// The longest audio muselab renders, in seconds (2 hours, 1.3 GB of samples): the importer's
+/// limit on a piece's length, which a slowed-down tempo must not get around.
+pub const MAX_RENDER_SECONDS: f64 = 7200.0;
+
+/// Number of samples [`render`] returns: the end of the last note plus the release, at most
+/// [`MAX_RENDER_SECONDS`].
 pub fn rendered_len(score: &Score, options: &SynthOptions) -> usize {
-    let end = score.duration_seconds() / options.tempo_scale.max(1e-3);
+    let end = (score.duration_seconds() / options.tempo_scale.max(1e-3)).min(MAX_RENDER_SECONDS);
     (end * f64::from(SAMPLE_RATE)).round() as usize + options.release_samples()
+}
+
+/// Ok when `score` at these options lasts at most [`MAX_RENDER_SECONDS`]; else a message
+/// saying how long it would be. Play, WAV export and `muselab render` check it first ([`render`]
+/// itself cuts longer audio at the limit).
+pub fn check_render_length(score: &Score, options: &SynthOptions) -> Result<(), String> {
+    let seconds = score.duration_seconds() / options.tempo_scale.max(1e-3);
+    if seconds.is_finite() && seconds <= MAX_RENDER_SECONDS {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: the audio would last {:.1} hours at this tempo; muselab renders at most 2 hours",
+            score.name,
+            seconds / 3600.0
+        ))
+    }
 }
 
 /// Renders a score to mono samples at [`SAMPLE_RATE`]. An empty score gives silence lasting the

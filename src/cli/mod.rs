@@ -361,6 +361,7 @@ pub fn render_file(input: &Path, output: &Path, tempo_scale: f64) -> anyhow::Res
         tempo_scale,
         ..SynthOptions::default()
     };
+    crate::audio::check_render_length(&score, &options).map_err(anyhow::Error::msg)?;
     let samples = render(&score, &options);
     write_wav_file(&samples, output)?;
     Ok(samples.len() as f64 / f64::from(crate::audio::SAMPLE_RATE))
