@@ -109,6 +109,9 @@ pub struct TrainingDashboard {
     /// Where checkpoints live.
     pub models_dir: PathBuf,
     assets: PathBuf,
+    /// Frames that ended their share of event reading with events left (the soak test reads it:
+    /// the run's events must not back up).
+    pub frames_behind: u64,
 }
 
 impl TrainingDashboard {
@@ -124,6 +127,7 @@ impl TrainingDashboard {
             runs_rx: None,
             models_dir,
             assets,
+            frames_behind: 0,
         };
         dashboard.refresh_runs(None);
         dashboard
@@ -224,8 +228,12 @@ impl TrainingDashboard {
         let started = Instant::now();
         let mut ended = false;
         let mut refresh = false;
-        while started.elapsed() < budget {
-            let Some(handle) = &run.handle else { break };
+        while let Some(handle) = &run.handle {
+            if started.elapsed() >= budget {
+                // Events left for the next frame: the UI is behind the run.
+                self.frames_behind += 1;
+                break;
+            }
             let Ok(event) = handle.events.try_recv() else {
                 break;
             };
