@@ -75,6 +75,10 @@ pub enum LatentRequest {
     },
     /// Read a piece (a dot was clicked).
     OpenPiece(PathBuf),
+    /// For tests of the worker's guard: the worker panics while serving it, as a bug deep in
+    /// a model would (the models themselves refuse what could make them panic).
+    #[doc(hidden)]
+    InjectPanic,
 }
 
 /// What the thread answers.
@@ -278,6 +282,9 @@ fn serve(
 }
 
 fn handle(request: LatentRequest, model: &mut Option<LoadedModel>, device: &Device) -> LatentReply {
+    if matches!(request, LatentRequest::InjectPanic) {
+        panic!("injected for the test");
+    }
     if let LatentRequest::Load(run) = &request {
         return match LoadedModel::load(run, None, device) {
             Ok((loaded, config)) => match loaded.latent().map(LatentModel::latent_size) {
@@ -366,7 +373,7 @@ fn handle(request: LatentRequest, model: &mut Option<LoadedModel>, device: &Devi
                 sequence: sequence_score("interpolation", &melodies, &range),
             }
         }
-        LatentRequest::Load(_) | LatentRequest::OpenPiece(_) => {
+        LatentRequest::Load(_) | LatentRequest::OpenPiece(_) | LatentRequest::InjectPanic => {
             LatentReply::Error("request handled above".into())
         }
     }

@@ -228,3 +228,44 @@ fn rnn_vae_learns_to_reconstruct() {
         &device,
     );
 }
+
+/// A panic while the latent map's worker serves a request becomes an error reply, and the
+/// worker serves the next requests once the checkpoint is loaded again.
+#[test]
+fn a_panic_in_the_latent_worker_becomes_an_error_reply() {
+    use muselab::latent_worker::{LatentReply, LatentRequest, LatentWorker};
+    let run = {
+        let _rng = common::rng_lock();
+        let mut config = RunConfig::new(ModelKind::Vae);
+        config.max_pieces = Some(20);
+        let (session, _, _) = common::seeded_session(&mut config, "celtic");
+        let run = common::temp_dir("latent-worker-panic").join("run");
+        checkpoint::write(&run, &config, &Default::default(), session.as_ref()).expect("saved");
+        run
+    };
+    let worker = LatentWorker::start(|| {});
+    let reply = |worker: &LatentWorker| {
+        worker
+            .replies
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a reply")
+    };
+    worker.send(LatentRequest::Load(run.clone()));
+    assert!(matches!(
+        reply(&worker),
+        LatentReply::Loaded { latent: 2, .. }
+    ));
+    worker.send(LatentRequest::InjectPanic);
+    match reply(&worker) {
+        LatentReply::Error(e) => assert!(e.contains("internal error: injected"), "{e}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    worker.send(LatentRequest::Load(run));
+    assert!(matches!(reply(&worker), LatentReply::Loaded { .. }));
+    worker.send(LatentRequest::Decode {
+        id: 2,
+        z: vec![0.5, -0.5],
+    });
+    assert!(matches!(reply(&worker), LatentReply::Decoded { id: 2, .. }));
+    assert_eq!(worker.pending(), 0);
+}

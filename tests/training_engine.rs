@@ -370,6 +370,7 @@ fn tiny(kind: ModelKind) -> RunConfig {
         ModelKind::Gan => &[("hidden", "32"), ("noise", "8")],
         ModelKind::CrnnGan => &[("hidden", "16"), ("sequence", "8"), ("pretrain_steps", "2")],
         ModelKind::Midinet => &[("channels", "8"), ("noise", "8")],
+        ModelKind::Rbm => &[("hidden", "16"), ("persistent", "1"), ("gibbs_steps", "2")],
     };
     for (name, value) in sets {
         config

@@ -322,6 +322,116 @@ impl BarRolls {
     }
 }
 
+/// A note on a grid: pitch, first step, steps.
+type GridSpan = (u8, u32, u32);
+
+/// Where a window of frames starts: (piece, first frame).
+pub type WindowAt = (usize, usize);
+
+/// Whole pieces as sequences of binary frames (the pitches sounding at each step of a grid, all
+/// voices merged): the data of the Boltzmann machines, which learn the distribution of a frame
+/// or of a short window of frames. Pieces may be transposed to C (major or minor, by their
+/// estimated key), as Boulanger-Lewandowski et al. did with the chorales.
+#[derive(Clone, Debug)]
+pub struct FrameRolls {
+    /// Lowest pitch of a frame.
+    pub low: u8,
+    /// Pitches per frame.
+    pub pitches: usize,
+    /// Grid steps per quarter note (1: the reference protocol's quarter notes; 4: 16ths).
+    pub steps_per_quarter: u16,
+    /// Per piece, its frames (`pitches` values each, 1 where a note sounds).
+    pub pieces: Vec<Vec<Vec<f32>>>,
+    /// Per piece, its index in the corpus (for the held-out split).
+    pub index: Vec<usize>,
+}
+
+impl FrameRolls {
+    /// The frames of every score on a grid of `steps_per_quarter`; with `to_c`, each piece is
+    /// first moved (by at most a tritone) so that its estimated tonic is C. The pitch range
+    /// covers the notes, or is `range` (lowest pitch, pitch count; notes outside it are left
+    /// out) for a trained model's. Pieces without notes are left out.
+    pub fn from_scores(
+        scores: &[Score],
+        steps_per_quarter: u16,
+        to_c: bool,
+        range: Option<(u8, usize)>,
+    ) -> Self {
+        let pieces: Vec<(usize, Vec<GridSpan>, usize)> = scores
+            .iter()
+            .enumerate()
+            .filter_map(|(index, score)| {
+                let shift = if to_c {
+                    crate::music::key::estimate_key(score).map_or(0, |k| {
+                        let up = (12 - i32::from(k.tonic)) % 12;
+                        if up > 6 { up - 12 } else { up }
+                    })
+                } else {
+                    0
+                };
+                let grid = score.to_grid(steps_per_quarter);
+                let notes: Vec<GridSpan> = grid
+                    .tracks
+                    .iter()
+                    .flat_map(|t| t.notes.iter())
+                    .filter_map(|n| {
+                        let pitch = u8::try_from(i32::from(n.pitch) + shift).ok()?;
+                        (pitch <= 127).then_some((pitch, n.start, n.duration))
+                    })
+                    .collect();
+                let total = grid.total_steps() as usize;
+                (!notes.is_empty() && total > 0).then_some((index, notes, total))
+            })
+            .collect();
+        let (low, pitches) = range.unwrap_or_else(|| {
+            let covering =
+                PitchRange::covering(pieces.iter().flat_map(|(_, n, _)| n.iter().map(|n| n.0)));
+            (covering.low, usize::from(covering.high - covering.low) + 1)
+        });
+        let mut rolls = Self {
+            low,
+            pitches,
+            steps_per_quarter,
+            pieces: Vec::new(),
+            index: Vec::new(),
+        };
+        for (index, notes, total) in pieces {
+            let mut frames = vec![vec![0.0f32; pitches]; total];
+            for (pitch, start, duration) in notes {
+                let Some(row) = pitch.checked_sub(low).map(usize::from) else {
+                    continue;
+                };
+                for step in start..start + duration {
+                    if let Some(cell) = frames.get_mut(step as usize).and_then(|f| f.get_mut(row)) {
+                        *cell = 1.0;
+                    }
+                }
+            }
+            rolls.pieces.push(frames);
+            rolls.index.push(index);
+        }
+        rolls
+    }
+
+    /// Every window of `length` consecutive frames, as (piece, first frame), split into
+    /// training and held-out windows by piece ([`is_validation_piece`]).
+    pub fn windows(&self, length: usize) -> (Vec<WindowAt>, Vec<WindowAt>) {
+        let mut all = Vec::new();
+        for (p, frames) in self.pieces.iter().enumerate() {
+            for start in 0..(frames.len() + 1).saturating_sub(length.max(1)) {
+                all.push((p, start));
+            }
+        }
+        all.into_iter()
+            .partition(|&(p, _)| !is_validation_piece(self.index[p]))
+    }
+
+    /// The window of `length` frames at (piece, first frame), flattened frame after frame.
+    pub fn window(&self, (piece, start): WindowAt, length: usize) -> Vec<f32> {
+        self.pieces[piece][start..start + length].concat()
+    }
+}
+
 /// Turns a binary roll (`steps * pitches`, step-major, values ≥ 0.5 are on) into a score: runs
 /// of consecutive on-steps of one pitch become one note.
 pub fn roll_to_score(

@@ -5,7 +5,7 @@ pub mod datasets;
 pub mod encoding;
 
 pub use datasets::{
-    BarRolls, ChoraleWindows, MelodyWindows, SPLIT_RULE, TuneSequences, held_out_names,
+    BarRolls, ChoraleWindows, FrameRolls, MelodyWindows, SPLIT_RULE, TuneSequences, held_out_names,
     load_scores, roll_to_score,
 };
 pub use encoding::{HOLD, PitchRange, REST};

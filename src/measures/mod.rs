@@ -7,8 +7,11 @@
 //! - [`ngram`]: the baselines, a unigram model and a Markov chain fitted on the training pieces;
 //! - [`overlap`]: feature overlaps with the held-out pieces after Yang & Lerch, exact copies;
 //! - [`frames`]: polyphonic music as tokens, for the baselines of the all-voice models;
+//! - [`frame_accuracy`]: frame-level accuracy and NLL of polyphonic prediction, and the
+//!   independent Bernoulli baseline (the Boltzmann machines);
 //! - the cases below: a melody model's or an all-voice model's whole measurement.
 
+pub mod frame_accuracy;
 pub mod frames;
 pub mod ngram;
 pub mod overlap;
@@ -76,6 +79,9 @@ pub struct Scores {
     /// Part-writing measures of harmonizations (mini-bach).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harmony: Option<Harmony>,
+    /// Frame-level prediction of polyphony (the Boltzmann machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<frame_accuracy::FrameScores>,
 }
 
 /// The two baselines.
@@ -85,6 +91,9 @@ pub struct Baselines {
     pub unigram: Scores,
     /// A Markov chain of order [`ngram::MARKOV_ORDER`].
     pub markov: Scores,
+    /// Independent Bernoulli pitches (frame-level baseline of the Boltzmann machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bernoulli: Option<Scores>,
 }
 
 /// Reports progress: (fraction done, what is being done).
@@ -278,6 +287,7 @@ pub fn melody_case(
             sample_scores(&samples, &reference, &copies, true)
         }),
         harmony: None,
+        frames: None,
     });
     let unigram = baseline_scores.next().unwrap_or_default();
     let markov = baseline_scores.next().unwrap_or_default();
@@ -287,8 +297,13 @@ pub fn melody_case(
             predictive,
             samples: Some(sample_scores(&samples, &reference, &copies, true)),
             harmony: None,
+            frames: None,
         },
-        Baselines { unigram, markov },
+        Baselines {
+            unigram,
+            markov,
+            bernoulli: None,
+        },
         steps,
         samples.first().cloned(),
     )
@@ -324,6 +339,7 @@ pub fn polyphonic_case(
             predictive: None,
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: None,
+            frames: None,
         }
     };
     let unigram = baseline(Ngram::unigram(vocab.len(), &streams));
@@ -334,8 +350,13 @@ pub fn polyphonic_case(
             predictive: None,
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: None,
+            frames: None,
         },
-        Baselines { unigram, markov },
+        Baselines {
+            unigram,
+            markov,
+            bernoulli: None,
+        },
         steps,
         samples.first().cloned(),
     )

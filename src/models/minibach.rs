@@ -395,6 +395,7 @@ fn evaluate_harmonizer(
             predictive: Some(sum.finish()),
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: Some(part_writing(&written)),
+            frames: None,
         }
     };
     let unigram = baseline(false);
@@ -406,8 +407,13 @@ fn evaluate_harmonizer(
             predictive: Some(sum.finish()),
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: Some(part_writing(&harmonized)),
+            frames: None,
         },
-        baselines: Baselines { unigram, markov },
+        baselines: Baselines {
+            unigram,
+            markov,
+            bernoulli: None,
+        },
         steps,
         corpus_harmony: Some(part_writing(&bach[..sopranos.len()])),
     }

@@ -14,6 +14,7 @@ pub mod lstm_op;
 pub mod midinet;
 pub mod minibach;
 pub mod optim;
+pub mod rbm;
 pub mod recurrent;
 pub mod rnn_vae;
 pub mod vae;
@@ -44,11 +45,13 @@ pub enum ModelKind {
     CrnnGan,
     /// MidiNet: convolutional GAN conditioned on the previous bar and a chord.
     Midinet,
+    /// Restricted Boltzmann Machine on chorale frames.
+    Rbm,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 9] = [
+    pub const ALL: [ModelKind; 10] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
@@ -58,6 +61,7 @@ impl ModelKind {
         Self::Gan,
         Self::CrnnGan,
         Self::Midinet,
+        Self::Rbm,
     ];
 
     /// What the registry holds for this model (see [`ModelInfo`]): the one place a model is
@@ -73,6 +77,7 @@ impl ModelKind {
             Self::Gan => &gan::INFO,
             Self::CrnnGan => &crnn_gan::INFO,
             Self::Midinet => &midinet::INFO,
+            Self::Rbm => &rbm::INFO,
         }
     }
 
@@ -173,6 +178,8 @@ pub enum ModelConfig {
     CrnnGan(crnn_gan::CrnnGanConfig),
     /// MidiNet.
     Midinet(midinet::MidiNetConfig),
+    /// The RBM.
+    Rbm(rbm::RbmConfig),
 }
 
 impl ModelConfig {
@@ -224,6 +231,7 @@ impl ModelConfig {
             Self::Gan(c) => c.fields(),
             Self::CrnnGan(c) => c.fields(),
             Self::Midinet(c) => c.fields(),
+            Self::Rbm(c) => c.fields(),
         }
     }
 }

@@ -1,0 +1,757 @@
+//! The Restricted Boltzmann Machine on chorale frames: binary visible units (the pitches
+//! sounding in a window of consecutive frames, all voices merged), Bernoulli hidden units, an
+//! energy E(v, h) = −v·b − h·c − vWh. Trained by contrastive divergence: the loss is the mean
+//! free energy F(v) = −v·b − Σ_j softplus(c_j + (vW)_j) of the data minus that of negative
+//! particles drawn by k steps of Gibbs sampling (CD-k, restarting at the data) or by a chain
+//! that persists from step to step (PCD). The particles are constants of the loss, so its
+//! gradient is the classic positive-minus-negative statistics, and autodiff does the rest.
+//!
+//! It writes by Gibbs sampling: a first window from noise, then frame by frame, the frames
+//! before clamped and the new one sampled. Measured frame by frame (`measures::frame_accuracy`):
+//! each held-out frame predicted from the true frames before it in its window (mean field),
+//! against the independent Bernoulli baseline; with 16 hidden units or fewer, also the exact
+//! held-out log-likelihood (log Z by enumerating the hidden states).
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::{sigmoid, softplus};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+
+use super::{Batches, Sample, Session, rows};
+use crate::data::{FrameRolls, roll_to_score};
+use crate::measures::frame_accuracy::{self, Bernoulli, FrameScores};
+use crate::music::Score;
+
+/// The written part of the model card (the layers come from the module).
+pub const CARD: super::card::CardText = super::card::CardText {
+    formula: "RBM: binary visible frames × Bernoulli hidden units, trained by CD-k or persistent CD",
+    reference: "Smolensky (1986); Hinton, \"Training Products of Experts by Minimizing Contrastive Divergence\" (2002); Tieleman (2008, PCD); chorale frames as in Boulanger-Lewandowski, Bengio & Vincent (2012)",
+    deviations: &[
+        (
+            "Adam on the free-energy loss instead of plain gradient steps",
+            "the same gradient (positive minus negative statistics); Adam is what every other model here uses, and needs no momentum schedule",
+        ),
+        (
+            "the visible layer is a window of frames",
+            "so that the RBM alone can continue a piece and predict a frame from those before it (the plain-RBM baseline of the RNN-RBM)",
+        ),
+    ],
+};
+
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const INFO: super::ModelInfo = super::ModelInfo {
+    id: "rbm",
+    title: "RBM (Boltzmann machine)",
+    description: "Learns which notes sound together in a few chorale frames; writes by Gibbs sampling, frame after frame.",
+    default_corpus: "bach",
+    learning_rate: 1e-2,
+    family: super::Family::Predictive,
+    card: CARD,
+    default_config: || super::ModelConfig::Rbm(RbmConfig::default()),
+    session: build_session,
+    load,
+};
+
+crate::hyperparameters! {
+    /// Hyperparameters of the RBM.
+    pub struct RbmConfig {
+        /// Hidden units (binary feature detectors). With 16 or fewer, the exact held-out log-likelihood is computed (log Z by enumerating the hidden states).
+        pub hidden: usize = 150; 1..=4096,
+        /// Frames in the visible layer: the RBM learns windows of this many consecutive frames, and predicts a window's last frame from the ones before it.
+        pub window: usize = 4; 1..=32,
+        /// Gibbs steps k of contrastive divergence CD-k (the negative particles are k alternating samplings starting from the data, or from the persistent chain).
+        pub cd_steps: usize = 1; 1..=100,
+        /// 1 = persistent CD (Tieleman 2008): the negative chain continues from the previous step's particles instead of restarting at the data.
+        pub persistent: usize = 0; 0..=1,
+        /// Grid steps per quarter note: 1 = quarter notes (the reference protocol), 4 = sixteenths.
+        pub grid: usize = 1; 1..=4,
+        /// 1 = each piece is transposed to C (major or minor) by its estimated key first, as in the reference.
+        pub to_c: usize = 1; 0..=1,
+        /// Gibbs steps per generated frame (the first window gets four times as many).
+        pub gibbs_steps: usize = 50; 1..=10000,
+    }
+}
+
+/// Builds this model's training session (the registry's `session`).
+fn build_session(
+    config: &super::ModelConfig,
+    args: &super::SessionArgs<'_>,
+) -> Result<(Box<dyn Session>, super::Vocabulary), String> {
+    let super::ModelConfig::Rbm(c) = config else {
+        return Err(super::wrong_config(INFO.id));
+    };
+    let session = RbmSession::new(c.clone(), args)?;
+    let vocabulary = super::Vocabulary::Roll {
+        low: session.data.low,
+        pitches: session.data.pitches,
+        steps: c.window,
+    };
+    Ok((Box::new(session), vocabulary))
+}
+
+/// The machine: weights `[visible, hidden]` and the two biases.
+#[derive(Module, Debug)]
+pub struct Rbm {
+    weights: Param<Tensor<2>>,
+    visible_bias: Param<Tensor<1>>,
+    hidden_bias: Param<Tensor<1>>,
+}
+
+impl Rbm {
+    /// Small random weights (σ = 0.01, as Hinton's guide advises) and zero biases.
+    pub fn new(visible: usize, hidden: usize, device: &Device) -> Self {
+        Self {
+            weights: Param::from_tensor(Tensor::random(
+                [visible, hidden],
+                Distribution::Normal(0.0, 0.01),
+                device,
+            )),
+            visible_bias: Param::from_tensor(Tensor::zeros([visible], device)),
+            hidden_bias: Param::from_tensor(Tensor::zeros([hidden], device)),
+        }
+    }
+
+    /// Sets the visible biases to log(p / (1 − p)) of each unit's frequency in the data, as
+    /// Hinton's practical guide advises: the machine starts from the independent model of the
+    /// data, and its hidden units learn only what that leaves out (without it, the first
+    /// epochs went into learning the frequencies).
+    pub fn with_visible_frequencies(mut self, frequencies: &[f32]) -> Self {
+        let device = self.visible_bias.val().device();
+        let logits: Vec<f32> = frequencies
+            .iter()
+            .map(|&p| {
+                let p = p.clamp(1e-3, 1.0 - 1e-3);
+                (p / (1.0 - p)).ln()
+            })
+            .collect();
+        let count = logits.len();
+        self.visible_bias =
+            Param::from_tensor(Tensor::from_data(TensorData::new(logits, [count]), &device));
+        self
+    }
+
+    fn hidden_input(&self, v: Tensor<2>) -> Tensor<2> {
+        v.matmul(self.weights.val()) + self.hidden_bias.val().unsqueeze_dim::<2>(0)
+    }
+
+    /// Free energy F(v) = −v·b − Σ_j softplus(c_j + (vW)_j) of each row: `[batch, visible]` →
+    /// `[batch]`.
+    pub fn free_energy(&self, v: Tensor<2>) -> Tensor<1> {
+        let visible = (v.clone() * self.visible_bias.val().unsqueeze_dim::<2>(0)).sum_dim(1);
+        let hidden = softplus(self.hidden_input(v), 1.0).sum_dim(1);
+        (visible + hidden).neg().squeeze_dim::<1>(1)
+    }
+
+    /// p(h = 1 | v): `[batch, visible]` → `[batch, hidden]`.
+    pub fn hidden_probs(&self, v: Tensor<2>) -> Tensor<2> {
+        sigmoid(self.hidden_input(v))
+    }
+
+    /// p(v = 1 | h): `[batch, hidden]` → `[batch, visible]`.
+    pub fn visible_probs(&self, h: Tensor<2>) -> Tensor<2> {
+        sigmoid(
+            h.matmul(self.weights.val().transpose())
+                + self.visible_bias.val().unsqueeze_dim::<2>(0),
+        )
+    }
+
+    /// The parameters on the host: weights row by row (one row per visible unit), visible and
+    /// hidden biases.
+    fn host(&self) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {
+        let to_vec = |t: Tensor<1>| -> Vec<f64> {
+            t.into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap_or_default()
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        };
+        let weights = rows(self.weights.val().inner())
+            .into_iter()
+            .map(|r| r.into_iter().map(f64::from).collect())
+            .collect();
+        (
+            weights,
+            to_vec(self.visible_bias.val().inner()),
+            to_vec(self.hidden_bias.val().inner()),
+        )
+    }
+}
+
+/// Draws each cell on with its probability, from `rng` (so a seed gives the same chain).
+fn bernoulli(probabilities: Tensor<2>, rng: &mut impl Rng) -> Tensor<2> {
+    let dims = probabilities.dims();
+    let device = probabilities.device();
+    let draws: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.random()).collect();
+    probabilities
+        .greater(Tensor::from_data(TensorData::new(draws, dims), &device))
+        .float()
+}
+
+/// `steps` rounds of block Gibbs sampling from `v` (h ~ p(h|v), then v ~ p(v|h)). With a
+/// clamp (mask, values), the masked visible units are set to the values after every round, so
+/// they never change: the chain fills in the rest around them.
+pub fn gibbs(
+    rbm: &Rbm,
+    mut v: Tensor<2>,
+    steps: usize,
+    clamp: Option<(&Tensor<2>, &Tensor<2>)>,
+    rng: &mut impl Rng,
+) -> Tensor<2> {
+    for _ in 0..steps {
+        let h = bernoulli(rbm.hidden_probs(v), rng);
+        v = bernoulli(rbm.visible_probs(h), rng);
+        if let Some((mask, values)) = clamp {
+            v = v.clone() - v * mask.clone() + values.clone() * mask.clone();
+        }
+    }
+    v
+}
+
+/// Mean-field probabilities of each window's last frame given its other frames:
+/// `[batch, window * pitches]` → `[batch, pitches]`.
+pub fn predict_last(rbm: &Rbm, windows: Tensor<2>, pitches: usize) -> Tensor<2> {
+    let [batch, visible] = windows.dims();
+    let context = visible - pitches;
+    let known = windows.slice([0..batch, 0..context]);
+    let bias = rbm.visible_bias.val().narrow(0, context, pitches);
+    let mut last = sigmoid(bias).unsqueeze_dim::<2>(0).repeat_dim(0, batch);
+    for _ in 0..20 {
+        let v = Tensor::cat(vec![known.clone(), last], 1);
+        last = rbm
+            .visible_probs(rbm.hidden_probs(v))
+            .slice([0..batch, context..visible]);
+    }
+    last
+}
+
+fn softplus64(x: f64) -> f64 {
+    if x > 30.0 { x } else { x.exp().ln_1p() }
+}
+
+fn log_sum_exp(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    max + values.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// The most hidden units for which log Z is computed exactly (2^16 hidden states).
+pub const EXACT_HIDDEN: usize = 16;
+
+/// log Z = log Σ_h exp(h·c + Σ_i softplus(b_i + (Wh)_i)), summing over every hidden state (in
+/// Gray-code order, so each state costs one column update); `None` above [`EXACT_HIDDEN`] units.
+pub fn exact_log_partition(rbm: &Rbm) -> Option<f64> {
+    let (weights, visible_bias, hidden_bias) = rbm.host();
+    let hidden = hidden_bias.len();
+    if hidden > EXACT_HIDDEN {
+        return None;
+    }
+    let mut input = visible_bias.clone();
+    let mut on = vec![false; hidden];
+    let mut bias_sum = 0.0;
+    let term =
+        |input: &[f64], bias_sum: f64| bias_sum + input.iter().map(|&x| softplus64(x)).sum::<f64>();
+    let mut terms = vec![term(&input, bias_sum)];
+    for state in 1usize..(1 << hidden) {
+        let bit = state.trailing_zeros() as usize;
+        on[bit] = !on[bit];
+        let sign = if on[bit] { 1.0 } else { -1.0 };
+        for (x, row) in input.iter_mut().zip(&weights) {
+            *x += sign * row[bit];
+        }
+        bias_sum += sign * hidden_bias[bit];
+        terms.push(term(&input, bias_sum));
+    }
+    Some(log_sum_exp(&terms))
+}
+
+/// Exact negative log-likelihood of each visible row, −log p(v) = F(v) + log Z, in nats; `None`
+/// above [`EXACT_HIDDEN`] hidden units.
+pub fn exact_nll(rbm: &Rbm, rows: &[Vec<f32>]) -> Option<Vec<f64>> {
+    let log_z = exact_log_partition(rbm)?;
+    let (weights, visible_bias, hidden_bias) = rbm.host();
+    Some(
+        rows.iter()
+            .map(|v| {
+                let mut free = 0.0;
+                for (i, &x) in v.iter().enumerate() {
+                    free -= f64::from(x) * visible_bias[i];
+                }
+                for (j, &c) in hidden_bias.iter().enumerate() {
+                    let input: f64 = c + v
+                        .iter()
+                        .zip(&weights)
+                        .map(|(&x, row)| f64::from(x) * row[j])
+                        .sum::<f64>();
+                    free -= softplus64(input);
+                }
+                free + log_z
+            })
+            .collect(),
+    )
+}
+
+/// Frames (`pitches` values each) on a grid of `grid` steps per quarter as a one-track score.
+pub fn frames_to_score(name: &str, frames: &[Vec<f32>], low: u8, grid: usize) -> Score {
+    let roll: Vec<f32> = frames.concat();
+    let mut score = roll_to_score(name, &roll, frames.len(), low, 480);
+    // roll_to_score writes 16th-note steps; stretch to the grid's steps.
+    let stretch = 4 / grid.clamp(1, 4) as u64;
+    for note in score.tracks.iter_mut().flat_map(|t| t.notes.iter_mut()) {
+        note.start *= stretch;
+        note.duration *= stretch;
+    }
+    if let Some(track) = score.tracks.first_mut() {
+        track.name = "RBM".into();
+    }
+    score
+}
+
+/// Writes `frames` frames: a first window sampled from noise (`4 × gibbs_steps` rounds), then
+/// each next frame sampled with the frames before it in its window clamped.
+pub fn generate_frames(
+    rbm: &Rbm,
+    config: &RbmConfig,
+    pitches: usize,
+    frames: usize,
+    seed: u64,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let window = config.window.max(1);
+    let visible = window * pitches;
+    let noise =
+        Tensor::<2>::from_data(TensorData::new(vec![0.5f32; visible], [1, visible]), device);
+    let start = gibbs(
+        rbm,
+        bernoulli(noise, &mut rng),
+        config.gibbs_steps * 4,
+        None,
+        &mut rng,
+    );
+    let first = rows(start).remove(0);
+    let mut out: Vec<Vec<f32>> = first.chunks(pitches).map(<[f32]>::to_vec).collect();
+    if window < 2 {
+        // Without context each frame is its own chain.
+        while out.len() < frames {
+            let v = Tensor::<2>::from_data(
+                TensorData::new(out[out.len() - 1].clone(), [1, pitches]),
+                device,
+            );
+            out.push(rows(gibbs(rbm, v, config.gibbs_steps, None, &mut rng)).remove(0));
+        }
+    }
+    let mut mask = vec![1.0f32; visible];
+    mask[visible - pitches..].fill(0.0);
+    let mask = Tensor::<2>::from_data(TensorData::new(mask, [1, visible]), device);
+    while out.len() < frames {
+        let mut values: Vec<f32> = out[out.len() + 1 - window..].concat();
+        values.extend(vec![0.0; pitches]);
+        let values = Tensor::<2>::from_data(TensorData::new(values, [1, visible]), device);
+        let v = gibbs(
+            rbm,
+            values.clone(),
+            config.gibbs_steps,
+            Some((&mask, &values)),
+            &mut rng,
+        );
+        let new = rows(v).remove(0);
+        out.push(new[visible - pitches..].to_vec());
+    }
+    out.truncate(frames);
+    out
+}
+
+/// The RBM under training.
+pub struct RbmSession {
+    rbm: Rbm,
+    optimizer: burn::optim::ModuleOptimizer,
+    config: RbmConfig,
+    data: FrameRolls,
+    windows: Vec<(usize, usize)>,
+    held: Vec<(usize, usize)>,
+    train: Batches,
+    learning_rate: f64,
+    rng: rand::rngs::StdRng,
+    /// PCD's negative particles (no autodiff).
+    chain: Option<Tensor<2>>,
+    /// The Bernoulli baseline on the validation frames (computed once).
+    baseline: Option<FrameScores>,
+    device: Device,
+}
+
+/// Most validation windows measured each epoch (an even selection).
+const VALIDATION_WINDOWS: usize = 1024;
+
+impl RbmSession {
+    /// Reads the frames and builds a fresh machine.
+    pub fn new(config: RbmConfig, args: &super::SessionArgs<'_>) -> Result<Self, String> {
+        let data = FrameRolls::from_scores(
+            args.scores,
+            config.grid.clamp(1, 4) as u16,
+            config.to_c > 0,
+            None,
+        );
+        let window = config.window.max(1);
+        let (windows, mut held) = data.windows(window);
+        if windows.is_empty() {
+            return Err(format!(
+                "no windows of {window} frames with notes in this corpus"
+            ));
+        }
+        if held.is_empty() {
+            held = windows.iter().copied().take(256).collect();
+        }
+        let stride = held.len().div_ceil(VALIDATION_WINDOWS).max(1);
+        let held = held.into_iter().step_by(stride).collect();
+        let training_frames: Vec<Vec<f32>> = data
+            .pieces
+            .iter()
+            .zip(&data.index)
+            .filter(|(_, i)| !crate::data::datasets::is_validation_piece(**i))
+            .flat_map(|(p, _)| p.iter().cloned())
+            .collect();
+        let frequencies = Bernoulli::fit(&training_frames, data.pitches)
+            .on
+            .repeat(window);
+        Ok(Self {
+            rbm: Rbm::new(window * data.pitches, config.hidden, args.device)
+                .with_visible_frequencies(&frequencies),
+            optimizer: super::optim::adam(0.9),
+            train: Batches::new((0..windows.len()).collect(), args.batch),
+            windows,
+            held,
+            config,
+            data,
+            learning_rate: args.learning_rate,
+            rng: rand::rngs::StdRng::seed_from_u64(args.seed),
+            chain: None,
+            baseline: None,
+            device: args.device.clone(),
+        })
+    }
+
+    fn rows_of(&self, windows: &[(usize, usize)]) -> Vec<Vec<f32>> {
+        windows
+            .iter()
+            .map(|&w| self.data.window(w, self.config.window.max(1)))
+            .collect()
+    }
+
+    fn tensor(&self, rows: &[Vec<f32>], device: &Device) -> Tensor<2> {
+        let width = rows.first().map_or(0, Vec::len);
+        Tensor::from_data(TensorData::new(rows.concat(), [rows.len(), width]), device)
+    }
+
+    /// Mean reconstruction cross-entropy per window: v → p(h|v) → p(v|h), against v.
+    fn reconstruction(rbm: &Rbm, v: Tensor<2>) -> Tensor<1> {
+        let p = rbm
+            .visible_probs(rbm.hidden_probs(v.clone()))
+            .clamp(1e-6, 1.0 - 1e-6);
+        let ce = v.clone() * p.clone().log() + (v.neg() + 1.0) * (p.neg() + 1.0).log();
+        ce.sum_dim(1).mean().neg()
+    }
+}
+
+impl Session for RbmSession {
+    fn loss_names(&self) -> Vec<String> {
+        vec![
+            "CD loss F(data) − F(particles)".into(),
+            "reconstruction cross-entropy".into(),
+        ]
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.train.len()
+    }
+
+    fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
+        self.train.shuffle(rng);
+        self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
+    }
+
+    fn train_step(&mut self, step: usize) -> super::StepLosses {
+        let batch: Vec<(usize, usize)> = self
+            .train
+            .get(step)
+            .iter()
+            .map(|&i| self.windows[i])
+            .collect();
+        let rows = self.rows_of(&batch);
+        let v = self.tensor(&rows, &self.device);
+        let machine = self.rbm.valid();
+        let start = match &self.chain {
+            Some(chain) if self.config.persistent > 0 && chain.dims()[0] == rows.len() => {
+                chain.clone()
+            }
+            _ => v.clone().inner(),
+        };
+        let particles = gibbs(&machine, start, self.config.cd_steps, None, &mut self.rng);
+        if self.config.persistent > 0 {
+            self.chain = Some(particles.clone());
+        }
+        let loss = self.rbm.free_energy(v.clone()).mean()
+            - self.rbm.free_energy(Tensor::from_inner(particles)).mean();
+        let reconstruction = Self::reconstruction(&machine, v.inner());
+        let value = loss.clone();
+        super::optimize(
+            &mut self.optimizer,
+            self.learning_rate,
+            &mut self.rbm,
+            loss.backward(),
+        );
+        super::StepLosses::new([value, reconstruction])
+    }
+
+    fn validate(&mut self) -> Vec<(String, f64)> {
+        let machine = self.rbm.valid();
+        let device = self.device.clone().inner();
+        let held = self.rows_of(&self.held);
+        let train_sample: Vec<(usize, usize)> = self
+            .windows
+            .iter()
+            .step_by((self.windows.len() / self.held.len().max(1)).max(1))
+            .take(self.held.len())
+            .copied()
+            .collect();
+        let train = self.rows_of(&train_sample);
+        let free = |rows: &[Vec<f32>]| {
+            super::scalar(machine.free_energy(self.tensor(rows, &device)).mean())
+        };
+        let mut out = vec![
+            (
+                "held-out reconstruction cross-entropy".to_string(),
+                super::scalar(Self::reconstruction(&machine, self.tensor(&held, &device))),
+            ),
+            (
+                "free energy held-out − train".to_string(),
+                free(&held) - free(&train),
+            ),
+        ];
+        let pitches = self.data.pitches;
+        if self.config.window >= 2 {
+            let last = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
+                rows.iter()
+                    .map(|r| r[r.len() - pitches..].to_vec())
+                    .collect()
+            };
+            let predicted = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
+                super::rows(predict_last(&machine, self.tensor(rows, &device), pitches))
+            };
+            let threshold = frame_accuracy::best_threshold(&predicted(&train), &last(&train));
+            out.push((
+                "frame accuracy".into(),
+                frame_accuracy::accuracy(&predicted(&held), &last(&held), threshold),
+            ));
+            let baseline = self.baseline.get_or_insert_with(|| {
+                let frames: Vec<Vec<f32>> = self
+                    .data
+                    .pieces
+                    .iter()
+                    .zip(&self.data.index)
+                    .filter(|(_, i)| !crate::data::datasets::is_validation_piece(**i))
+                    .flat_map(|(p, _)| p.iter().cloned())
+                    .collect();
+                Bernoulli::fit(&frames, pitches).scores(&last(&train), &last(&held))
+            });
+            out.push(("Bernoulli frame accuracy".into(), baseline.frame_accuracy));
+        }
+        if let Some(nll) = exact_nll(&machine, &held) {
+            let frames = self.config.window.max(1) as f64;
+            out.push((
+                "held-out NLL per frame (exact)".into(),
+                nll.iter().sum::<f64>() / nll.len().max(1) as f64 / frames,
+            ));
+        }
+        out
+    }
+
+    fn samples(&mut self, seed: u64) -> Vec<Sample> {
+        let frames = generate_frames(
+            &self.rbm.valid(),
+            &self.config,
+            self.data.pitches,
+            8 * 4 * self.config.grid.clamp(1, 4),
+            seed,
+            &self.device.clone().inner(),
+        );
+        vec![Sample {
+            label: "Gibbs sample: 8 bars, frame after frame".into(),
+            score: frames_to_score("rbm", &frames, self.data.low, self.config.grid),
+        }]
+    }
+
+    fn flops_per_example(&self) -> Option<f64> {
+        // Per example: F(v) and F(particles) forward and backward (one product each), and k
+        // Gibbs rounds of two products, plus the reconstruction's two.
+        let layers = self.layers();
+        let product =
+            super::card::matmul_flops(&layers, |n| if n.ends_with("weights") { 1.0 } else { 0.0 });
+        let k = self.config.cd_steps as f64;
+        Some(product * (2.0 * super::card::TRAINING_PASSES + 2.0 * k + 2.0))
+    }
+
+    fn layers(&self) -> Vec<super::card::LayerShape> {
+        super::card::layers("RBM", &self.rbm)
+    }
+
+    fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        super::save_with_optimizer(&self.rbm, &self.optimizer, path)
+    }
+
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.rbm = super::load_with_optimizer(self.rbm.clone(), &mut self.optimizer, path)?;
+        Ok(())
+    }
+}
+
+/// A trained RBM, ready to write and to be measured.
+pub struct TrainedRbm {
+    rbm: Rbm,
+    config: RbmConfig,
+    low: u8,
+    pitches: usize,
+}
+
+/// The registry's `load`.
+fn load(
+    config: &super::ModelConfig,
+    vocabulary: super::Vocabulary,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Box<dyn super::Trained>, String> {
+    let (super::ModelConfig::Rbm(c), super::Vocabulary::Roll { low, pitches, .. }) =
+        (config, vocabulary)
+    else {
+        return Err(super::missing_vocabulary(path));
+    };
+    let visible = c.window.max(1) * pitches;
+    Ok(Box::new(TrainedRbm {
+        rbm: super::load_module(Rbm::new(visible, c.hidden, device), path)?,
+        config: c.clone(),
+        low,
+        pitches,
+    }))
+}
+
+/// Frames per sample in `evaluate` (4 bars).
+const SAMPLE_BARS: usize = 4;
+
+impl super::Trained for TrainedRbm {
+    fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        let frames = generate_frames(
+            &self.rbm,
+            &self.config,
+            self.pitches,
+            16 * 4 * self.config.grid.clamp(1, 4),
+            options.seed,
+            device,
+        );
+        Ok(frames_to_score("rbm", &frames, self.low, self.config.grid))
+    }
+
+    /// Frame accuracy (and exact NLL with few hidden units) on the held-out chorales against
+    /// the independent Bernoulli baseline; samples against the held-out music.
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        use crate::measures::overlap::Excerpt;
+        let grid = self.config.grid.clamp(1, 4);
+        let window = self.config.window.max(1);
+        let range = Some((self.low, self.pitches));
+        let read =
+            |scores| FrameRolls::from_scores(scores, grid as u16, self.config.to_c > 0, range);
+        let (train, held) = (read(data.train), read(data.held));
+        let windows_of = |rolls: &FrameRolls| -> Vec<Vec<f32>> {
+            let mut all = Vec::new();
+            for (p, frames) in rolls.pieces.iter().enumerate() {
+                for start in 0..(frames.len() + 1).saturating_sub(window) {
+                    all.push(rolls.window((p, start), window));
+                }
+            }
+            all
+        };
+        progress(0.1, "predicting held-out frames");
+        let (train_windows, held_windows) = (windows_of(&train), windows_of(&held));
+        if held_windows.is_empty() {
+            return Err("no held-out windows to measure".into());
+        }
+        let thin = |rows: Vec<Vec<f32>>, n: usize| -> Vec<Vec<f32>> {
+            let stride = rows.len().div_ceil(n).max(1);
+            rows.into_iter().step_by(stride).collect()
+        };
+        let train_windows = thin(train_windows, 2000);
+        let pitches = self.pitches;
+        let last = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
+            rows.iter()
+                .map(|r| r[r.len() - pitches..].to_vec())
+                .collect()
+        };
+        let tensor = |rows: &[Vec<f32>]| {
+            Tensor::<2>::from_data(
+                TensorData::new(rows.concat(), [rows.len(), rows[0].len()]),
+                device,
+            )
+        };
+        let predicted = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
+            rows.chunks(crate::measures::BATCH)
+                .flat_map(|chunk| super::rows(predict_last(&self.rbm, tensor(chunk), pitches)))
+                .collect()
+        };
+        let nll = exact_nll(&self.rbm, &held_windows)
+            .map(|n| n.iter().sum::<f64>() / n.len() as f64 / window as f64);
+        let model_frames = if window >= 2 {
+            let threshold =
+                frame_accuracy::best_threshold(&predicted(&train_windows), &last(&train_windows));
+            FrameScores {
+                frame_accuracy: frame_accuracy::accuracy(
+                    &predicted(&held_windows),
+                    &last(&held_windows),
+                    threshold,
+                ),
+                nll_per_frame: nll,
+                threshold,
+                frames: held_windows.len(),
+            }
+        } else {
+            FrameScores {
+                nll_per_frame: nll,
+                frames: held_windows.len(),
+                ..FrameScores::default()
+            }
+        };
+        let train_frames: Vec<Vec<f32>> = train.pieces.concat();
+        let bernoulli = Bernoulli::fit(&train_frames, pitches)
+            .scores(&last(&train_windows), &last(&held_windows));
+
+        progress(0.3, "sampling");
+        let steps = SAMPLE_BARS * 16;
+        let per_sample = SAMPLE_BARS * 4 * grid;
+        let samples: Vec<Excerpt> = (0..options.samples)
+            .map(|i| {
+                let frames = generate_frames(
+                    &self.rbm,
+                    &self.config,
+                    pitches,
+                    per_sample,
+                    options.seed.wrapping_add(i as u64),
+                    device,
+                );
+                let score = frames_to_score("rbm", &frames, self.low, grid);
+                Excerpt::cut(&Excerpt::all_notes(&score), 0, steps)
+            })
+            .collect();
+        let mut evaluated =
+            crate::measures::polyphonic_case(data, samples, steps, options, progress);
+        evaluated.model.frames = Some(model_frames);
+        evaluated.baselines.bernoulli = Some(crate::measures::Scores {
+            frames: Some(bernoulli),
+            ..Default::default()
+        });
+        Ok(evaluated)
+    }
+}
