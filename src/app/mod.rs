@@ -415,6 +415,7 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
         eprintln!("muselab: --compare takes bach or celtic, not '{corpus}'");
         return 2;
     }
+    crate::compute::background_compute_pool();
     let latent_map = latent_map.map(|run| (run, map_grid, map_demo));
     let headless_hint = "the headless subcommands still work: muselab eval | render | devices | bench (see muselab --help)";
     if let Err(reason) = display_available() {

@@ -59,6 +59,10 @@ pub struct Report {
     /// The same part-writing measures of the corpus's own voices for the same sopranos.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corpus_harmony: Option<Harmony>,
+    /// Frame-level prediction of polyphony (the Boltzmann machines; the independent Bernoulli
+    /// baseline's under `baselines.bernoulli.frames`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<crate::measures::frame_accuracy::FrameScores>,
     /// The baselines, measured the same way.
     pub baselines: Baselines,
     /// Seconds the evaluation took.
@@ -128,6 +132,7 @@ pub fn evaluate(
         samples: evaluated.model.samples,
         harmony: evaluated.model.harmony,
         corpus_harmony: evaluated.corpus_harmony,
+        frames: evaluated.model.frames,
         baselines: evaluated.baselines,
         seconds: started.elapsed().as_secs_f64(),
         example: evaluated
@@ -205,6 +210,26 @@ pub fn table(report: &Report) -> String {
     line("exact-copy rate", &|i| {
         all[i].1.map(|s| s.nearest_copy_rate)
     });
+    if let Some(model) = report.frames {
+        let bernoulli = report.baselines.bernoulli.as_ref().and_then(|b| b.frames);
+        out.push_str(&format!(
+            "  {:<26}{:>10}{:>10}\n",
+            "frames", "model", "Bernoulli"
+        ));
+        let cell = |v: Option<f64>| format!("{:>10}", v.map_or("—".into(), |v| format!("{v:.3}")));
+        out.push_str(&format!(
+            "  {:<26}{}{}\n",
+            "frame accuracy",
+            cell(Some(model.frame_accuracy)),
+            cell(bernoulli.map(|b| b.frame_accuracy))
+        ));
+        out.push_str(&format!(
+            "  {:<26}{}{}\n",
+            "NLL per frame (nats)",
+            cell(model.nll_per_frame),
+            cell(bernoulli.and_then(|b| b.nll_per_frame))
+        ));
+    }
     if let (Some(model), Some(corpus)) = (report.harmony, report.corpus_harmony) {
         let harmonies = [
             Some(model),

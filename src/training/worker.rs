@@ -140,6 +140,8 @@ pub fn spawn(request: TrainingRequest) -> TrainingHandle {
     let thread = std::thread::Builder::new()
         .name("training".into())
         .spawn(move || {
+            // Training gives way to the UI thread (see `compute::lower_thread_priority`).
+            crate::compute::lower_thread_priority();
             let reporter = Reporter::new(sender, request.notify);
             // A panic anywhere in the run (a bad setting deep in burn, an allocation failure)
             // ends the run with an error the UI shows, instead of leaving it "running" forever.
