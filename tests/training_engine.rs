@@ -371,6 +371,13 @@ fn tiny(kind: ModelKind) -> RunConfig {
         ModelKind::CrnnGan => &[("hidden", "16"), ("sequence", "8"), ("pretrain_steps", "2")],
         ModelKind::Midinet => &[("channels", "8"), ("noise", "8")],
         ModelKind::Rbm => &[("hidden", "16"), ("persistent", "1"), ("gibbs_steps", "2")],
+        ModelKind::RnnRbm => &[
+            ("hidden", "8"),
+            ("recurrent", "8"),
+            ("cd_steps", "2"),
+            ("sequence", "8"),
+            ("gibbs_steps", "2"),
+        ],
     };
     for (name, value) in sets {
         config

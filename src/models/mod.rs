@@ -16,6 +16,7 @@ pub mod minibach;
 pub mod optim;
 pub mod rbm;
 pub mod recurrent;
+pub mod rnn_rbm;
 pub mod rnn_vae;
 pub mod vae;
 
@@ -47,11 +48,13 @@ pub enum ModelKind {
     Midinet,
     /// Restricted Boltzmann Machine on chorale frames.
     Rbm,
+    /// RNN-RBM: a recurrence conditioning an RBM per frame.
+    RnnRbm,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 10] = [
+    pub const ALL: [ModelKind; 11] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
@@ -62,6 +65,7 @@ impl ModelKind {
         Self::CrnnGan,
         Self::Midinet,
         Self::Rbm,
+        Self::RnnRbm,
     ];
 
     /// What the registry holds for this model (see [`ModelInfo`]): the one place a model is
@@ -78,6 +82,7 @@ impl ModelKind {
             Self::CrnnGan => &crnn_gan::INFO,
             Self::Midinet => &midinet::INFO,
             Self::Rbm => &rbm::INFO,
+            Self::RnnRbm => &rnn_rbm::INFO,
         }
     }
 
@@ -180,6 +185,8 @@ pub enum ModelConfig {
     Midinet(midinet::MidiNetConfig),
     /// The RBM.
     Rbm(rbm::RbmConfig),
+    /// The RNN-RBM.
+    RnnRbm(rnn_rbm::RnnRbmConfig),
 }
 
 impl ModelConfig {
@@ -232,6 +239,7 @@ impl ModelConfig {
             Self::CrnnGan(c) => c.fields(),
             Self::Midinet(c) => c.fields(),
             Self::Rbm(c) => c.fields(),
+            Self::RnnRbm(c) => c.fields(),
         }
     }
 }

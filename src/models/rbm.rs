@@ -180,7 +180,7 @@ impl Rbm {
 }
 
 /// Draws each cell on with its probability, from `rng` (so a seed gives the same chain).
-fn bernoulli(probabilities: Tensor<2>, rng: &mut impl Rng) -> Tensor<2> {
+pub fn bernoulli(probabilities: Tensor<2>, rng: &mut impl Rng) -> Tensor<2> {
     let dims = probabilities.dims();
     let device = probabilities.device();
     let draws: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.random()).collect();
