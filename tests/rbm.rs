@@ -144,3 +144,43 @@ fn clamped_units_never_change_and_a_seed_gives_the_same_sample() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+/// Boltzmann harmonisation: under the clamped melody, the chain writes voices that never rise
+/// above it, frame by frame, and the same seed writes the same voices.
+#[test]
+fn harmonised_voices_stay_below_the_clamped_melody() {
+    let device = Device::flex();
+    device.seed(9);
+    let (low, pitches) = (48u8, 30usize);
+    let config = RbmConfig {
+        window: 3,
+        gibbs_steps: 10,
+        ..RbmConfig::default()
+    };
+    let machine = Rbm::new(3 * pitches, 20, &device);
+    let melody: Vec<Option<u8>> = (0..24)
+        .map(|t| {
+            if t % 7 == 6 {
+                None
+            } else {
+                Some(60 + (t % 5) as u8 * 2)
+            }
+        })
+        .collect();
+    let voices = rbm::harmonize_frames(&machine, &config, low, pitches, &melody, 4, &device);
+    assert_eq!(voices.len(), melody.len());
+    let mut notes = 0;
+    for (frame, pitch) in voices.iter().zip(&melody) {
+        if let Some(p) = pitch {
+            let row = usize::from(p - low);
+            assert!(
+                frame[row..].iter().all(|&v| v == 0.0),
+                "a voice at or above {p}"
+            );
+        }
+        notes += frame.iter().filter(|&&v| v > 0.5).count();
+    }
+    assert!(notes > 0, "the chain wrote no voice at all");
+    let again = rbm::harmonize_frames(&machine, &config, low, pitches, &melody, 4, &device);
+    assert_eq!(voices, again);
+}

@@ -322,6 +322,15 @@ impl BarRolls {
     }
 }
 
+/// The semitones (−5 to 6) that move a score's estimated tonic to C, by the shortest way; 0
+/// for a score without notes.
+pub fn shift_to_c(score: &Score) -> i32 {
+    crate::music::key::estimate_key(score).map_or(0, |k| {
+        let up = (12 - i32::from(k.tonic)) % 12;
+        if up > 6 { up - 12 } else { up }
+    })
+}
+
 /// A note on a grid: pitch, first step, steps.
 type GridSpan = (u8, u32, u32);
 
@@ -361,14 +370,7 @@ impl FrameRolls {
             .iter()
             .enumerate()
             .filter_map(|(index, score)| {
-                let shift = if to_c {
-                    crate::music::key::estimate_key(score).map_or(0, |k| {
-                        let up = (12 - i32::from(k.tonic)) % 12;
-                        if up > 6 { up - 12 } else { up }
-                    })
-                } else {
-                    0
-                };
+                let shift = if to_c { shift_to_c(score) } else { 0 };
                 let grid = score.to_grid(steps_per_quarter);
                 let notes: Vec<GridSpan> = grid
                     .tracks

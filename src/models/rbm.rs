@@ -92,7 +92,7 @@ fn build_session(
 /// The machine: weights `[visible, hidden]` and the two biases.
 #[derive(Module, Debug)]
 pub struct Rbm {
-    weights: Param<Tensor<2>>,
+    weight: Param<Tensor<2>>,
     visible_bias: Param<Tensor<1>>,
     hidden_bias: Param<Tensor<1>>,
 }
@@ -101,7 +101,7 @@ impl Rbm {
     /// Small random weights (σ = 0.01, as Hinton's guide advises) and zero biases.
     pub fn new(visible: usize, hidden: usize, device: &Device) -> Self {
         Self {
-            weights: Param::from_tensor(Tensor::random(
+            weight: Param::from_tensor(Tensor::random(
                 [visible, hidden],
                 Distribution::Normal(0.0, 0.01),
                 device,
@@ -131,7 +131,7 @@ impl Rbm {
     }
 
     fn hidden_input(&self, v: Tensor<2>) -> Tensor<2> {
-        v.matmul(self.weights.val()) + self.hidden_bias.val().unsqueeze_dim::<2>(0)
+        v.matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze_dim::<2>(0)
     }
 
     /// Free energy F(v) = −v·b − Σ_j softplus(c_j + (vW)_j) of each row: `[batch, visible]` →
@@ -150,8 +150,7 @@ impl Rbm {
     /// p(v = 1 | h): `[batch, hidden]` → `[batch, visible]`.
     pub fn visible_probs(&self, h: Tensor<2>) -> Tensor<2> {
         sigmoid(
-            h.matmul(self.weights.val().transpose())
-                + self.visible_bias.val().unsqueeze_dim::<2>(0),
+            h.matmul(self.weight.val().transpose()) + self.visible_bias.val().unsqueeze_dim::<2>(0),
         )
     }
 
@@ -167,7 +166,7 @@ impl Rbm {
                 .map(f64::from)
                 .collect()
         };
-        let weights = rows(self.weights.val().inner())
+        let weights = rows(self.weight.val().inner())
             .into_iter()
             .map(|r| r.into_iter().map(f64::from).collect())
             .collect();
@@ -359,6 +358,95 @@ pub fn generate_frames(
         out.push(new[visible - pitches..].to_vec());
     }
     out.truncate(frames);
+    out
+}
+
+/// Harmonises a melody (one pitch or a rest per frame, already in the model's key): frame by
+/// frame, the frames before in the window and the melody's constraints on the new frame — its
+/// pitch on, every pitch above it off — are clamped, and the chain fills in the rest. Returns
+/// the frames without the melody's own pitch (the voices the machine added).
+pub fn harmonize_frames(
+    rbm: &Rbm,
+    config: &RbmConfig,
+    low: u8,
+    pitches: usize,
+    melody: &[Option<u8>],
+    seed: u64,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let window = config.window.max(1);
+    let visible = window * pitches;
+    let mut out: Vec<Vec<f32>> = Vec::with_capacity(melody.len());
+    for (t, pitch) in melody.iter().enumerate() {
+        let (mut mask, mut values) = (vec![0.0f32; visible], vec![0.0f32; visible]);
+        // Earlier frames of the window: as written (none before the piece starts: free).
+        for k in 0..window - 1 {
+            let Some(frame) = (t + k + 1).checked_sub(window).and_then(|i| out.get(i)) else {
+                continue;
+            };
+            mask[k * pitches..(k + 1) * pitches].fill(1.0);
+            values[k * pitches..(k + 1) * pitches].copy_from_slice(frame);
+        }
+        let last = (window - 1) * pitches;
+        let row = pitch.and_then(|p| p.checked_sub(low)).map(usize::from);
+        if let Some(row) = row.filter(|&r| r < pitches) {
+            mask[last + row..last + pitches].fill(1.0);
+            values[last + row] = 1.0;
+        }
+        let tensor = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, visible]), device);
+        let (mask, values) = (tensor(mask), tensor(values));
+        let v = gibbs(
+            rbm,
+            values.clone(),
+            config.gibbs_steps,
+            Some((&mask, &values)),
+            &mut rng,
+        );
+        out.push(rows(v).remove(0)[last..].to_vec());
+    }
+    for (frame, pitch) in out.iter_mut().zip(melody) {
+        if let Some(row) = pitch.and_then(|p| p.checked_sub(low)).map(usize::from)
+            && let Some(cell) = frame.get_mut(row)
+        {
+            *cell = 0.0;
+        }
+    }
+    out
+}
+
+/// The melody of `score` (its `track`, else its soprano, else its first track with notes) as
+/// the highest pitch sounding in each frame of a grid of `grid` steps per quarter, moved by
+/// `shift` semitones.
+pub fn melody_frames(
+    score: &Score,
+    track: Option<&str>,
+    grid: usize,
+    shift: i32,
+) -> Vec<Option<u8>> {
+    let grid_score = score.to_grid(grid.clamp(1, 4) as u16);
+    let chosen = track
+        .and_then(|name| grid_score.tracks.iter().find(|t| t.name == name))
+        .or_else(|| crate::data::encoding::pick_track(&grid_score.tracks, Some("Soprano")));
+    let Some(chosen) = chosen else {
+        return Vec::new();
+    };
+    let total = chosen
+        .notes
+        .iter()
+        .map(|n| (n.start + n.duration) as usize)
+        .max()
+        .unwrap_or(0);
+    let mut out = vec![None; total];
+    for note in &chosen.notes {
+        let Ok(pitch) = u8::try_from(i32::from(note.pitch) + shift) else {
+            continue;
+        };
+        for step in note.start..note.start + note.duration {
+            let cell = &mut out[step as usize];
+            *cell = Some(cell.map_or(pitch, |p: u8| p.max(pitch)));
+        }
+    }
     out
 }
 
@@ -586,7 +674,7 @@ impl Session for RbmSession {
         // Gibbs rounds of two products, plus the reconstruction's two.
         let layers = self.layers();
         let product =
-            super::card::matmul_flops(&layers, |n| if n.ends_with("weights") { 1.0 } else { 0.0 });
+            super::card::matmul_flops(&layers, |n| if n.ends_with("weight") { 1.0 } else { 0.0 });
         let k = self.config.cd_steps as f64;
         Some(product * (2.0 * super::card::TRAINING_PASSES + 2.0 * k + 2.0))
     }
@@ -638,7 +726,57 @@ fn load(
 const SAMPLE_BARS: usize = 4;
 
 impl super::Trained for TrainedRbm {
+    /// With a melody: Boltzmann harmonisation (the melody clamped, the chain writes the voices
+    /// below it); else sixteen bars frame after frame.
     fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
+        let grid = self.config.grid.clamp(1, 4);
+        if let Some(melody) = &options.melody {
+            let shift = if self.config.to_c > 0 {
+                crate::data::datasets::shift_to_c(melody)
+            } else {
+                0
+            };
+            let frames = melody_frames(melody, options.track.as_deref(), grid, shift);
+            if frames.iter().all(Option::is_none) {
+                return Err(format!("{}: no melody to harmonise", melody.name));
+            }
+            let voices = harmonize_frames(
+                &self.rbm,
+                &self.config,
+                self.low,
+                self.pitches,
+                &frames,
+                options.seed,
+                device,
+            );
+            // Back from C to the melody's key.
+            let low = u8::try_from(i32::from(self.low) - shift).unwrap_or(self.low);
+            let mut score = frames_to_score(&melody.name, &voices, low, grid);
+            if let Some(track) = score.tracks.first_mut() {
+                track.name = "Boltzmann voices".into();
+            }
+            let picked = options
+                .track
+                .as_deref()
+                .and_then(|name| melody.tracks.iter().find(|t| t.name == name))
+                .or_else(|| {
+                    melody
+                        .tracks
+                        .iter()
+                        .find(|t| t.name.eq_ignore_ascii_case("Soprano"))
+                })
+                .or_else(|| melody.tracks.iter().find(|t| !t.notes.is_empty()));
+            if let Some(track) = picked {
+                let scale = 480.0 / f64::from(melody.ticks_per_quarter.max(1));
+                let mut track = track.clone();
+                for note in &mut track.notes {
+                    note.start = (note.start as f64 * scale).round() as u64;
+                    note.duration = ((note.duration as f64 * scale).round() as u64).max(1);
+                }
+                score.tracks.insert(0, track);
+            }
+            return Ok(score);
+        }
         let frames = generate_frames(
             &self.rbm,
             &self.config,
