@@ -7,6 +7,7 @@
 #   training-midinet.png    MidiNet training, its chord-tone rates and gallery
 #   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
 #   latent-map-grid.png     the same map in grid mode
+#   rbm-gibbs.png           an RBM's Gibbs chain harmonising a chorale's soprano (trains one)
 #   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
 #                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
@@ -55,6 +56,12 @@ shot training-gan "${TRAIN_WAIT:-25}" --start-training gan
 shot training-midinet "${TRAIN_WAIT:-25}" --start-training midinet
 if [ -n "${COMPARE_MODELS:-}" ]; then
   SHOT_MODELS="$COMPARE_MODELS" shot compare 10 --compare bach
+fi
+
+if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rbm-gibbs "* ]]; then
+  "$BIN" train rbm --device cpu --out "$MODELS" >/dev/null
+  RBM="$(ls -d "$MODELS"/rbm/*/ | head -1)"
+  shot rbm-gibbs 9 --gibbs "$RBM" assets/corpora/bach_chorales/bwv10_7.mid
 fi
 
 if [ -n "${SHOTS:-}" ] && [[ " $SHOTS " != *" latent-map"* ]]; then

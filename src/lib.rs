@@ -12,6 +12,7 @@ pub mod compute;
 pub mod corpus;
 pub mod data;
 pub mod evaluation;
+pub mod gibbs_worker;
 pub mod inference;
 pub mod latent_worker;
 pub mod measures;

@@ -14,6 +14,7 @@ fn main() {
             open: cli.file,
             start_training: cli.start_training,
             latent_map: cli.latent_map,
+            gibbs: cli.gibbs,
             map_grid: cli.map_grid,
             map_demo: cli.map_demo,
             compare: cli.compare,

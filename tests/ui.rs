@@ -21,6 +21,7 @@ fn new_app(name: &str) -> MuseApp {
         models_dir: common::temp_dir(&format!("ui-models-{name}")),
         start_training: None,
         latent_map: None,
+        gibbs: None,
     })
 }
 
@@ -609,4 +610,72 @@ fn closing_while_training_returns_within_two_seconds() {
     let runs = muselab::training::list_runs(&models);
     assert_eq!(runs.len(), 1, "the run's checkpoint is kept");
     assert!(runs[0].epochs > 0);
+}
+
+/// The Gibbs chain view: an RBM run is chosen, the chain runs and is watched step by step, and
+/// its piece opens in the piano roll; with the open piece's melody clamped, the result keeps it.
+#[test]
+fn watch_an_rbm_gibbs_chain_and_open_its_piece() {
+    let app = new_app("gibbs");
+    let models = app.dashboard.models_dir.clone();
+    let mut config = muselab::training::RunConfig::new(muselab::models::ModelKind::Rbm);
+    config.max_pieces = Some(12);
+    config.epochs = 1;
+    config.batch_size = 16;
+    config.max_steps_per_epoch = Some(3);
+    config.device = muselab::compute::DeviceChoice::Cpu;
+    config.hyperparameters.set("hidden", "16").expect("valid");
+    let events = common::collect(&common::start_run(config, &models, None));
+    assert!(matches!(
+        events.last(),
+        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
+    ));
+    let run = muselab::training::list_runs(&models)[0].dir.clone();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+    harness.get_by_label("Gibbs chain").click();
+    harness.run_steps(2);
+    {
+        let gibbs = &mut harness.state_mut().gibbs;
+        gibbs.selected = Some(run);
+        gibbs.settings.frames = 6;
+        gibbs.settings.steps = 4;
+        gibbs.settings.speed = 100_000.0;
+    }
+    harness.run_steps(2);
+    harness.get_by_label("Run chain").click();
+    step_until(&mut harness, "the chain to finish", |app| {
+        app.gibbs.result.is_some()
+    });
+    assert_eq!(harness.state().gibbs.energies.len(), 6 * 4);
+    assert_eq!(harness.state().gibbs.frames.len(), 6);
+    harness.get_by_label_contains("wrote 6 frames in 24 Gibbs steps");
+    harness.get_by_label("Open in piano roll").click();
+    step_until(&mut harness, "the piece", |app| app.score.is_some());
+
+    // Clamp a chorale's soprano: the result has the soprano and the machine's voices.
+    harness
+        .state_mut()
+        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
+    step_until(&mut harness, "the chorale", |app| {
+        app.score.as_ref().is_some_and(|s| s.name == "bwv10_7")
+    });
+    harness.state_mut().settings.view = muselab::app::View::Gibbs;
+    harness.state_mut().gibbs.settings.clamp_melody = true;
+    harness.run_steps(2);
+    harness.get_by_label("Run chain").click();
+    step_until(&mut harness, "the harmonisation", |app| {
+        app.gibbs
+            .result
+            .as_ref()
+            .is_some_and(|s| s.tracks.len() == 2)
+    });
+    let result = harness.state().gibbs.result.clone().expect("result");
+    assert_eq!(result.tracks[0].name, "Soprano");
+    assert_eq!(result.tracks[1].name, "Boltzmann voices");
 }

@@ -32,6 +32,8 @@ pub enum View {
     LatentMap,
     /// Runs side by side with the baselines.
     Compare,
+    /// A Boltzmann machine's Gibbs chain, animated.
+    Gibbs,
 }
 
 /// What is remembered between runs (eframe persistence).
@@ -105,6 +107,8 @@ pub struct AppConfig {
     pub start_training: Option<crate::models::ModelKind>,
     /// Open the latent map on this checkpoint: (checkpoint, grid mode, demo path).
     pub latent_map: Option<(PathBuf, bool, bool)>,
+    /// Open the Gibbs chain view on this RBM checkpoint and run the chain.
+    pub gibbs: Option<PathBuf>,
 }
 
 /// Command-line options of the GUI.
@@ -124,6 +128,8 @@ pub struct GuiOptions {
     pub map_demo: bool,
     /// Open on the Compare view with this corpus's runs.
     pub compare: Option<String>,
+    /// An RBM checkpoint to open on the Gibbs chain view.
+    pub gibbs: Option<PathBuf>,
 }
 
 /// The whole application state.
@@ -158,6 +164,8 @@ pub struct MuseApp {
     pub map: crate::ui::latent_map::LatentMap,
     /// The Compare view.
     pub compare: crate::ui::compare::CompareView,
+    /// The Gibbs chain view.
+    pub gibbs: crate::ui::gibbs_view::GibbsView,
     /// A generation job is running.
     pub generating: bool,
     audio: AudioOutput,
@@ -169,6 +177,8 @@ pub struct MuseApp {
     probe_device: bool,
     start_training: Option<crate::models::ModelKind>,
     latent_map: Option<(PathBuf, bool, bool)>,
+    /// A chain to start once the piece to clamp (if any) has loaded.
+    pending_gibbs: Option<PathBuf>,
     assets: PathBuf,
 }
 
@@ -184,6 +194,7 @@ impl MuseApp {
             dashboard,
             map: crate::ui::latent_map::LatentMap::new(config.settings.map.clone()),
             compare: crate::ui::compare::CompareView::new(config.settings.compare.clone()),
+            gibbs: crate::ui::gibbs_view::GibbsView::default(),
             generating: false,
             settings: config.settings,
             corpora: Vec::new(),
@@ -206,6 +217,7 @@ impl MuseApp {
             probe_device: config.probe_device,
             start_training: config.start_training,
             latent_map: config.latent_map,
+            pending_gibbs: config.gibbs,
             assets: config.assets,
         }
     }
@@ -306,6 +318,7 @@ impl MuseApp {
         self.compare.poll();
         self.handle_global_input(&ctx);
 
+        self.start_pending_chain(&ctx);
         panels::top_bar(self, ui);
         panels::status_bar(self, ui);
         panels::browser_panel(self, ui);
@@ -314,6 +327,7 @@ impl MuseApp {
             View::Training => panels::training(self, ui),
             View::LatentMap => panels::latent_map(self, ui),
             View::Compare => panels::compare(self, ui),
+            View::Gibbs => panels::gibbs(self, ui),
         }
 
         for command in std::mem::take(&mut self.commands) {
@@ -325,9 +339,29 @@ impl MuseApp {
             self.playback = None;
         }
         let training = self.dashboard.run.as_ref().is_some_and(|r| r.is_running())
-            || self.compare.is_evaluating();
+            || self.compare.is_evaluating()
+            || self.gibbs.is_running();
         if self.playback.is_some() || self.rendering || self.busy() || training {
             ctx.request_repaint_after(Duration::from_millis(16));
+        }
+    }
+
+    /// Starts the chain asked for on the command line, once the piece to clamp has loaded.
+    fn start_pending_chain(&mut self, ctx: &egui::Context) {
+        let opening = self.loading.is_some()
+            || self
+                .commands
+                .iter()
+                .any(|c| matches!(c, AppCommand::OpenPiece(_)));
+        if self.pending_gibbs.is_none() || opening {
+            return;
+        }
+        if let Some(run) = self.pending_gibbs.take() {
+            self.settings.view = View::Gibbs;
+            self.gibbs.selected = Some(run);
+            self.gibbs.settings.clamp_melody = self.score.is_some();
+            let melody = self.score.clone();
+            self.gibbs.start(ctx, melody.as_deref());
         }
     }
 
@@ -408,6 +442,7 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
         map_grid,
         map_demo,
         compare,
+        gibbs,
     } = gui;
     if let Some(corpus) = &compare
         && !crate::corpus::BUNDLED.iter().any(|c| c.id == corpus)
@@ -464,6 +499,7 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
                 models_dir: crate::corpus::models_dir(),
                 start_training,
                 latent_map,
+                gibbs,
             })))
         }),
     );

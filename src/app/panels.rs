@@ -25,6 +25,8 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
             ui.selectable_value(&mut app.settings.view, super::View::PianoRoll, "Piano roll");
             ui.selectable_value(&mut app.settings.view, super::View::Training, "Training");
             ui.selectable_value(&mut app.settings.view, super::View::LatentMap, "Latent map");
+            ui.selectable_value(&mut app.settings.view, super::View::Gibbs, "Gibbs chain")
+                .on_hover_text("A Boltzmann machine writing, one Gibbs step at a time");
             ui.selectable_value(&mut app.settings.view, super::View::Compare, "Compare")
                 .on_hover_text("Every run of a corpus measured on held-out pieces, beside the baselines");
             ui.separator();
@@ -273,6 +275,28 @@ pub(super) fn compare(app: &mut MuseApp, ui: &mut Ui) {
 }
 
 /// The latent map.
+/// The Gibbs chain of an RBM run.
+pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
+    use crate::ui::gibbs_view::GibbsAction;
+    let runs: Vec<PathBuf> = app
+        .dashboard
+        .runs
+        .iter()
+        .filter(|r| r.model == crate::models::ModelKind::Rbm)
+        .map(|r| r.dir.clone())
+        .collect();
+    let melody = app.score.clone();
+    let actions = egui::CentralPanel::default_margins()
+        .show(ui, |ui| app.gibbs.ui(ui, &runs, melody.as_deref()))
+        .inner;
+    for action in actions {
+        match action {
+            GibbsAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
+            GibbsAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
+        }
+    }
+}
+
 pub(super) fn latent_map(app: &mut MuseApp, ui: &mut Ui) {
     use crate::ui::latent_map::MapAction;
     let runs: Vec<PathBuf> = app

@@ -39,6 +39,10 @@ pub struct Cli {
     /// With --latent-map: decode the path between two far-apart corpus melodies.
     #[arg(long)]
     pub map_demo: bool,
+    /// Open the GUI on the Gibbs chain view with this rbm checkpoint and run the chain (with a
+    /// FILE given, its melody is clamped: Boltzmann harmonisation).
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub gibbs: Option<PathBuf>,
     /// Open the GUI on the Compare view with the runs of this corpus (bach or celtic).
     #[arg(long, value_name = "CORPUS")]
     pub compare: Option<String>,

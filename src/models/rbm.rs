@@ -130,8 +130,14 @@ impl Rbm {
         self
     }
 
-    fn hidden_input(&self, v: Tensor<2>) -> Tensor<2> {
+    /// The hidden units' input c + vW: `[batch, visible]` → `[batch, hidden]`.
+    pub fn hidden_input(&self, v: Tensor<2>) -> Tensor<2> {
         v.matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze_dim::<2>(0)
+    }
+
+    /// The visible units' input b + hWᵀ: `[batch, hidden]` → `[batch, visible]`.
+    pub fn visible_input(&self, h: Tensor<2>) -> Tensor<2> {
+        h.matmul(self.weight.val().transpose()) + self.visible_bias.val().unsqueeze_dim::<2>(0)
     }
 
     /// Free energy F(v) = −v·b − Σ_j softplus(c_j + (vW)_j) of each row: `[batch, visible]` →
@@ -306,8 +312,105 @@ pub fn frames_to_score(name: &str, frames: &[Vec<f32>], low: u8, grid: usize) ->
     score
 }
 
-/// Writes `frames` frames: a first window sampled from noise (`4 × gibbs_steps` rounds), then
-/// each next frame sampled with the frames before it in its window clamped.
+/// One Gibbs step of [`chain`], as a watcher sees it.
+pub struct ChainStep<'a> {
+    /// The frame being written (from 0).
+    pub frame: usize,
+    /// The Gibbs step within it (from 0).
+    pub step: usize,
+    /// p(v = 1 | h) of the frame's units at this step.
+    pub probabilities: &'a [f32],
+    /// The sampled frame (clamped units as clamped).
+    pub state: &'a [f32],
+    /// Which units of the frame are clamped (the melody's constraints).
+    pub clamped: &'a [bool],
+    /// Free energy of the sampled window.
+    pub free_energy: f64,
+}
+
+/// Writes `frames` frames with a Gibbs chain, frame after frame: the frames before the new one
+/// in the window are clamped to what was written (before the piece starts they are free), and
+/// with a `melody` (one pitch or a rest per frame, in the model's key) so is its pitch on and
+/// every pitch above it off. Each frame gets `steps` rounds from a random start; `temperature`
+/// divides the energies (above 1 the chain wanders, below 1 it settles). `watch` sees every
+/// step and stops the chain by returning false.
+#[allow(clippy::too_many_arguments)]
+pub fn chain(
+    rbm: &Rbm,
+    window: usize,
+    (low, pitches): (u8, usize),
+    melody: Option<&[Option<u8>]>,
+    frames: usize,
+    (steps, temperature): (usize, f64),
+    seed: u64,
+    device: &Device,
+    mut watch: impl FnMut(ChainStep<'_>) -> bool,
+) -> Vec<Vec<f32>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let window = window.max(1);
+    let visible = window * pitches;
+    let last = (window - 1) * pitches;
+    let temperature = temperature.max(0.05);
+    let tensor = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, visible]), device);
+    let mut out: Vec<Vec<f32>> = Vec::with_capacity(frames);
+    for t in 0..frames {
+        let (mut mask, mut values) = (vec![0.0f32; visible], vec![0.0f32; visible]);
+        for k in 0..window - 1 {
+            let Some(frame) = (t + k + 1).checked_sub(window).and_then(|i| out.get(i)) else {
+                continue;
+            };
+            mask[k * pitches..(k + 1) * pitches].fill(1.0);
+            values[k * pitches..(k + 1) * pitches].copy_from_slice(frame);
+        }
+        let pitch = melody.and_then(|m| m.get(t).copied().flatten());
+        if let Some(row) = pitch
+            .and_then(|p| p.checked_sub(low))
+            .map(usize::from)
+            .filter(|&r| r < pitches)
+        {
+            mask[last + row..].fill(1.0);
+            values[last + row] = 1.0;
+        }
+        let clamped: Vec<bool> = mask[last..].iter().map(|&m| m > 0.5).collect();
+        let start: Vec<f32> = mask
+            .iter()
+            .zip(&values)
+            .map(|(&m, &v)| {
+                if m > 0.5 {
+                    v
+                } else {
+                    f32::from(rng.random::<bool>())
+                }
+            })
+            .collect();
+        let (mask, values) = (tensor(mask), tensor(values));
+        let mut v = tensor(start);
+        for step in 0..steps.max(1) {
+            let h = bernoulli(sigmoid(rbm.hidden_input(v) / temperature), &mut rng);
+            let p = sigmoid(rbm.visible_input(h) / temperature);
+            v = bernoulli(p.clone(), &mut rng);
+            v = v.clone() - v * mask.clone() + values.clone() * mask.clone();
+            let state = rows(v.clone()).remove(0);
+            let probabilities = rows(p).remove(0);
+            let free_energy = super::scalar(rbm.free_energy(v.clone()));
+            let go_on = watch(ChainStep {
+                frame: t,
+                step,
+                probabilities: &probabilities[last..],
+                state: &state[last..],
+                clamped: &clamped,
+                free_energy,
+            });
+            if !go_on {
+                return out;
+            }
+        }
+        out.push(rows(v).remove(0)[last..].to_vec());
+    }
+    out
+}
+
+/// Writes `frames` frames freely ([`chain`] without a melody, `gibbs_steps` rounds a frame).
 pub fn generate_frames(
     rbm: &Rbm,
     config: &RbmConfig,
@@ -316,55 +419,21 @@ pub fn generate_frames(
     seed: u64,
     device: &Device,
 ) -> Vec<Vec<f32>> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let window = config.window.max(1);
-    let visible = window * pitches;
-    let noise =
-        Tensor::<2>::from_data(TensorData::new(vec![0.5f32; visible], [1, visible]), device);
-    let start = gibbs(
+    chain(
         rbm,
-        bernoulli(noise, &mut rng),
-        config.gibbs_steps * 4,
+        config.window,
+        (0, pitches),
         None,
-        &mut rng,
-    );
-    let first = rows(start).remove(0);
-    let mut out: Vec<Vec<f32>> = first.chunks(pitches).map(<[f32]>::to_vec).collect();
-    if window < 2 {
-        // Without context each frame is its own chain.
-        while out.len() < frames {
-            let v = Tensor::<2>::from_data(
-                TensorData::new(out[out.len() - 1].clone(), [1, pitches]),
-                device,
-            );
-            out.push(rows(gibbs(rbm, v, config.gibbs_steps, None, &mut rng)).remove(0));
-        }
-    }
-    let mut mask = vec![1.0f32; visible];
-    mask[visible - pitches..].fill(0.0);
-    let mask = Tensor::<2>::from_data(TensorData::new(mask, [1, visible]), device);
-    while out.len() < frames {
-        let mut values: Vec<f32> = out[out.len() + 1 - window..].concat();
-        values.extend(vec![0.0; pitches]);
-        let values = Tensor::<2>::from_data(TensorData::new(values, [1, visible]), device);
-        let v = gibbs(
-            rbm,
-            values.clone(),
-            config.gibbs_steps,
-            Some((&mask, &values)),
-            &mut rng,
-        );
-        let new = rows(v).remove(0);
-        out.push(new[visible - pitches..].to_vec());
-    }
-    out.truncate(frames);
-    out
+        frames,
+        (config.gibbs_steps, 1.0),
+        seed,
+        device,
+        |_| true,
+    )
 }
 
-/// Harmonises a melody (one pitch or a rest per frame, already in the model's key): frame by
-/// frame, the frames before in the window and the melody's constraints on the new frame — its
-/// pitch on, every pitch above it off — are clamped, and the chain fills in the rest. Returns
-/// the frames without the melody's own pitch (the voices the machine added).
+/// Harmonises a melody (one pitch or a rest per frame, in the model's key) with [`chain`];
+/// returns the frames without the melody's own pitch (the voices the machine added).
 pub fn harmonize_frames(
     rbm: &Rbm,
     config: &RbmConfig,
@@ -374,45 +443,65 @@ pub fn harmonize_frames(
     seed: u64,
     device: &Device,
 ) -> Vec<Vec<f32>> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let window = config.window.max(1);
-    let visible = window * pitches;
-    let mut out: Vec<Vec<f32>> = Vec::with_capacity(melody.len());
-    for (t, pitch) in melody.iter().enumerate() {
-        let (mut mask, mut values) = (vec![0.0f32; visible], vec![0.0f32; visible]);
-        // Earlier frames of the window: as written (none before the piece starts: free).
-        for k in 0..window - 1 {
-            let Some(frame) = (t + k + 1).checked_sub(window).and_then(|i| out.get(i)) else {
-                continue;
-            };
-            mask[k * pitches..(k + 1) * pitches].fill(1.0);
-            values[k * pitches..(k + 1) * pitches].copy_from_slice(frame);
-        }
-        let last = (window - 1) * pitches;
-        let row = pitch.and_then(|p| p.checked_sub(low)).map(usize::from);
-        if let Some(row) = row.filter(|&r| r < pitches) {
-            mask[last + row..last + pitches].fill(1.0);
-            values[last + row] = 1.0;
-        }
-        let tensor = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, visible]), device);
-        let (mask, values) = (tensor(mask), tensor(values));
-        let v = gibbs(
-            rbm,
-            values.clone(),
-            config.gibbs_steps,
-            Some((&mask, &values)),
-            &mut rng,
-        );
-        out.push(rows(v).remove(0)[last..].to_vec());
+    let mut out = chain(
+        rbm,
+        config.window,
+        (low, pitches),
+        Some(melody),
+        melody.len(),
+        (config.gibbs_steps, 1.0),
+        seed,
+        device,
+        |_| true,
+    );
+    strip_melody(&mut out, melody, low);
+    out
+}
+
+/// A harmonisation as a score: the melody's own track (its `track`, else its soprano, else
+/// its first with notes) above the machine's voices, moved back from C by `shift`.
+pub fn harmony_score(
+    melody: &Score,
+    track: Option<&str>,
+    voices: &[Vec<f32>],
+    (low, shift): (u8, i32),
+    grid: usize,
+) -> Score {
+    let low = u8::try_from(i32::from(low) - shift).unwrap_or(low);
+    let mut score = frames_to_score(&melody.name, voices, low, grid);
+    if let Some(first) = score.tracks.first_mut() {
+        first.name = "Boltzmann voices".into();
     }
-    for (frame, pitch) in out.iter_mut().zip(melody) {
+    let picked = track
+        .and_then(|name| melody.tracks.iter().find(|t| t.name == name))
+        .or_else(|| {
+            melody
+                .tracks
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case("Soprano"))
+        })
+        .or_else(|| melody.tracks.iter().find(|t| !t.notes.is_empty()));
+    if let Some(picked) = picked {
+        let scale = 480.0 / f64::from(melody.ticks_per_quarter.max(1));
+        let mut picked = picked.clone();
+        for note in &mut picked.notes {
+            note.start = (note.start as f64 * scale).round() as u64;
+            note.duration = ((note.duration as f64 * scale).round() as u64).max(1);
+        }
+        score.tracks.insert(0, picked);
+    }
+    score
+}
+
+/// Clears the melody's own pitch from each frame (leaving the voices the machine added).
+pub fn strip_melody(frames: &mut [Vec<f32>], melody: &[Option<u8>], low: u8) {
+    for (frame, pitch) in frames.iter_mut().zip(melody) {
         if let Some(row) = pitch.and_then(|p| p.checked_sub(low)).map(usize::from)
             && let Some(cell) = frame.get_mut(row)
         {
             *cell = 0.0;
         }
     }
-    out
 }
 
 /// The melody of `score` (its `track`, else its soprano, else its first track with notes) as
@@ -749,33 +838,13 @@ impl super::Trained for TrainedRbm {
                 options.seed,
                 device,
             );
-            // Back from C to the melody's key.
-            let low = u8::try_from(i32::from(self.low) - shift).unwrap_or(self.low);
-            let mut score = frames_to_score(&melody.name, &voices, low, grid);
-            if let Some(track) = score.tracks.first_mut() {
-                track.name = "Boltzmann voices".into();
-            }
-            let picked = options
-                .track
-                .as_deref()
-                .and_then(|name| melody.tracks.iter().find(|t| t.name == name))
-                .or_else(|| {
-                    melody
-                        .tracks
-                        .iter()
-                        .find(|t| t.name.eq_ignore_ascii_case("Soprano"))
-                })
-                .or_else(|| melody.tracks.iter().find(|t| !t.notes.is_empty()));
-            if let Some(track) = picked {
-                let scale = 480.0 / f64::from(melody.ticks_per_quarter.max(1));
-                let mut track = track.clone();
-                for note in &mut track.notes {
-                    note.start = (note.start as f64 * scale).round() as u64;
-                    note.duration = ((note.duration as f64 * scale).round() as u64).max(1);
-                }
-                score.tracks.insert(0, track);
-            }
-            return Ok(score);
+            return Ok(harmony_score(
+                melody,
+                options.track.as_deref(),
+                &voices,
+                (self.low, shift),
+                grid,
+            ));
         }
         let frames = generate_frames(
             &self.rbm,

@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod corpus_browser;
 pub mod gan_health_panel;
+pub mod gibbs_view;
 pub mod latent_map;
 pub mod live_run;
 pub mod piano_roll;

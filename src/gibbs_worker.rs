@@ -1,0 +1,226 @@
+//! A trained RBM's Gibbs chain off the UI thread, paced so that it can be watched: the chain
+//! writes frame after frame (`models::rbm::chain`), and every Gibbs step is reported — the
+//! units' probabilities, the sampled frame, the clamped units and the free energy.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+
+use crate::models::rbm::{self, Rbm};
+use crate::models::{ModelConfig, ModelKind, Vocabulary};
+use crate::music::Score;
+use crate::training::checkpoint;
+
+/// What to write.
+#[derive(Clone, Debug)]
+pub struct ChainOptions {
+    /// Seed of the chain.
+    pub seed: u64,
+    /// Frames to write (without a melody).
+    pub frames: usize,
+    /// Gibbs steps per frame.
+    pub steps: usize,
+    /// Divides the energies: above 1 the chain wanders, below 1 it settles.
+    pub temperature: f64,
+    /// A melody to clamp (Boltzmann harmonisation): the chain writes as many frames as it has.
+    pub melody: Option<Score>,
+    /// Pace of the animation (the chain is faster than the eye).
+    pub steps_per_second: f64,
+}
+
+/// What the chain reports.
+#[derive(Clone, Debug)]
+pub enum ChainEvent {
+    /// The machine is loaded.
+    Started {
+        /// Lowest pitch of a frame.
+        low: u8,
+        /// Pitches per frame.
+        pitches: usize,
+        /// Frames the chain will write.
+        frames: usize,
+    },
+    /// One Gibbs step of the frame being written.
+    Step {
+        /// Frame (from 0).
+        frame: usize,
+        /// Step within the frame (from 0).
+        step: usize,
+        /// p(v = 1 | h) per pitch.
+        probabilities: Vec<f32>,
+        /// The sampled frame.
+        state: Vec<f32>,
+        /// Clamped pitches.
+        clamped: Vec<bool>,
+        /// Free energy of the sampled window.
+        free_energy: f64,
+    },
+    /// A frame is written.
+    Frame(Vec<f32>),
+    /// The chain ended: the piece, or why not.
+    Finished(Result<Score, String>),
+}
+
+/// The UI's handle on a running chain; dropping it stops the chain.
+pub struct GibbsChain {
+    /// Events, oldest first.
+    pub events: Receiver<ChainEvent>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GibbsChain {
+    /// Starts the chain of the RBM in `run` on a thread; `notify` wakes the UI after each event.
+    pub fn start(run: PathBuf, options: ChainOptions, notify: impl Fn() + Send + 'static) -> Self {
+        let (sender, events) = channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("gibbs-chain".into())
+            .spawn(move || {
+                let send = |event: ChainEvent| {
+                    let _ = sender.send(event);
+                    notify();
+                };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write(&run, &options, &flag, &send)
+                }))
+                .unwrap_or_else(|panic| {
+                    Err(format!(
+                        "the chain stopped by an internal error: {}",
+                        crate::util::panic_text(&panic)
+                    ))
+                });
+                send(ChainEvent::Finished(result));
+            })
+            .ok();
+        Self {
+            events,
+            stop,
+            thread,
+        }
+    }
+
+    /// Stops after the step under way.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// True when the thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for GibbsChain {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(thread) = self.thread.take() {
+            crate::util::join_within(thread, Duration::from_millis(500));
+        }
+    }
+}
+
+/// Loads the RBM of a checkpoint: the machine, its hyperparameters, lowest pitch and pitch count.
+pub fn load_rbm(
+    run: &std::path::Path,
+    device: &Device,
+) -> Result<(Rbm, rbm::RbmConfig, u8, usize), String> {
+    let (config, _) = checkpoint::read(run, Some(ModelKind::Rbm)).map_err(|e| e.to_string())?;
+    config.check()?;
+    let (ModelConfig::Rbm(c), Vocabulary::Roll { low, pitches, .. }) =
+        (config.hyperparameters, config.vocabulary)
+    else {
+        return Err(crate::models::missing_vocabulary(run));
+    };
+    let machine = crate::models::load_module(
+        Rbm::new(c.window.max(1) * pitches, c.hidden, device),
+        &run.join(checkpoint::MODEL_FILE),
+    )?;
+    Ok((machine, c, low, pitches))
+}
+
+fn write(
+    run: &std::path::Path,
+    options: &ChainOptions,
+    stop: &AtomicBool,
+    send: &dyn Fn(ChainEvent),
+) -> Result<Score, String> {
+    let device = Device::flex();
+    let (machine, config, low, pitches) = load_rbm(run, &device)?;
+    let grid = config.grid.clamp(1, 4);
+    let (melody, shift) = match &options.melody {
+        Some(score) => {
+            let shift = if config.to_c > 0 {
+                crate::data::datasets::shift_to_c(score)
+            } else {
+                0
+            };
+            let frames = rbm::melody_frames(score, None, grid, shift);
+            if frames.iter().all(Option::is_none) {
+                return Err(format!("{}: no melody to clamp", score.name));
+            }
+            (Some(frames), shift)
+        }
+        None => (None, 0),
+    };
+    let frames = melody.as_ref().map_or(options.frames.max(1), Vec::len);
+    send(ChainEvent::Started {
+        low,
+        pitches,
+        frames,
+    });
+    let pause = Duration::from_secs_f64(1.0 / options.steps_per_second.clamp(1.0, 100_000.0));
+    let steps = options.steps.max(1);
+    let mut written = rbm::chain(
+        &machine,
+        config.window,
+        (low, pitches),
+        melody.as_deref(),
+        frames,
+        (steps, options.temperature),
+        options.seed,
+        &device,
+        |step| {
+            let started = Instant::now();
+            send(ChainEvent::Step {
+                frame: step.frame,
+                step: step.step,
+                probabilities: step.probabilities.to_vec(),
+                state: step.state.to_vec(),
+                clamped: step.clamped.to_vec(),
+                free_energy: step.free_energy,
+            });
+            if step.step + 1 == steps {
+                send(ChainEvent::Frame(step.state.to_vec()));
+            }
+            std::thread::sleep(pause.saturating_sub(started.elapsed()));
+            !stop.load(Ordering::SeqCst)
+        },
+    );
+    Ok(match (&options.melody, &melody) {
+        (Some(score), Some(frames)) => {
+            rbm::strip_melody(&mut written, frames, low);
+            rbm::harmony_score(score, None, &written, (low, shift), grid)
+        }
+        _ => rbm::frames_to_score("rbm chain", &written, low, grid),
+    })
+}
+
+/// A chain that runs without a watcher (tests, the CLI): its events until it finishes.
+pub fn run_to_end(chain: &GibbsChain) -> Vec<ChainEvent> {
+    let mut out = Vec::new();
+    while let Ok(event) = chain.events.recv_timeout(Duration::from_secs(60)) {
+        let done = matches!(event, ChainEvent::Finished(_));
+        out.push(event);
+        if done {
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,350 @@
+//! The Gibbs chain of a trained RBM, animated: the frames written so far on a piano roll, the
+//! frame being written shaded by each pitch's probability with the sampled notes on top (and
+//! the clamped melody in its own colour when harmonising the open piece), the step count, and
+//! the free energy of every step. The chain runs on its own thread (`gibbs_worker`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egui::{Color32, Rect, RichText, Sense, Ui, pos2, vec2};
+use egui_plot::{Line, Plot, PlotPoints};
+
+use super::theme;
+use crate::gibbs_worker::{ChainEvent, ChainOptions, GibbsChain};
+use crate::music::Score;
+
+/// The chain's settings (kept while the app runs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GibbsSettings {
+    /// Seed of the chain.
+    pub seed: u64,
+    /// Frames to write without a melody.
+    pub frames: usize,
+    /// Gibbs steps per frame.
+    pub steps: usize,
+    /// Temperature.
+    pub temperature: f64,
+    /// Steps shown per second.
+    pub speed: f64,
+    /// Clamp the open piece's melody (harmonise it).
+    pub clamp_melody: bool,
+}
+
+impl Default for GibbsSettings {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            frames: 32,
+            steps: 25,
+            temperature: 1.0,
+            speed: 200.0,
+            clamp_melody: false,
+        }
+    }
+}
+
+/// What the view asks the app to do.
+#[derive(Clone, Debug)]
+pub enum GibbsAction {
+    /// Play a score.
+    Play(Score),
+    /// Show a score in the main piano roll.
+    Open(Score),
+}
+
+/// The view's state.
+#[derive(Default)]
+pub struct GibbsView {
+    /// Settings.
+    pub settings: GibbsSettings,
+    /// The chosen RBM run.
+    pub selected: Option<PathBuf>,
+    chain: Option<GibbsChain>,
+    /// (lowest pitch, pitches, frames planned) of the running chain.
+    layout: Option<(u8, usize, usize)>,
+    /// Frames written so far.
+    pub frames: Vec<Vec<f32>>,
+    /// Per written frame, its clamped pitches (drawn in their own colour).
+    clamped: Vec<Vec<bool>>,
+    current: Option<Current>,
+    /// Free energy of every step so far.
+    pub energies: Vec<f64>,
+    /// The finished piece.
+    pub result: Option<Score>,
+    /// Status line.
+    pub status: String,
+}
+
+struct Current {
+    frame: usize,
+    step: usize,
+    probabilities: Vec<f32>,
+    state: Vec<f32>,
+    clamped: Vec<bool>,
+}
+
+/// Colour of clamped (pinned) cells.
+const CLAMPED: Color32 = Color32::from_rgb(255, 190, 90);
+/// Colour of written notes and of probability shading.
+const WRITTEN: Color32 = Color32::from_rgb(110, 170, 255);
+
+impl GibbsView {
+    /// True while a chain runs.
+    pub fn is_running(&self) -> bool {
+        self.chain.is_some()
+    }
+
+    /// Starts a chain on the selected run (with the open piece's melody when clamping).
+    pub fn start(&mut self, ctx: &egui::Context, melody: Option<&Score>) {
+        let Some(run) = self.selected.clone() else {
+            self.status = "Choose an RBM run first.".into();
+            return;
+        };
+        let ctx = ctx.clone();
+        let options = ChainOptions {
+            seed: self.settings.seed,
+            frames: self.settings.frames,
+            steps: self.settings.steps,
+            temperature: self.settings.temperature,
+            melody: self
+                .settings
+                .clamp_melody
+                .then(|| melody.cloned())
+                .flatten(),
+            steps_per_second: self.settings.speed,
+        };
+        self.frames.clear();
+        self.clamped.clear();
+        self.energies.clear();
+        self.current = None;
+        self.result = None;
+        self.layout = None;
+        self.status = "loading the machine…".into();
+        self.chain = Some(GibbsChain::start(run, options, move || {
+            ctx.request_repaint();
+        }));
+    }
+
+    /// Reads what the chain reported.
+    pub fn poll(&mut self) {
+        let Some(chain) = &self.chain else { return };
+        let events: Vec<ChainEvent> = chain.events.try_iter().collect();
+        let mut ended = false;
+        for event in events {
+            match event {
+                ChainEvent::Started {
+                    low,
+                    pitches,
+                    frames,
+                } => {
+                    self.layout = Some((low, pitches, frames));
+                    self.status = "running".into();
+                }
+                ChainEvent::Step {
+                    frame,
+                    step,
+                    probabilities,
+                    state,
+                    clamped,
+                    free_energy,
+                } => {
+                    self.energies.push(free_energy);
+                    self.current = Some(Current {
+                        frame,
+                        step,
+                        probabilities,
+                        state,
+                        clamped,
+                    });
+                }
+                ChainEvent::Frame(frame) => {
+                    let clamped = self
+                        .current
+                        .as_ref()
+                        .map(|c| c.clamped.clone())
+                        .unwrap_or_default();
+                    self.frames.push(frame);
+                    self.clamped.push(clamped);
+                }
+                ChainEvent::Finished(result) => {
+                    ended = true;
+                    match result {
+                        Ok(score) => {
+                            self.status = format!(
+                                "wrote {} frames in {} Gibbs steps",
+                                self.frames.len(),
+                                self.energies.len()
+                            );
+                            self.result = Some(score);
+                        }
+                        Err(e) => self.status = format!("error: {e}"),
+                    }
+                }
+            }
+        }
+        if ended {
+            self.chain = None;
+            self.current = None;
+        }
+    }
+
+    /// Draws the view. `runs` are the RBM checkpoints; `melody` the open piece.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        runs: &[PathBuf],
+        melody: Option<&Score>,
+    ) -> Vec<GibbsAction> {
+        self.poll();
+        let mut actions = Vec::new();
+        if self.is_running() {
+            ui.ctx().request_repaint_after(Duration::from_millis(30));
+        }
+        ui.horizontal_wrapped(|ui| {
+            let label = self
+                .selected
+                .as_ref()
+                .and_then(|p| p.file_name())
+                .map_or_else(|| "choose an RBM run".into(), |n| n.to_string_lossy().into_owned());
+            egui::ComboBox::from_id_salt("gibbs-run")
+                .selected_text(label)
+                .show_ui(ui, |ui| {
+                    for run in runs {
+                        let name = run
+                            .file_name()
+                            .map_or_else(String::new, |n| format!("rbm · {}", n.to_string_lossy()));
+                        ui.selectable_value(&mut self.selected, Some(run.clone()), name);
+                    }
+                });
+            let s = &mut self.settings;
+            ui.label("steps/frame");
+            ui.add(egui::DragValue::new(&mut s.steps).range(1..=500))
+                .on_hover_text("Gibbs steps per frame (h ~ p(h|v), then v ~ p(v|h)). Valid: 1 to 500");
+            ui.label("frames");
+            ui.add(egui::DragValue::new(&mut s.frames).range(1..=512))
+                .on_hover_text("Frames to write without a melody. Valid: 1 to 512");
+            ui.label("temperature");
+            ui.add(egui::Slider::new(&mut s.temperature, 0.2..=3.0))
+                .on_hover_text("Divides the energies: above 1 the chain wanders, below 1 it settles on its favourite chords. Valid: 0.2 to 3");
+            ui.label("steps/s");
+            ui.add(egui::DragValue::new(&mut s.speed).range(1.0..=100_000.0))
+                .on_hover_text("Pace of the animation. Valid: 1 to 100000");
+            ui.label("seed");
+            ui.add(egui::DragValue::new(&mut s.seed))
+                .on_hover_text("Seed of the chain: the same seed writes the same frames");
+            ui.add_enabled(
+                melody.is_some(),
+                egui::Checkbox::new(&mut s.clamp_melody, "clamp the open piece's melody"),
+            )
+            .on_hover_text("Boltzmann harmonisation: the melody's pitch is pinned on and every pitch above it off in each frame; the chain writes the voices below");
+        });
+        ui.horizontal(|ui| {
+            if self.is_running() {
+                if ui.button("Stop chain").clicked()
+                    && let Some(chain) = &self.chain
+                {
+                    chain.stop();
+                }
+            } else if ui
+                .add_enabled(self.selected.is_some(), egui::Button::new("Run chain"))
+                .clicked()
+            {
+                let ctx = ui.ctx().clone();
+                self.start(&ctx, melody);
+            }
+            if let Some(score) = &self.result {
+                if ui.button("Play result").clicked() {
+                    actions.push(GibbsAction::Play(score.clone()));
+                }
+                if ui.button("Open in piano roll").clicked() {
+                    actions.push(GibbsAction::Open(score.clone()));
+                }
+            }
+            let progress = match (&self.current, self.layout) {
+                (Some(c), Some((_, _, frames))) => format!(
+                    "frame {}/{frames} · step {}/{}",
+                    c.frame + 1,
+                    c.step + 1,
+                    self.settings.steps
+                ),
+                _ => String::new(),
+            };
+            ui.label(RichText::new(format!("{progress}  {}", self.status)).weak());
+        });
+        if runs.is_empty() {
+            ui.label(
+                RichText::new("No RBM runs yet: train one on the Training tab (model rbm).").weak(),
+            );
+        }
+        let height = (ui.available_height() - 170.0).max(160.0);
+        self.roll(ui, height);
+        let points: PlotPoints = self
+            .energies
+            .iter()
+            .enumerate()
+            .map(|(i, e)| [i as f64, *e])
+            .collect();
+        Plot::new("gibbs-free-energy")
+            .height(150.0)
+            .x_axis_label("Gibbs step")
+            .y_axis_label("free energy")
+            .show(ui, |plot| plot.line(Line::new("free energy", points)));
+        actions
+    }
+
+    /// The frames written so far and the frame being written, as a piano roll.
+    fn roll(&self, ui: &mut Ui, height: f32) {
+        let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::hover());
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 0.0, theme::ROW_WHITE);
+        let Some((low, pitches, planned)) = self.layout else {
+            return;
+        };
+        let columns = planned.max(self.frames.len() + 1).max(1);
+        let (w, h) = (
+            rect.width() / columns as f32,
+            rect.height() / pitches.max(1) as f32,
+        );
+        let cell = |column: usize, row: usize| {
+            let x = rect.left() + column as f32 * w;
+            let y = rect.bottom() - (row + 1) as f32 * h;
+            Rect::from_min_size(pos2(x, y), vec2(w.max(1.0), h.max(1.0)))
+        };
+        for row in 0..pitches {
+            if (usize::from(low) + row) % 12 == 0 {
+                let y = rect.bottom() - row as f32 * h;
+                painter.hline(rect.x_range(), y, (1.0, theme::OCTAVE_LINE));
+            }
+        }
+        for (column, frame) in self.frames.iter().enumerate() {
+            let clamped = self.clamped.get(column);
+            for (row, &on) in frame.iter().enumerate() {
+                if on > 0.5 {
+                    let pinned = clamped.and_then(|c| c.get(row)).copied().unwrap_or(false);
+                    let colour = if pinned { CLAMPED } else { WRITTEN };
+                    painter.rect_filled(cell(column, row).shrink(0.5), 1.0, colour);
+                }
+            }
+        }
+        if let Some(current) = &self.current {
+            let column = current.frame;
+            for row in 0..pitches {
+                let r = cell(column, row);
+                let p = current.probabilities.get(row).copied().unwrap_or(0.0);
+                painter.rect_filled(r, 0.0, WRITTEN.gamma_multiply(p.clamp(0.0, 1.0) * 0.6));
+                let clamped = current.clamped.get(row).copied().unwrap_or(false);
+                let on = current.state.get(row).copied().unwrap_or(0.0) > 0.5;
+                if clamped && on {
+                    painter.rect_filled(r.shrink(0.5), 1.0, CLAMPED);
+                } else if on {
+                    painter.rect_stroke(
+                        r.shrink(1.0),
+                        1.0,
+                        (1.5, Color32::WHITE),
+                        egui::StrokeKind::Inside,
+                    );
+                }
+            }
+        }
+    }
+}
