@@ -447,4 +447,24 @@ fn out_of_range_settings_are_refused_with_their_range() {
     assert_ne!(render.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&render.stderr).contains("--tempo-scale"));
     assert!(!dir.join("x.wav").exists());
+
+    for (flag, value, message) in [
+        ("--bars", "0", "--bars must be between 1 and 256"),
+        (
+            "--gibbs-steps",
+            "20000",
+            "--gibbs-steps must be between 1 and 10000",
+        ),
+    ] {
+        let generate = muselab()
+            .arg("generate")
+            .arg(&dir)
+            .args([flag, value, "--out"])
+            .arg(dir.join("x.mid"))
+            .output()
+            .expect("runs");
+        assert_ne!(generate.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&generate.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
 }

@@ -105,6 +105,7 @@ fn learns(
         track: None,
         prime_bars: 2,
         chords: None,
+        ..Default::default()
     };
     let a = model.generate(&options, &device).expect("generates");
     let b = model.generate(&options, &device).expect("generates");

@@ -190,6 +190,7 @@ impl MuseApp {
                                 track: None,
                                 prime_bars: 2,
                                 chords,
+                                ..Default::default()
                             };
                             model.generate(&options, &device)
                         });

@@ -218,6 +218,12 @@ pub struct GenerateArgs {
     /// Chord progression for MidiNet, one chord per bar: "C G Am F" (default: the chords of --melody).
     #[arg(long)]
     pub chords: Option<String>,
+    /// Bars to write (the Boltzmann machines; default 16).
+    #[arg(long)]
+    pub bars: Option<usize>,
+    /// Gibbs steps per generated frame (the Boltzmann machines; default: the run's setting).
+    #[arg(long)]
+    pub gibbs_steps: Option<usize>,
     /// Output: .mid or .wav.
     #[arg(long)]
     pub out: PathBuf,

@@ -171,6 +171,18 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
             args.temperature
         ));
     }
+    if args.bars.is_some_and(|b| !(1..=256).contains(&b)) {
+        return Err(format!(
+            "--bars must be between 1 and 256 (it is {})",
+            args.bars.unwrap_or(0)
+        ));
+    }
+    if args.gibbs_steps.is_some_and(|k| !(1..=10_000).contains(&k)) {
+        return Err(format!(
+            "--gibbs-steps must be between 1 and 10000 (it is {})",
+            args.gibbs_steps.unwrap_or(0)
+        ));
+    }
     if args.prime_bars > 64 {
         return Err(format!(
             "--prime-bars must be at most 64 (it is {})",
@@ -195,6 +207,8 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
         track: args.track.clone(),
         prime_bars: args.prime_bars,
         chords: args.chords.clone(),
+        bars: args.bars,
+        gibbs_steps: args.gibbs_steps,
     };
     let score = model.generate(&options, compute.device())?;
     let is_wav = args

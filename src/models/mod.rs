@@ -303,6 +303,10 @@ pub struct GenerateOptions {
     pub prime_bars: usize,
     /// A chord progression for MidiNet ("C G Am F"); default: the chords of `melody`.
     pub chords: Option<String>,
+    /// Bars to write (the Boltzmann machines; default 16).
+    pub bars: Option<usize>,
+    /// Gibbs steps per generated frame (the Boltzmann machines; default: the run's setting).
+    pub gibbs_steps: Option<usize>,
 }
 
 /// A trained model, loaded for inference (no autodiff): it generates, may have a latent space,

@@ -829,9 +829,13 @@ impl super::Trained for TrainedRbm {
             if frames.iter().all(Option::is_none) {
                 return Err(format!("{}: no melody to harmonise", melody.name));
             }
+            let config = RbmConfig {
+                gibbs_steps: options.gibbs_steps.unwrap_or(self.config.gibbs_steps),
+                ..self.config.clone()
+            };
             let voices = harmonize_frames(
                 &self.rbm,
-                &self.config,
+                &config,
                 self.low,
                 self.pitches,
                 &frames,
@@ -846,11 +850,15 @@ impl super::Trained for TrainedRbm {
                 grid,
             ));
         }
+        let config = RbmConfig {
+            gibbs_steps: options.gibbs_steps.unwrap_or(self.config.gibbs_steps),
+            ..self.config.clone()
+        };
         let frames = generate_frames(
             &self.rbm,
-            &self.config,
+            &config,
             self.pitches,
-            16 * 4 * self.config.grid.clamp(1, 4),
+            options.bars.unwrap_or(16) * 4 * grid,
             options.seed,
             device,
         );

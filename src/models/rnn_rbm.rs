@@ -553,9 +553,9 @@ impl super::Trained for TrainedRnnRbm {
         };
         let frames = generate_frames(
             &self.model,
-            self.config.gibbs_steps,
+            options.gibbs_steps.unwrap_or(self.config.gibbs_steps),
             self.pitches,
-            16 * 4 * grid,
+            options.bars.unwrap_or(16) * 4 * grid,
             &prime,
             options.seed,
             device,
