@@ -371,6 +371,7 @@ fn tiny(kind: ModelKind) -> RunConfig {
         ModelKind::CrnnGan => &[("hidden", "16"), ("sequence", "8"), ("pretrain_steps", "2")],
         ModelKind::Midinet => &[("channels", "8"), ("noise", "8")],
         ModelKind::Rbm => &[("hidden", "16"), ("persistent", "1"), ("gibbs_steps", "2")],
+        ModelKind::Crbm => &[("filters", "8"), ("window", "16"), ("gibbs_steps", "3")],
         ModelKind::RnnRbm => &[
             ("hidden", "8"),
             ("recurrent", "8"),

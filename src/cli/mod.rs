@@ -224,6 +224,15 @@ pub struct GenerateArgs {
     /// Gibbs steps per generated frame (the Boltzmann machines; default: the run's setting).
     #[arg(long)]
     pub gibbs_steps: Option<usize>,
+    /// The C-RBM's template piece: its bar-by-bar self-similarity is imposed.
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// The key the C-RBM writes in (C, F#m, Bb…; default C).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// The C-RBM's constraint weights: self-similarity, key, meter (e.g. 1,1,1).
+    #[arg(long, value_name = "S,K,M")]
+    pub constraint_weights: Option<String>,
     /// Output: .mid or .wav.
     #[arg(long)]
     pub out: PathBuf,

@@ -196,8 +196,32 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
         _ => compute::ComputeDevice::cpu("generation runs on the CPU"),
     };
     let (model, _) = LoadedModel::load(&args.checkpoint, None, compute.device())?;
-    let melody = match &args.melody {
+    let melody = match args.melody.as_ref().or(args.template.as_ref()) {
         Some(path) => Some(crate::music::read_midi_file(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let constraint_weights = match &args.constraint_weights {
+        Some(text) => {
+            let values: Vec<f64> = text
+                .split(',')
+                .map(|v| v.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--constraint-weights: '{text}' ({e}); write s,k,m"))?;
+            match values[..] {
+                [s, k, m]
+                    if [s, k, m]
+                        .iter()
+                        .all(|w| w.is_finite() && (0.0..=100.0).contains(w)) =>
+                {
+                    Some([s, k, m])
+                }
+                _ => {
+                    return Err(format!(
+                        "--constraint-weights takes three weights between 0 and 100, like 1,1,1 (it is {text})"
+                    ));
+                }
+            }
+        }
         None => None,
     };
     let options = GenerateOptions {
@@ -209,6 +233,8 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
         chords: args.chords.clone(),
         bars: args.bars,
         gibbs_steps: args.gibbs_steps,
+        key: args.key.clone(),
+        constraint_weights,
     };
     let score = model.generate(&options, compute.device())?;
     let is_wav = args

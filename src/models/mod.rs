@@ -4,6 +4,7 @@
 pub mod autoencoder;
 pub mod averaging;
 pub mod card;
+pub mod crbm;
 pub mod crnn_gan;
 pub mod gan;
 pub mod gan_health;
@@ -50,11 +51,13 @@ pub enum ModelKind {
     Rbm,
     /// RNN-RBM: a recurrence conditioning an RBM per frame.
     RnnRbm,
+    /// C-RBM: a convolutional RBM, sampled under constraints.
+    Crbm,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 11] = [
+    pub const ALL: [ModelKind; 12] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
@@ -66,6 +69,7 @@ impl ModelKind {
         Self::Midinet,
         Self::Rbm,
         Self::RnnRbm,
+        Self::Crbm,
     ];
 
     /// What the registry holds for this model (see [`ModelInfo`]): the one place a model is
@@ -83,6 +87,7 @@ impl ModelKind {
             Self::Midinet => &midinet::INFO,
             Self::Rbm => &rbm::INFO,
             Self::RnnRbm => &rnn_rbm::INFO,
+            Self::Crbm => &crbm::INFO,
         }
     }
 
@@ -187,6 +192,8 @@ pub enum ModelConfig {
     Rbm(rbm::RbmConfig),
     /// The RNN-RBM.
     RnnRbm(rnn_rbm::RnnRbmConfig),
+    /// The C-RBM.
+    Crbm(crbm::CrbmConfig),
 }
 
 impl ModelConfig {
@@ -240,6 +247,7 @@ impl ModelConfig {
             Self::Midinet(c) => c.fields(),
             Self::Rbm(c) => c.fields(),
             Self::RnnRbm(c) => c.fields(),
+            Self::Crbm(c) => c.fields(),
         }
     }
 }
@@ -307,6 +315,11 @@ pub struct GenerateOptions {
     pub bars: Option<usize>,
     /// Gibbs steps per generated frame (the Boltzmann machines; default: the run's setting).
     pub gibbs_steps: Option<usize>,
+    /// The key to write in (the C-RBM's key constraint: "C", "F#m"…).
+    pub key: Option<String>,
+    /// Weights of the C-RBM's constraints: self-similarity to the template (`melody`), key,
+    /// meter.
+    pub constraint_weights: Option<[f64; 3]>,
 }
 
 /// A trained model, loaded for inference (no autodiff): it generates, may have a latent space,

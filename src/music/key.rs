@@ -72,6 +72,50 @@ pub fn estimate_key(score: &Score) -> Option<Key> {
     Some(best.1)
 }
 
+impl Key {
+    /// The Krumhansl–Kessler profile of this key: how well each pitch class (0 = C) fits it.
+    pub fn profile(self) -> [f64; 12] {
+        let template = match self.mode {
+            Mode::Major => &MAJOR,
+            Mode::Minor => &MINOR,
+        };
+        std::array::from_fn(|i| template[(i + 12 - usize::from(self.tonic % 12)) % 12])
+    }
+
+    /// Parses a key name: a note letter, an optional `#` or `b`, and `m` for minor ("C", "F#m",
+    /// "Bb", "am").
+    pub fn parse(name: &str) -> Option<Key> {
+        let name = name.trim();
+        let mut chars = name.chars();
+        let letter = chars.next()?.to_ascii_uppercase();
+        let base: i32 = match letter {
+            'C' => 0,
+            'D' => 2,
+            'E' => 4,
+            'F' => 5,
+            'G' => 7,
+            'A' => 9,
+            'B' => 11,
+            _ => return None,
+        };
+        let rest: String = chars.collect();
+        let (accidental, rest) = match rest.chars().next() {
+            Some('#') => (1, &rest[1..]),
+            Some('b') => (-1, &rest[1..]),
+            _ => (0, rest.as_str()),
+        };
+        let mode = match rest {
+            "" => Mode::Major,
+            "m" | "min" | " minor" => Mode::Minor,
+            _ => return None,
+        };
+        Some(Key {
+            tonic: (base + accidental).rem_euclid(12) as u8,
+            mode,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +133,24 @@ mod tests {
             })
             .collect();
         Score::new("s", 4).with_track(Track::new("m", notes))
+    }
+
+    #[test]
+    fn key_names_parse_and_profiles_rotate() {
+        let a_minor = Key::parse("Am").expect("parses");
+        assert_eq!(
+            a_minor,
+            Key {
+                tonic: 9,
+                mode: Mode::Minor
+            }
+        );
+        assert_eq!(Key::parse("F#").map(|k| k.tonic), Some(6));
+        assert_eq!(Key::parse("Bb").map(|k| k.tonic), Some(10));
+        assert_eq!(Key::parse("H"), None);
+        // The tonic weighs most in its own profile.
+        let profile = a_minor.profile();
+        assert_eq!(profile[9], MINOR[0]);
     }
 
     #[test]
