@@ -54,7 +54,7 @@ fn constrained_sampling_meets_the_constraints_better_than_free_sampling() {
                 tonic: 0,
                 mode: Mode::Major,
             }
-            .profile(),
+            .scale_profile(),
         ),
         weights,
     };

@@ -82,6 +82,25 @@ impl Key {
         std::array::from_fn(|i| template[(i + 12 - usize::from(self.tonic % 12)) % 12])
     }
 
+    /// The profile with the pitch classes outside the key's scale set to 0 (major; harmonic
+    /// minor, its raised seventh included): a target for "in this key" that, unlike the full
+    /// profile, asks for no chromatic notes.
+    pub fn scale_profile(self) -> [f64; 12] {
+        let steps: [usize; 7] = match self.mode {
+            Mode::Major => [0, 2, 4, 5, 7, 9, 11],
+            Mode::Minor => [0, 2, 3, 5, 7, 8, 11],
+        };
+        let profile = self.profile();
+        std::array::from_fn(|i| {
+            let degree = (i + 12 - usize::from(self.tonic % 12)) % 12;
+            if steps.contains(&degree) {
+                profile[i]
+            } else {
+                0.0
+            }
+        })
+    }
+
     /// Parses a key name: a note letter, an optional `#` or `b`, and `m` for minor ("C", "F#m",
     /// "Bb", "am").
     pub fn parse(name: &str) -> Option<Key> {
