@@ -44,9 +44,10 @@ impl LoadedModel {
         self.0.latent()
     }
 
-    /// Generates a piece.
+    /// Generates a piece. A panic inside the model becomes an error (the CLI and the app's
+    /// jobs report it instead of dying).
     pub fn generate(&self, options: &GenerateOptions, device: &Device) -> Result<Score, String> {
-        self.0.generate(options, device)
+        guarded("generation", || self.0.generate(options, device))
     }
 
     /// Measures the model on held-out pieces (see `evaluation`).
@@ -57,6 +58,18 @@ impl LoadedModel {
         device: &Device,
         progress: crate::measures::Progress<'_>,
     ) -> Result<crate::measures::Evaluated, String> {
-        self.0.evaluate(data, options, device, progress)
+        guarded("evaluation", || {
+            self.0.evaluate(data, options, device, progress)
+        })
     }
+}
+
+/// Runs `work`, turning a panic into an error that says what stopped.
+fn guarded<T>(what: &str, work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        Err(format!(
+            "{what} stopped by an internal error: {}",
+            crate::util::panic_text(&panic)
+        ))
+    })
 }

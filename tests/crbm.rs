@@ -70,6 +70,22 @@ fn constrained_sampling_meets_the_constraints_better_than_free_sampling() {
             &device,
         )
     };
+    // Without a template, only the key and the meter steer (no panic on the absent one).
+    let no_template = Constraints {
+        self_similarity: None,
+        ..constraints([1.0, 1.0, 1.0])
+    };
+    let (frames, _) = crbm::generate_frames(
+        &machine,
+        (low, pitches),
+        2 * per_bar,
+        per_bar,
+        5,
+        &no_template,
+        5,
+        &device,
+    );
+    assert_eq!(frames.len(), 2 * per_bar);
     let (free_frames, free) = run([0.0, 0.0, 0.0]);
     let (steered_frames, steered) = run([1.0, 1.0, 1.0]);
     assert_eq!(free_frames.len(), 8 * per_bar);

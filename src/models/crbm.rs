@@ -415,8 +415,14 @@ pub fn generate_frames(
             // meter, whose gradients are larger, drown the self-similarity; the raw gradients
             // of these averaged costs, ~1e-3 a unit, were too small to outlast a Gibbs round.)
             let mut step = Tensor::<3>::zeros(p.dims(), device);
+            let present = [
+                constraints.self_similarity.is_some(),
+                constraints.key.is_some(),
+                frames > per_bar,
+            ];
             for (i, &weight) in constraints.weights.iter().enumerate() {
-                if weight <= 0.0 {
+                // An absent constraint has a constant cost, with no gradient to follow.
+                if weight <= 0.0 || !present[i] {
                     continue;
                 }
                 let relaxed =
