@@ -8,6 +8,7 @@
 #   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
 #   latent-map-grid.png     the same map in grid mode
 #   rbm-gibbs.png           an RBM's Gibbs chain harmonising a chorale's soprano (trains one)
+#   crbm-constraints.png    a C-RBM sampled under a chorale's structure, C major and 4/4 (trains one)
 #   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
 #                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
@@ -62,6 +63,11 @@ if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rbm-gibbs "* ]]; then
   "$BIN" train rbm --device cpu --out "$MODELS" >/dev/null
   RBM="$(ls -d "$MODELS"/rbm/*/ | head -1)"
   shot rbm-gibbs 9 --gibbs "$RBM" assets/corpora/bach_chorales/bwv10_7.mid
+fi
+if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" crbm-constraints "* ]]; then
+  "$BIN" train crbm --device cpu --out "$MODELS" >/dev/null
+  CRBM="$(ls -d "$MODELS"/crbm/*/ | head -1)"
+  shot crbm-constraints 9 --gibbs "$CRBM" assets/corpora/bach_chorales/bwv10_7.mid
 fi
 
 if [ -n "${SHOTS:-}" ] && [[ " $SHOTS " != *" latent-map"* ]]; then

@@ -1,6 +1,8 @@
-//! A trained RBM's Gibbs chain off the UI thread, paced so that it can be watched: the chain
-//! writes frame after frame (`models::rbm::chain`), and every Gibbs step is reported — the
-//! units' probabilities, the sampled frame, the clamped units and the free energy.
+//! A trained RBM's or C-RBM's Gibbs chain off the UI thread, paced so that it can be watched.
+//! The RBM writes frame after frame (`models::rbm::chain`) and every Gibbs step is reported —
+//! the units' probabilities, the sampled frame, the clamped units and the free energy; the
+//! C-RBM samples its whole roll under constraints (`models::crbm::generate_watched`) and every
+//! round is reported with its temperature and the three constraint costs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +33,10 @@ pub struct ChainOptions {
     pub melody: Option<Score>,
     /// Pace of the animation (the chain is faster than the eye).
     pub steps_per_second: f64,
+    /// The C-RBM's key ("C", "Am"…).
+    pub key: String,
+    /// The C-RBM's constraint weights: self-similarity (to `melody` as template), key, meter.
+    pub weights: [f64; 3],
 }
 
 /// What the chain reports.
@@ -44,6 +50,21 @@ pub enum ChainEvent {
         pitches: usize,
         /// Frames the chain will write.
         frames: usize,
+        /// The template's bar self-similarity (a C-RBM with a template).
+        similarity: Option<Vec<Vec<f32>>>,
+    },
+    /// One round of a C-RBM's constrained chain (the whole roll).
+    Constrained {
+        /// Round (from 0).
+        step: usize,
+        /// Rounds in all.
+        steps: usize,
+        /// Annealing temperature.
+        temperature: f64,
+        /// The sampled roll, frame by frame.
+        frames: Vec<Vec<f32>>,
+        /// Self-similarity, key and meter costs.
+        costs: [f64; 3],
     },
     /// One Gibbs step of the frame being written.
     Step {
@@ -151,6 +172,10 @@ fn write(
     stop: &AtomicBool,
     send: &dyn Fn(ChainEvent),
 ) -> Result<Score, String> {
+    let (config, _) = checkpoint::read(run, None).map_err(|e| e.to_string())?;
+    if config.model == ModelKind::Crbm {
+        return write_constrained(run, options, stop, send);
+    }
     let device = Device::flex();
     let (machine, config, low, pitches) = load_rbm(run, &device)?;
     let grid = config.grid.clamp(1, 4);
@@ -174,6 +199,7 @@ fn write(
         low,
         pitches,
         frames,
+        similarity: None,
     });
     let pause = Duration::from_secs_f64(1.0 / options.steps_per_second.clamp(1.0, 100_000.0));
     let steps = options.steps.max(1);
@@ -210,6 +236,77 @@ fn write(
         }
         _ => rbm::frames_to_score("rbm chain", &written, low, grid),
     })
+}
+
+/// The C-RBM's constrained chain over a whole roll: the open piece (if given) is the template,
+/// as many bars as it has (else `frames`).
+fn write_constrained(
+    run: &std::path::Path,
+    options: &ChainOptions,
+    stop: &AtomicBool,
+    send: &dyn Fn(ChainEvent),
+) -> Result<Score, String> {
+    use crate::models::crbm::{self, Constraints, Crbm, CrbmStep};
+    let device = Device::flex();
+    let (config, _) = checkpoint::read(run, Some(ModelKind::Crbm)).map_err(|e| e.to_string())?;
+    config.check()?;
+    let (ModelConfig::Crbm(c), Vocabulary::Roll { low, pitches, .. }) =
+        (config.hyperparameters, config.vocabulary)
+    else {
+        return Err(crate::models::missing_vocabulary(run));
+    };
+    let machine = crate::models::load_module(
+        Crbm::new(pitches, c.filters, c.width.max(1), &device),
+        &run.join(checkpoint::MODEL_FILE),
+    )?;
+    let grid = c.grid.clamp(1, 4);
+    let per_bar = 4 * grid;
+    let key = crate::music::key::Key::parse(&options.key)
+        .ok_or_else(|| format!("'{}' is not a key (write C, F#, Bb, Am…)", options.key))?;
+    let similarity = options
+        .melody
+        .as_ref()
+        .map(|t| crbm::template_similarity(t, grid, per_bar))
+        .filter(|s| !s.is_empty());
+    let frames = similarity
+        .as_ref()
+        .map_or(options.frames.max(per_bar), |s| s.len().min(32) * per_bar);
+    let constraints = Constraints {
+        self_similarity: similarity.clone(),
+        key: Some(key.scale_profile()),
+        weights: options.weights,
+    };
+    send(ChainEvent::Started {
+        low,
+        pitches,
+        frames,
+        similarity,
+    });
+    let pause = Duration::from_secs_f64(1.0 / options.steps_per_second.clamp(1.0, 100_000.0));
+    let steps = options.steps.max(1);
+    let mut watch = |step: CrbmStep<'_>| {
+        let started = Instant::now();
+        send(ChainEvent::Constrained {
+            step: step.step,
+            steps,
+            temperature: step.temperature,
+            frames: step.frames.to_vec(),
+            costs: step.costs,
+        });
+        std::thread::sleep(pause.saturating_sub(started.elapsed()));
+        !stop.load(Ordering::SeqCst)
+    };
+    let (written, _) = crbm::generate_watched(
+        &machine,
+        (low, pitches),
+        frames,
+        (per_bar, steps),
+        &constraints,
+        options.seed,
+        &device,
+        Some(&mut watch),
+    );
+    Ok(rbm::frames_to_score("crbm chain", &written, low, grid))
 }
 
 /// A chain that runs without a watcher (tests, the CLI): its events until it finishes.

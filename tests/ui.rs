@@ -679,3 +679,68 @@ fn watch_an_rbm_gibbs_chain_and_open_its_piece() {
     assert_eq!(result.tracks[0].name, "Soprano");
     assert_eq!(result.tracks[1].name, "Boltzmann voices");
 }
+
+/// A C-RBM in the Gibbs chain view: with the open chorale as template, each round reports its
+/// constraint costs and temperature, the template's self-similarity is shown, and the chain's
+/// piece opens.
+#[test]
+fn watch_a_constrained_crbm_chain() {
+    let app = new_app("crbm");
+    let models = app.dashboard.models_dir.clone();
+    let mut config = muselab::training::RunConfig::new(muselab::models::ModelKind::Crbm);
+    config.max_pieces = Some(12);
+    config.epochs = 1;
+    config.batch_size = 8;
+    config.max_steps_per_epoch = Some(2);
+    config.device = muselab::compute::DeviceChoice::Cpu;
+    for (name, value) in [("filters", "8"), ("window", "16"), ("gibbs_steps", "3")] {
+        config.hyperparameters.set(name, value).expect("valid");
+    }
+    let events = common::collect(&common::start_run(config, &models, None));
+    assert!(matches!(
+        events.last(),
+        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
+    ));
+    let run = muselab::training::list_runs(&models)[0].dir.clone();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness
+        .state_mut()
+        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
+    step_until(&mut harness, "the chorale", |app| app.score.is_some());
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+    harness.get_by_label("Gibbs chain").click();
+    {
+        let gibbs = &mut harness.state_mut().gibbs;
+        gibbs.selected = Some(run);
+        gibbs.settings.rounds = 12;
+        gibbs.settings.speed = 100_000.0;
+        gibbs.settings.clamp_melody = true;
+    }
+    harness.run_steps(2);
+    harness.get_by_label("the open piece as template");
+    harness.get_by_label("Run chain").click();
+    step_until(&mut harness, "the constrained chain to finish", |app| {
+        app.gibbs.result.is_some()
+    });
+    let constrained = harness
+        .state()
+        .gibbs
+        .constrained
+        .as_ref()
+        .expect("a C-RBM chain");
+    assert_eq!(constrained.costs.len(), 12);
+    assert_eq!(constrained.temperatures.first().copied(), Some(3.0));
+    assert_eq!(constrained.temperatures.last().copied(), Some(1.0));
+    assert!(
+        constrained
+            .similarity
+            .as_ref()
+            .is_some_and(|s| s.len() >= 8)
+    );
+    harness.get_by_label_contains("in 12 constrained rounds");
+}

@@ -26,7 +26,7 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
             ui.selectable_value(&mut app.settings.view, super::View::Training, "Training");
             ui.selectable_value(&mut app.settings.view, super::View::LatentMap, "Latent map");
             ui.selectable_value(&mut app.settings.view, super::View::Gibbs, "Gibbs chain")
-                .on_hover_text("A Boltzmann machine writing, one Gibbs step at a time");
+                .on_hover_text("A Boltzmann machine (rbm, crbm) writing, one Gibbs step at a time");
             ui.selectable_value(&mut app.settings.view, super::View::Compare, "Compare")
                 .on_hover_text("Every run of a corpus measured on held-out pieces, beside the baselines");
             ui.separator();
@@ -282,7 +282,12 @@ pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
         .dashboard
         .runs
         .iter()
-        .filter(|r| r.model == crate::models::ModelKind::Rbm)
+        .filter(|r| {
+            matches!(
+                r.model,
+                crate::models::ModelKind::Rbm | crate::models::ModelKind::Crbm
+            )
+        })
         .map(|r| r.dir.clone())
         .collect();
     let melody = app.score.clone();

@@ -395,6 +395,43 @@ pub fn generate_frames(
     seed: u64,
     device: &Device,
 ) -> (Vec<Vec<f32>>, [f64; 3]) {
+    generate_watched(
+        machine,
+        (low, pitches),
+        frames,
+        (per_bar, steps),
+        constraints,
+        seed,
+        device,
+        None,
+    )
+}
+
+/// One round of [`generate_watched`], as a watcher sees it.
+pub struct CrbmStep<'a> {
+    /// The round (from 0).
+    pub step: usize,
+    /// The annealing temperature of the round.
+    pub temperature: f64,
+    /// The sampled roll, frame by frame.
+    pub frames: &'a [Vec<f32>],
+    /// The constraint costs of the sampled roll: self-similarity, key, meter.
+    pub costs: [f64; 3],
+}
+
+/// [`generate_frames`] with a watcher that sees every round (its sampled roll and constraint
+/// costs, computed only when watched) and stops the chain by returning false.
+#[allow(clippy::too_many_arguments)]
+pub fn generate_watched(
+    machine: &Crbm,
+    (low, pitches): (u8, usize),
+    frames: usize,
+    (per_bar, steps): (usize, usize),
+    constraints: &Constraints,
+    seed: u64,
+    device: &Device,
+    mut watch: Option<&mut dyn FnMut(CrbmStep<'_>) -> bool>,
+) -> (Vec<Vec<f32>>, [f64; 3]) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let frames = frames.max(machine.width());
     let start: Vec<f32> = (0..pitches * frames)
@@ -451,6 +488,19 @@ pub fn generate_frames(
             p = sigmoid(logits - step);
         }
         v = bernoulli3(p.clone(), &mut rng);
+        if let Some(watch) = watch.as_mut() {
+            let frames = frames_of(v.clone());
+            let costs = constraint_costs(v.clone(), low, per_bar, constraints).map(super::scalar);
+            let go_on = watch(CrbmStep {
+                step,
+                temperature,
+                frames: &frames,
+                costs,
+            });
+            if !go_on {
+                break;
+            }
+        }
     }
     let _ = p;
     let costs = constraint_costs(v.clone(), low, per_bar, constraints).map(super::scalar);

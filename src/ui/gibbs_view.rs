@@ -1,7 +1,10 @@
 //! The Gibbs chain of a trained RBM, animated: the frames written so far on a piano roll, the
 //! frame being written shaded by each pitch's probability with the sampled notes on top (and
 //! the clamped melody in its own colour when harmonising the open piece), the step count, and
-//! the free energy of every step. The chain runs on its own thread (`gibbs_worker`).
+//! the free energy of every step. For a C-RBM, the whole roll as the constrained chain samples
+//! it, the template's self-similarity matrix, key and constraint weights as controls, and the
+//! three constraint costs and the annealing temperature per round. The chain runs on its own
+//! thread (`gibbs_worker`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,12 +25,19 @@ pub struct GibbsSettings {
     pub frames: usize,
     /// Gibbs steps per frame.
     pub steps: usize,
+    /// A C-RBM's rounds of constrained sampling (the annealing runs over them).
+    pub rounds: usize,
     /// Temperature.
     pub temperature: f64,
     /// Steps shown per second.
     pub speed: f64,
-    /// Clamp the open piece's melody (harmonise it).
+    /// Clamp the open piece's melody (harmonise it); for a C-RBM, use the open piece as the
+    /// template.
     pub clamp_melody: bool,
+    /// The C-RBM's key.
+    pub key: String,
+    /// The C-RBM's constraint weights: self-similarity, key, meter.
+    pub weights: [f64; 3],
 }
 
 impl Default for GibbsSettings {
@@ -36,9 +46,12 @@ impl Default for GibbsSettings {
             seed: 1,
             frames: 32,
             steps: 25,
+            rounds: 300,
             temperature: 1.0,
             speed: 200.0,
             clamp_melody: false,
+            key: "C".into(),
+            weights: [1.0, 1.0, 1.0],
         }
     }
 }
@@ -71,6 +84,9 @@ pub struct GibbsView {
     pub energies: Vec<f64>,
     /// The finished piece.
     pub result: Option<Score>,
+    /// A C-RBM's chain: its roll now, its template's self-similarity, the constraint costs and
+    /// temperature of every round.
+    pub constrained: Option<Constrained>,
     /// Status line.
     pub status: String,
 }
@@ -81,6 +97,28 @@ struct Current {
     probabilities: Vec<f32>,
     state: Vec<f32>,
     clamped: Vec<bool>,
+}
+
+/// What a C-RBM's chain shows.
+#[derive(Default)]
+pub struct Constrained {
+    /// The roll as sampled in the last round.
+    pub roll: Vec<Vec<f32>>,
+    /// The template's bar self-similarity.
+    pub similarity: Option<Vec<Vec<f32>>>,
+    /// Costs (self-similarity, key, meter) per round.
+    pub costs: Vec<[f64; 3]>,
+    /// Temperature per round.
+    pub temperatures: Vec<f64>,
+    /// (round, rounds).
+    pub progress: (usize, usize),
+}
+
+/// True for a C-RBM run (its folder lies under `crbm/`).
+fn is_crbm(run: &std::path::Path) -> bool {
+    run.parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "crbm")
 }
 
 /// Colour of clamped (pinned) cells.
@@ -104,7 +142,11 @@ impl GibbsView {
         let options = ChainOptions {
             seed: self.settings.seed,
             frames: self.settings.frames,
-            steps: self.settings.steps,
+            steps: if is_crbm(&run) {
+                self.settings.rounds
+            } else {
+                self.settings.steps
+            },
             temperature: self.settings.temperature,
             melody: self
                 .settings
@@ -112,7 +154,10 @@ impl GibbsView {
                 .then(|| melody.cloned())
                 .flatten(),
             steps_per_second: self.settings.speed,
+            key: self.settings.key.clone(),
+            weights: self.settings.weights,
         };
+        self.constrained = is_crbm(&run).then(Constrained::default);
         self.frames.clear();
         self.clamped.clear();
         self.energies.clear();
@@ -136,9 +181,26 @@ impl GibbsView {
                     low,
                     pitches,
                     frames,
+                    similarity,
                 } => {
                     self.layout = Some((low, pitches, frames));
                     self.status = "running".into();
+                    if let Some(c) = &mut self.constrained {
+                        c.similarity = similarity;
+                    }
+                }
+                ChainEvent::Constrained {
+                    step,
+                    steps,
+                    temperature,
+                    frames,
+                    costs,
+                } => {
+                    let c = self.constrained.get_or_insert_with(Constrained::default);
+                    c.roll = frames;
+                    c.costs.push(costs);
+                    c.temperatures.push(temperature);
+                    c.progress = (step, steps);
                 }
                 ChainEvent::Step {
                     frame,
@@ -170,11 +232,18 @@ impl GibbsView {
                     ended = true;
                     match result {
                         Ok(score) => {
-                            self.status = format!(
-                                "wrote {} frames in {} Gibbs steps",
-                                self.frames.len(),
-                                self.energies.len()
-                            );
+                            self.status = match &self.constrained {
+                                Some(c) => format!(
+                                    "wrote {} frames in {} constrained rounds",
+                                    c.roll.len(),
+                                    c.costs.len()
+                                ),
+                                None => format!(
+                                    "wrote {} frames in {} Gibbs steps",
+                                    self.frames.len(),
+                                    self.energies.len()
+                                ),
+                            };
                             self.result = Some(score);
                         }
                         Err(e) => self.status = format!("error: {e}"),
@@ -210,16 +279,24 @@ impl GibbsView {
                 .selected_text(label)
                 .show_ui(ui, |ui| {
                     for run in runs {
-                        let name = run
-                            .file_name()
-                            .map_or_else(String::new, |n| format!("rbm · {}", n.to_string_lossy()));
+                        let model = if is_crbm(run) { "crbm" } else { "rbm" };
+                        let name = run.file_name().map_or_else(String::new, |n| {
+                            format!("{model} · {}", n.to_string_lossy())
+                        });
                         ui.selectable_value(&mut self.selected, Some(run.clone()), name);
                     }
                 });
+            let crbm = self.selected.as_deref().is_some_and(is_crbm);
             let s = &mut self.settings;
-            ui.label("steps/frame");
-            ui.add(egui::DragValue::new(&mut s.steps).range(1..=500))
-                .on_hover_text("Gibbs steps per frame (h ~ p(h|v), then v ~ p(v|h)). Valid: 1 to 500");
+            if crbm {
+                ui.label("rounds");
+                ui.add(egui::DragValue::new(&mut s.rounds).range(1..=10_000))
+                    .on_hover_text("Rounds of constrained Gibbs sampling over the whole roll; the temperature falls from 3 to 1 over them. Valid: 1 to 10000");
+            } else {
+                ui.label("steps/frame");
+                ui.add(egui::DragValue::new(&mut s.steps).range(1..=500))
+                    .on_hover_text("Gibbs steps per frame (h ~ p(h|v), then v ~ p(v|h)). Valid: 1 to 500");
+            }
             ui.label("frames");
             ui.add(egui::DragValue::new(&mut s.frames).range(1..=512))
                 .on_hover_text("Frames to write without a melody. Valid: 1 to 512");
@@ -232,11 +309,33 @@ impl GibbsView {
             ui.label("seed");
             ui.add(egui::DragValue::new(&mut s.seed))
                 .on_hover_text("Seed of the chain: the same seed writes the same frames");
-            ui.add_enabled(
-                melody.is_some(),
-                egui::Checkbox::new(&mut s.clamp_melody, "clamp the open piece's melody"),
-            )
-            .on_hover_text("Boltzmann harmonisation: the melody's pitch is pinned on and every pitch above it off in each frame; the chain writes the voices below");
+            let (label, tip) = if crbm {
+                (
+                    "the open piece as template",
+                    "Impose the open piece's bar-by-bar self-similarity (its repetitions and contrasts) on the chain",
+                )
+            } else {
+                (
+                    "clamp the open piece's melody",
+                    "Boltzmann harmonisation: the melody's pitch is pinned on and every pitch above it off in each frame; the chain writes the voices below",
+                )
+            };
+            ui.add_enabled(melody.is_some(), egui::Checkbox::new(&mut s.clamp_melody, label))
+                .on_hover_text(tip);
+            if crbm {
+                ui.label("key");
+                ui.add(egui::TextEdit::singleline(&mut s.key).desired_width(40.0))
+                    .on_hover_text("The key the constraint steers toward: C, F#, Bb, Am… (the corpus was moved to C)");
+                let names = [
+                    ("self-similarity", "Weight of the template's self-similarity constraint. Valid: 0 to 5"),
+                    ("key", "Weight of the key constraint (the pitch classes of the key's scale). Valid: 0 to 5"),
+                    ("meter", "Weight of the meter constraint (onsets on the strong positions of a 4/4 bar). Valid: 0 to 5"),
+                ];
+                for (weight, (name, tip)) in s.weights.iter_mut().zip(names) {
+                    ui.label(name);
+                    ui.add(egui::Slider::new(weight, 0.0..=5.0)).on_hover_text(tip);
+                }
+            }
         });
         ui.horizontal(|ui| {
             if self.is_running() {
@@ -260,8 +359,14 @@ impl GibbsView {
                     actions.push(GibbsAction::Open(score.clone()));
                 }
             }
-            let progress = match (&self.current, self.layout) {
-                (Some(c), Some((_, _, frames))) => format!(
+            let progress = match (&self.current, &self.constrained, self.layout) {
+                (_, Some(c), Some(_)) if !c.temperatures.is_empty() => format!(
+                    "round {}/{} · temperature {:.2}",
+                    c.progress.0 + 1,
+                    c.progress.1,
+                    c.temperatures.last().copied().unwrap_or(1.0)
+                ),
+                (Some(c), _, Some((_, _, frames))) => format!(
                     "frame {}/{frames} · step {}/{}",
                     c.frame + 1,
                     c.step + 1,
@@ -278,17 +383,50 @@ impl GibbsView {
         }
         let height = (ui.available_height() - 170.0).max(160.0);
         self.roll(ui, height);
-        let points: PlotPoints = self
-            .energies
-            .iter()
-            .enumerate()
-            .map(|(i, e)| [i as f64, *e])
-            .collect();
-        Plot::new("gibbs-free-energy")
-            .height(150.0)
-            .x_axis_label("Gibbs step")
-            .y_axis_label("free energy")
-            .show(ui, |plot| plot.line(Line::new("free energy", points)));
+        match &self.constrained {
+            Some(c) => {
+                ui.horizontal(|ui| {
+                    similarity_map(ui, c.similarity.as_deref(), 150.0);
+                    let line = |name: &str, values: Vec<f64>| {
+                        let points: PlotPoints = values
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, v)| [i as f64, v])
+                            .collect();
+                        Line::new(name.to_string(), points)
+                    };
+                    Plot::new("crbm-constraints")
+                        .height(150.0)
+                        .legend(egui_plot::Legend::default())
+                        .x_axis_label("round")
+                        .show(ui, |plot| {
+                            for (i, name) in ["self-similarity cost", "key cost", "meter cost"]
+                                .iter()
+                                .enumerate()
+                            {
+                                plot.line(line(name, c.costs.iter().map(|k| k[i]).collect()));
+                            }
+                            plot.line(line(
+                                "temperature ÷ 3",
+                                c.temperatures.iter().map(|t| t / 3.0).collect(),
+                            ));
+                        });
+                });
+            }
+            None => {
+                let points: PlotPoints = self
+                    .energies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| [i as f64, *e])
+                    .collect();
+                Plot::new("gibbs-free-energy")
+                    .height(150.0)
+                    .x_axis_label("Gibbs step")
+                    .y_axis_label("free energy")
+                    .show(ui, |plot| plot.line(Line::new("free energy", points)));
+            }
+        }
         actions
     }
 
@@ -300,7 +438,12 @@ impl GibbsView {
         let Some((low, pitches, planned)) = self.layout else {
             return;
         };
-        let columns = planned.max(self.frames.len() + 1).max(1);
+        let written = self
+            .constrained
+            .as_ref()
+            .filter(|c| !c.roll.is_empty())
+            .map_or(&self.frames, |c| &c.roll);
+        let columns = planned.max(written.len() + 1).max(1);
         let (w, h) = (
             rect.width() / columns as f32,
             rect.height() / pitches.max(1) as f32,
@@ -316,7 +459,7 @@ impl GibbsView {
                 painter.hline(rect.x_range(), y, (1.0, theme::OCTAVE_LINE));
             }
         }
-        for (column, frame) in self.frames.iter().enumerate() {
+        for (column, frame) in written.iter().enumerate() {
             let clamped = self.clamped.get(column);
             for (row, &on) in frame.iter().enumerate() {
                 if on > 0.5 {
@@ -345,6 +488,35 @@ impl GibbsView {
                     );
                 }
             }
+        }
+    }
+}
+
+/// A template's bar self-similarity as a square heat map (bright = similar bars).
+fn similarity_map(ui: &mut Ui, similarity: Option<&[Vec<f32>]>, size: f32) {
+    let (rect, _) = ui.allocate_exact_size(vec2(size, size), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, theme::ROW_WHITE);
+    let Some(similarity) = similarity.filter(|s| !s.is_empty()) else {
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "no template",
+            egui::FontId::proportional(12.0),
+            Color32::GRAY,
+        );
+        return;
+    };
+    let n = similarity.len();
+    let cell = size / n as f32;
+    for (i, row) in similarity.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            let r = Rect::from_min_size(
+                pos2(rect.left() + j as f32 * cell, rect.top() + i as f32 * cell),
+                vec2(cell, cell),
+            );
+            let level = (v.clamp(0.0, 1.0) * 255.0) as u8;
+            painter.rect_filled(r, 0.0, Color32::from_rgb(level / 3, level / 2, level));
         }
     }
 }
