@@ -18,6 +18,9 @@ use crate::models::{ModelConfig, ModelKind, Vocabulary};
 use crate::music::Score;
 use crate::training::checkpoint;
 
+/// Hidden units whose weights the view draws.
+const FEATURES: usize = 12;
+
 /// What to write.
 #[derive(Clone, Debug)]
 pub struct ChainOptions {
@@ -52,6 +55,9 @@ pub enum ChainEvent {
         frames: usize,
         /// The template's bar self-similarity (a C-RBM with a template).
         similarity: Option<Vec<Vec<f32>>>,
+        /// What some hidden units detect: their weights, frame after frame (`pitches` values
+        /// each) — the RBM's strongest units, the C-RBM's first filters.
+        features: Vec<Vec<f32>>,
     },
     /// One round of a C-RBM's constrained chain (the whole roll).
     Constrained {
@@ -200,6 +206,7 @@ fn write(
         pitches,
         frames,
         similarity: None,
+        features: machine.features(FEATURES),
     });
     let pause = Duration::from_secs_f64(1.0 / options.steps_per_second.clamp(1.0, 100_000.0));
     let steps = options.steps.max(1);
@@ -281,6 +288,7 @@ fn write_constrained(
         pitches,
         frames,
         similarity,
+        features: machine.features(FEATURES),
     });
     let pause = Duration::from_secs_f64(1.0 / options.steps_per_second.clamp(1.0, 100_000.0));
     let steps = options.steps.max(1);

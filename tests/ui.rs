@@ -654,6 +654,8 @@ fn watch_an_rbm_gibbs_chain_and_open_its_piece() {
     });
     assert_eq!(harness.state().gibbs.energies.len(), 6 * 4);
     assert_eq!(harness.state().gibbs.frames.len(), 6);
+    // The strongest hidden units' weights are drawn: 12 of the 16, a window of frames each.
+    assert_eq!(harness.state().gibbs.features.len(), 12);
     harness.get_by_label_contains("wrote 6 frames in 24 Gibbs steps");
     harness.get_by_label("Open in piano roll").click();
     step_until(&mut harness, "the piece", |app| app.score.is_some());

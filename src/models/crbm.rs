@@ -147,6 +147,29 @@ impl Crbm {
         self
     }
 
+    /// The first `count` filters, each as frames (`width` frames of `pitches` values).
+    pub fn features(&self, count: usize) -> Vec<Vec<f32>> {
+        let [filters, pitches, width] = self.weight.val().dims();
+        let values: Vec<f32> = self
+            .weight
+            .val()
+            .inner()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        (0..filters.min(count))
+            .map(|k| {
+                (0..width)
+                    .flat_map(|t| {
+                        let values = &values;
+                        (0..pitches).map(move |p| values[(k * pitches + p) * width + t])
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     fn width(&self) -> usize {
         self.weight.val().dims()[2]
     }

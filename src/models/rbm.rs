@@ -160,6 +160,21 @@ impl Rbm {
         )
     }
 
+    /// What the `count` hidden units with the largest weights detect: each unit's weights as a
+    /// window of frames (`window` frames of `pitches` values, frame-major, as the visible layer).
+    pub fn features(&self, count: usize) -> Vec<Vec<f32>> {
+        let (weights, _, hidden_bias) = self.host();
+        let mut units: Vec<(f64, usize)> = (0..hidden_bias.len())
+            .map(|j| (weights.iter().map(|row| row[j] * row[j]).sum::<f64>(), j))
+            .collect();
+        units.sort_by(|a, b| b.0.total_cmp(&a.0));
+        units
+            .into_iter()
+            .take(count)
+            .map(|(_, j)| weights.iter().map(|row| row[j] as f32).collect())
+            .collect()
+    }
+
     /// The parameters on the host: weights row by row (one row per visible unit), visible and
     /// hidden biases.
     fn host(&self) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {

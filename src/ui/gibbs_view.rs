@@ -82,6 +82,8 @@ pub struct GibbsView {
     current: Option<Current>,
     /// Free energy of every step so far.
     pub energies: Vec<f64>,
+    /// What some hidden units detect (their weights as frames of `pitches` values).
+    pub features: Vec<Vec<f32>>,
     /// The finished piece.
     pub result: Option<Score>,
     /// A C-RBM's chain: its roll now, its template's self-similarity, the constraint costs and
@@ -182,7 +184,9 @@ impl GibbsView {
                     pitches,
                     frames,
                     similarity,
+                    features,
                 } => {
+                    self.features = features;
                     self.layout = Some((low, pitches, frames));
                     self.status = "running".into();
                     if let Some(c) = &mut self.constrained {
@@ -414,17 +418,21 @@ impl GibbsView {
                 });
             }
             None => {
-                let points: PlotPoints = self
-                    .energies
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| [i as f64, *e])
-                    .collect();
-                Plot::new("gibbs-free-energy")
-                    .height(150.0)
-                    .x_axis_label("Gibbs step")
-                    .y_axis_label("free energy")
-                    .show(ui, |plot| plot.line(Line::new("free energy", points)));
+                ui.horizontal(|ui| {
+                    let pitches = self.layout.map_or(0, |l| l.1);
+                    feature_tiles(ui, &self.features, pitches, 150.0);
+                    let points: PlotPoints = self
+                        .energies
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| [i as f64, *e])
+                        .collect();
+                    Plot::new("gibbs-free-energy")
+                        .height(150.0)
+                        .x_axis_label("Gibbs step")
+                        .y_axis_label("free energy")
+                        .show(ui, |plot| plot.line(Line::new("free energy", points)));
+                });
             }
         }
         actions
@@ -517,6 +525,48 @@ fn similarity_map(ui: &mut Ui, similarity: Option<&[Vec<f32>]>, size: f32) {
             );
             let level = (v.clamp(0.0, 1.0) * 255.0) as u8;
             painter.rect_filled(r, 0.0, Color32::from_rgb(level / 3, level / 2, level));
+        }
+    }
+}
+
+/// Hidden units' weights as small piano rolls (time across, pitch up; warm = excitatory, cool =
+/// inhibitory), each scaled to its own largest weight.
+fn feature_tiles(ui: &mut Ui, features: &[Vec<f32>], pitches: usize, height: f32) {
+    if features.is_empty() || pitches == 0 {
+        return;
+    }
+    for feature in features {
+        let frames = feature.len() / pitches;
+        let width = (frames as f32 * 8.0).clamp(24.0, 80.0);
+        let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::hover());
+        response.on_hover_text(
+            "A hidden unit's weights: what it detects (warm excites it, cool inhibits it)",
+        );
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 0.0, theme::ROW_WHITE);
+        let largest = feature.iter().fold(1e-9f32, |m, v| m.max(v.abs()));
+        let (w, h) = (
+            rect.width() / frames.max(1) as f32,
+            rect.height() / pitches as f32,
+        );
+        for t in 0..frames {
+            for p in 0..pitches {
+                let v = feature[t * pitches + p] / largest;
+                let level = (v.abs().clamp(0.0, 1.0) * 255.0) as u8;
+                let colour = if v >= 0.0 {
+                    Color32::from_rgb(level, level / 2, 0)
+                } else {
+                    Color32::from_rgb(0, level / 2, level)
+                };
+                let r = Rect::from_min_size(
+                    pos2(
+                        rect.left() + t as f32 * w,
+                        rect.bottom() - (p + 1) as f32 * h,
+                    ),
+                    vec2(w, h),
+                );
+                painter.rect_filled(r, 0.0, colour);
+            }
         }
     }
 }
