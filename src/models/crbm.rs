@@ -116,19 +116,9 @@ impl Crbm {
         }
     }
 
-    /// Sets the visible biases to the log-odds of each pitch's frequency in the data.
+    /// Sets the visible biases to the data's log-odds ([`super::log_odds`]).
     pub fn with_visible_frequencies(mut self, frequencies: &[f32]) -> Self {
-        let device = self.visible_bias.val().device();
-        let logits: Vec<f32> = frequencies
-            .iter()
-            .map(|&p| {
-                let p = p.clamp(1e-3, 1.0 - 1e-3);
-                (p / (1.0 - p)).ln()
-            })
-            .collect();
-        let count = logits.len();
-        self.visible_bias =
-            Param::from_tensor(Tensor::from_data(TensorData::new(logits, [count]), &device));
+        self.visible_bias = super::log_odds(frequencies, &self.visible_bias.val().device());
         self
     }
 
@@ -136,14 +126,11 @@ impl Crbm {
     /// at the activation the penalty asks for (at zero biases they start at one half, and the
     /// penalty took most of a run to pull them down).
     pub fn with_hidden_target(mut self, target: f64) -> Self {
-        let device = self.hidden_bias.val().device();
         let count = self.hidden_bias.val().dims()[0];
-        let p = target.clamp(1e-3, 1.0 - 1e-3);
-        let logit = (p / (1.0 - p)).ln() as f32;
-        self.hidden_bias = Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![logit; count], [count]),
-            &device,
-        ));
+        self.hidden_bias = super::log_odds(
+            &vec![target as f32; count],
+            &self.hidden_bias.val().device(),
+        );
         self
     }
 

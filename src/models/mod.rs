@@ -536,6 +536,22 @@ pub fn dropout<const D: usize>(layer: &burn::nn::Dropout, input: Tensor<D>) -> T
     input * mask
 }
 
+/// Visible biases at the log-odds log(p / (1 − p)) of each unit's frequency in the data, as
+/// Hinton's practical guide advises for Boltzmann machines: the machine starts from the
+/// independent model of the data, and its hidden units learn only what that leaves out
+/// (without it, an RBM's first epochs went into learning the frequencies).
+pub fn log_odds(frequencies: &[f32], device: &Device) -> burn::module::Param<Tensor<1>> {
+    let logits: Vec<f32> = frequencies
+        .iter()
+        .map(|&p| {
+            let p = p.clamp(1e-3, 1.0 - 1e-3);
+            (p / (1.0 - p)).ln()
+        })
+        .collect();
+    let count = logits.len();
+    burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(logits, [count]), device))
+}
+
 /// Reads a one-element tensor back as `f64`.
 pub fn scalar(tensor: Tensor<1>) -> f64 {
     f64::from(tensor.into_scalar::<f32>())

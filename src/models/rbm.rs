@@ -111,22 +111,9 @@ impl Rbm {
         }
     }
 
-    /// Sets the visible biases to log(p / (1 − p)) of each unit's frequency in the data, as
-    /// Hinton's practical guide advises: the machine starts from the independent model of the
-    /// data, and its hidden units learn only what that leaves out (without it, the first
-    /// epochs went into learning the frequencies).
+    /// Sets the visible biases to the data's log-odds ([`super::log_odds`]).
     pub fn with_visible_frequencies(mut self, frequencies: &[f32]) -> Self {
-        let device = self.visible_bias.val().device();
-        let logits: Vec<f32> = frequencies
-            .iter()
-            .map(|&p| {
-                let p = p.clamp(1e-3, 1.0 - 1e-3);
-                (p / (1.0 - p)).ln()
-            })
-            .collect();
-        let count = logits.len();
-        self.visible_bias =
-            Param::from_tensor(Tensor::from_data(TensorData::new(logits, [count]), &device));
+        self.visible_bias = super::log_odds(frequencies, &self.visible_bias.val().device());
         self
     }
 

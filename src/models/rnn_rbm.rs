@@ -137,20 +137,9 @@ impl RnnRbm {
         }
     }
 
-    /// Sets the visible biases to the log-odds of each pitch's frequency in the data (as the
-    /// RBM does: the machine starts from the independent model).
+    /// Sets the visible biases to the data's log-odds ([`super::log_odds`]).
     pub fn with_visible_frequencies(mut self, frequencies: &[f32]) -> Self {
-        let device = self.visible_bias.val().device();
-        let logits: Vec<f32> = frequencies
-            .iter()
-            .map(|&p| {
-                let p = p.clamp(1e-3, 1.0 - 1e-3);
-                (p / (1.0 - p)).ln()
-            })
-            .collect();
-        let count = logits.len();
-        self.visible_bias =
-            Param::from_tensor(Tensor::from_data(TensorData::new(logits, [count]), &device));
+        self.visible_bias = super::log_odds(frequencies, &self.visible_bias.val().device());
         self
     }
 

@@ -101,36 +101,16 @@ impl Key {
         })
     }
 
-    /// Parses a key name: a note letter, an optional `#` or `b`, and `m` for minor ("C", "F#m",
-    /// "Bb", "am").
+    /// Parses a key name, as chord names are written ("C", "F#m", "Bb", "am"): a minor chord's
+    /// name is the minor key's.
     pub fn parse(name: &str) -> Option<Key> {
-        let name = name.trim();
-        let mut chars = name.chars();
-        let letter = chars.next()?.to_ascii_uppercase();
-        let base: i32 = match letter {
-            'C' => 0,
-            'D' => 2,
-            'E' => 4,
-            'F' => 5,
-            'G' => 7,
-            'A' => 9,
-            'B' => 11,
-            _ => return None,
-        };
-        let rest: String = chars.collect();
-        let (accidental, rest) = match rest.chars().next() {
-            Some('#') => (1, &rest[1..]),
-            Some('b') => (-1, &rest[1..]),
-            _ => (0, rest.as_str()),
-        };
-        let mode = match rest {
-            "" => Mode::Major,
-            "m" | "min" | " minor" => Mode::Minor,
-            _ => return None,
-        };
-        Some(Key {
-            tonic: (base + accidental).rem_euclid(12) as u8,
-            mode,
+        super::chords::Chord::parse(name).map(|chord| Key {
+            tonic: chord.root,
+            mode: if chord.minor {
+                Mode::Minor
+            } else {
+                Mode::Major
+            },
         })
     }
 }
