@@ -16,7 +16,7 @@ use burn::tensor::Device;
 use crate::models::rbm::{self, Rbm};
 use crate::models::{ModelConfig, ModelKind, Vocabulary};
 use crate::music::Score;
-use crate::training::checkpoint;
+use crate::training::{RunConfig, checkpoint};
 
 /// Hidden units whose weights the view draws.
 const FEATURES: usize = 12;
@@ -153,17 +153,21 @@ impl Drop for GibbsChain {
     }
 }
 
-/// Loads the RBM of a checkpoint: the machine, its hyperparameters, lowest pitch and pitch count.
+/// Loads the RBM of a checkpoint whose settings are `config`: the machine, its
+/// hyperparameters, lowest pitch and pitch count.
 pub fn load_rbm(
     run: &std::path::Path,
+    config: RunConfig,
     device: &Device,
 ) -> Result<(Rbm, rbm::RbmConfig, u8, usize), String> {
-    let (config, _) = checkpoint::read(run, Some(ModelKind::Rbm)).map_err(|e| e.to_string())?;
-    config.check()?;
     let (ModelConfig::Rbm(c), Vocabulary::Roll { low, pitches, .. }) =
         (config.hyperparameters, config.vocabulary)
     else {
-        return Err(crate::models::missing_vocabulary(run));
+        return Err(format!(
+            "{}: a {} run has no Gibbs chain to watch; choose an rbm or crbm run",
+            run.display(),
+            config.model.id()
+        ));
     };
     let machine = crate::models::load_module(
         Rbm::new(c.window.max(1) * pitches, c.hidden, device),
@@ -179,23 +183,16 @@ fn write(
     send: &dyn Fn(ChainEvent),
 ) -> Result<Score, String> {
     let (config, _) = checkpoint::read(run, None).map_err(|e| e.to_string())?;
+    config.check()?;
     if config.model == ModelKind::Crbm {
-        return write_constrained(run, options, stop, send);
+        return write_constrained(run, config, options, stop, send);
     }
     let device = Device::flex();
-    let (machine, config, low, pitches) = load_rbm(run, &device)?;
+    let (machine, config, low, pitches) = load_rbm(run, config, &device)?;
     let grid = config.grid.clamp(1, 4);
     let (melody, shift) = match &options.melody {
         Some(score) => {
-            let shift = if config.to_c > 0 {
-                crate::data::datasets::shift_to_c(score)
-            } else {
-                0
-            };
-            let frames = rbm::melody_frames(score, None, grid, shift);
-            if frames.iter().all(Option::is_none) {
-                return Err(format!("{}: no melody to clamp", score.name));
-            }
+            let (frames, shift) = rbm::melody_in_model_key(score, None, &config)?;
             (Some(frames), shift)
         }
         None => (None, 0),
@@ -219,7 +216,7 @@ fn write(
         (steps, options.temperature),
         options.seed,
         &device,
-        |step| {
+        Some(&mut |step: rbm::ChainStep<'_>| {
             let started = Instant::now();
             send(ChainEvent::Step {
                 frame: step.frame,
@@ -234,7 +231,7 @@ fn write(
             }
             std::thread::sleep(pause.saturating_sub(started.elapsed()));
             !stop.load(Ordering::SeqCst)
-        },
+        }),
     );
     Ok(match (&options.melody, &melody) {
         (Some(score), Some(frames)) => {
@@ -249,14 +246,13 @@ fn write(
 /// as many bars as it has (else `frames`).
 fn write_constrained(
     run: &std::path::Path,
+    config: RunConfig,
     options: &ChainOptions,
     stop: &AtomicBool,
     send: &dyn Fn(ChainEvent),
 ) -> Result<Score, String> {
     use crate::models::crbm::{self, Constraints, Crbm, CrbmStep};
     let device = Device::flex();
-    let (config, _) = checkpoint::read(run, Some(ModelKind::Crbm)).map_err(|e| e.to_string())?;
-    config.check()?;
     let (ModelConfig::Crbm(c), Vocabulary::Roll { low, pitches, .. }) =
         (config.hyperparameters, config.vocabulary)
     else {
@@ -315,17 +311,4 @@ fn write_constrained(
         Some(&mut watch),
     );
     Ok(rbm::frames_to_score("crbm chain", &written, low, grid))
-}
-
-/// A chain that runs without a watcher (tests, the CLI): its events until it finishes.
-pub fn run_to_end(chain: &GibbsChain) -> Vec<ChainEvent> {
-    let mut out = Vec::new();
-    while let Ok(event) = chain.events.recv_timeout(Duration::from_secs(60)) {
-        let done = matches!(event, ChainEvent::Finished(_));
-        out.push(event);
-        if done {
-            break;
-        }
-    }
-    out
 }

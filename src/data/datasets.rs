@@ -428,6 +428,16 @@ impl FrameRolls {
             .partition(|&(p, _)| !is_validation_piece(self.index[p]))
     }
 
+    /// Every frame of the training pieces (those not held out).
+    pub fn training_frames(&self) -> Vec<Vec<f32>> {
+        self.pieces
+            .iter()
+            .zip(&self.index)
+            .filter(|(_, i)| !is_validation_piece(**i))
+            .flat_map(|(p, _)| p.iter().cloned())
+            .collect()
+    }
+
     /// The window of `length` frames at (piece, first frame), flattened frame after frame.
     pub fn window(&self, (piece, start): WindowAt, length: usize) -> Vec<f32> {
         self.pieces[piece][start..start + length].concat()

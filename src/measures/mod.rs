@@ -198,6 +198,21 @@ pub struct Evaluated {
 }
 
 impl Evaluated {
+    /// The same with frame-level measures: the model's and the independent Bernoulli
+    /// baseline's (the Boltzmann machines).
+    pub fn with_frames(
+        mut self,
+        model: frame_accuracy::FrameScores,
+        bernoulli: frame_accuracy::FrameScores,
+    ) -> Self {
+        self.model.frames = Some(model);
+        self.baselines.bernoulli = Some(Scores {
+            frames: Some(bernoulli),
+            ..Default::default()
+        });
+        self
+    }
+
     /// Measures without part-writing.
     pub fn new(
         model: Scores,

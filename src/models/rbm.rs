@@ -335,7 +335,7 @@ pub struct ChainStep<'a> {
 /// with a `melody` (one pitch or a rest per frame, in the model's key) so is its pitch on and
 /// every pitch above it off. Each frame gets `steps` rounds from a random start; `temperature`
 /// divides the energies (above 1 the chain wanders, below 1 it settles). `watch` sees every
-/// step and stops the chain by returning false.
+/// step, when given, and stops the chain by returning false.
 #[allow(clippy::too_many_arguments)]
 pub fn chain(
     rbm: &Rbm,
@@ -346,7 +346,7 @@ pub fn chain(
     (steps, temperature): (usize, f64),
     seed: u64,
     device: &Device,
-    mut watch: impl FnMut(ChainStep<'_>) -> bool,
+    mut watch: Option<&mut dyn FnMut(ChainStep<'_>) -> bool>,
 ) -> Vec<Vec<f32>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let window = window.max(1);
@@ -392,19 +392,23 @@ pub fn chain(
             let p = sigmoid(rbm.visible_input(h) / temperature);
             v = bernoulli(p.clone(), &mut rng);
             v = v.clone() - v * mask.clone() + values.clone() * mask.clone();
-            let state = rows(v.clone()).remove(0);
-            let probabilities = rows(p).remove(0);
-            let free_energy = super::scalar(rbm.free_energy(v.clone()));
-            let go_on = watch(ChainStep {
-                frame: t,
-                step,
-                probabilities: &probabilities[last..],
-                state: &state[last..],
-                clamped: &clamped,
-                free_energy,
-            });
-            if !go_on {
-                return out;
+            // What a watcher sees is read back only when there is one (generation and
+            // evaluation run thousands of steps unwatched).
+            if let Some(watch) = watch.as_mut() {
+                let state = rows(v.clone()).remove(0);
+                let probabilities = rows(p).remove(0);
+                let free_energy = super::scalar(rbm.free_energy(v.clone()));
+                let go_on = watch(ChainStep {
+                    frame: t,
+                    step,
+                    probabilities: &probabilities[last..],
+                    state: &state[last..],
+                    clamped: &clamped,
+                    free_energy,
+                });
+                if !go_on {
+                    return out;
+                }
             }
         }
         out.push(rows(v).remove(0)[last..].to_vec());
@@ -430,7 +434,7 @@ pub fn generate_frames(
         (config.gibbs_steps, 1.0),
         seed,
         device,
-        |_| true,
+        None,
     )
 }
 
@@ -454,7 +458,7 @@ pub fn harmonize_frames(
         (config.gibbs_steps, 1.0),
         seed,
         device,
-        |_| true,
+        None,
     );
     strip_melody(&mut out, melody, low);
     out
@@ -504,6 +508,25 @@ pub fn strip_melody(frames: &mut [Vec<f32>], melody: &[Option<u8>], low: u8) {
             *cell = 0.0;
         }
     }
+}
+
+/// The melody of `score` on the model's grid, moved to C when the model's pieces were (see
+/// [`melody_frames`]), with the shift to undo afterwards; an error for a score without one.
+pub fn melody_in_model_key(
+    score: &Score,
+    track: Option<&str>,
+    config: &RbmConfig,
+) -> Result<(Vec<Option<u8>>, i32), String> {
+    let shift = if config.to_c > 0 {
+        crate::data::datasets::shift_to_c(score)
+    } else {
+        0
+    };
+    let frames = melody_frames(score, track, config.grid.clamp(1, 4), shift);
+    if frames.iter().all(Option::is_none) {
+        return Err(format!("{}: no melody to harmonise", score.name));
+    }
+    Ok((frames, shift))
 }
 
 /// The melody of `score` (its `track`, else its soprano, else its first track with notes) as
@@ -583,14 +606,7 @@ impl RbmSession {
         }
         let stride = held.len().div_ceil(VALIDATION_WINDOWS).max(1);
         let held = held.into_iter().step_by(stride).collect();
-        let training_frames: Vec<Vec<f32>> = data
-            .pieces
-            .iter()
-            .zip(&data.index)
-            .filter(|(_, i)| !crate::data::datasets::is_validation_piece(**i))
-            .flat_map(|(p, _)| p.iter().cloned())
-            .collect();
-        let frequencies = Bernoulli::fit(&training_frames, data.pitches)
+        let frequencies = Bernoulli::fit(&data.training_frames(), data.pitches)
             .on
             .repeat(window);
         Ok(Self {
@@ -723,15 +739,8 @@ impl Session for RbmSession {
                 frame_accuracy::accuracy(&predicted(&held), &last(&held), threshold),
             ));
             let baseline = self.baseline.get_or_insert_with(|| {
-                let frames: Vec<Vec<f32>> = self
-                    .data
-                    .pieces
-                    .iter()
-                    .zip(&self.data.index)
-                    .filter(|(_, i)| !crate::data::datasets::is_validation_piece(**i))
-                    .flat_map(|(p, _)| p.iter().cloned())
-                    .collect();
-                Bernoulli::fit(&frames, pitches).scores(&last(&train), &last(&held))
+                Bernoulli::fit(&self.data.training_frames(), pitches)
+                    .scores(&last(&train), &last(&held))
             });
             out.push(("Bernoulli frame accuracy".into(), baseline.frame_accuracy));
         }
@@ -822,15 +831,8 @@ impl super::Trained for TrainedRbm {
     fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
         let grid = self.config.grid.clamp(1, 4);
         if let Some(melody) = &options.melody {
-            let shift = if self.config.to_c > 0 {
-                crate::data::datasets::shift_to_c(melody)
-            } else {
-                0
-            };
-            let frames = melody_frames(melody, options.track.as_deref(), grid, shift);
-            if frames.iter().all(Option::is_none) {
-                return Err(format!("{}: no melody to harmonise", melody.name));
-            }
+            let (frames, shift) =
+                melody_in_model_key(melody, options.track.as_deref(), &self.config)?;
             let config = RbmConfig {
                 gibbs_steps: options.gibbs_steps.unwrap_or(self.config.gibbs_steps),
                 ..self.config.clone()
@@ -962,13 +964,9 @@ impl super::Trained for TrainedRbm {
                 Excerpt::cut(&Excerpt::all_notes(&score), 0, steps)
             })
             .collect();
-        let mut evaluated =
-            crate::measures::polyphonic_case(data, samples, steps, options, progress);
-        evaluated.model.frames = Some(model_frames);
-        evaluated.baselines.bernoulli = Some(crate::measures::Scores {
-            frames: Some(bernoulli),
-            ..Default::default()
-        });
-        Ok(evaluated)
+        Ok(
+            crate::measures::polyphonic_case(data, samples, steps, options, progress)
+                .with_frames(model_frames, bernoulli),
+        )
     }
 }

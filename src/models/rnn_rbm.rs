@@ -612,13 +612,9 @@ impl super::Trained for TrainedRnnRbm {
                 Excerpt::cut(&Excerpt::all_notes(&score), 0, steps)
             })
             .collect();
-        let mut evaluated =
-            crate::measures::polyphonic_case(data, samples, steps, options, progress);
-        evaluated.model.frames = Some(model_frames);
-        evaluated.baselines.bernoulli = Some(crate::measures::Scores {
-            frames: Some(bernoulli),
-            ..Default::default()
-        });
-        Ok(evaluated)
+        Ok(
+            crate::measures::polyphonic_case(data, samples, steps, options, progress)
+                .with_frames(model_frames, bernoulli),
+        )
     }
 }
