@@ -525,25 +525,43 @@ fn the_dashboard_shows_onset_accuracy_against_the_baselines() {
     harness.get_by_label(&format!("{count} parameters"));
 }
 
+/// Trains one small epoch of `kind` on the CPU into `models` (12 pieces, (batch, steps), the
+/// hyperparameters `sets`) and returns its run folder.
+fn one_small_epoch(
+    kind: muselab::models::ModelKind,
+    models: &std::path::Path,
+    (batch, steps): (usize, usize),
+    sets: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let mut config = muselab::training::RunConfig::new(kind);
+    config.max_pieces = Some(12);
+    config.epochs = 1;
+    config.batch_size = batch;
+    config.max_steps_per_epoch = Some(steps);
+    config.device = muselab::compute::DeviceChoice::Cpu;
+    for (name, value) in sets {
+        config.hyperparameters.set(name, value).expect("valid");
+    }
+    let events = common::collect(&common::start_run(config, models, None));
+    assert!(matches!(
+        events.last(),
+        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
+    ));
+    muselab::training::list_runs(models)[0].dir.clone()
+}
+
 /// A saved run is resumed from the list of runs: it trains on for the form's number of epochs
 /// and the list then shows the new total.
 #[test]
 fn resume_a_saved_run_from_the_runs_list() {
     let app = new_app("resume");
     let models = app.dashboard.models_dir.clone();
-    let mut config = muselab::training::RunConfig::new(muselab::models::ModelKind::Minibach);
-    config.max_pieces = Some(12);
-    config.epochs = 1;
-    config.batch_size = 16;
-    config.max_steps_per_epoch = Some(3);
-    config.device = muselab::compute::DeviceChoice::Cpu;
-    config.hyperparameters.set("hidden", "16").expect("valid");
-    let handle = common::start_run(config, &models, None);
-    let events = common::collect(&handle);
-    assert!(matches!(
-        events.last(),
-        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
-    ));
+    one_small_epoch(
+        muselab::models::ModelKind::Minibach,
+        &models,
+        (16, 3),
+        &[("hidden", "16")],
+    );
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1200.0, 760.0))
         .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
@@ -618,19 +636,12 @@ fn closing_while_training_returns_within_two_seconds() {
 fn watch_an_rbm_gibbs_chain_and_open_its_piece() {
     let app = new_app("gibbs");
     let models = app.dashboard.models_dir.clone();
-    let mut config = muselab::training::RunConfig::new(muselab::models::ModelKind::Rbm);
-    config.max_pieces = Some(12);
-    config.epochs = 1;
-    config.batch_size = 16;
-    config.max_steps_per_epoch = Some(3);
-    config.device = muselab::compute::DeviceChoice::Cpu;
-    config.hyperparameters.set("hidden", "16").expect("valid");
-    let events = common::collect(&common::start_run(config, &models, None));
-    assert!(matches!(
-        events.last(),
-        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
-    ));
-    let run = muselab::training::list_runs(&models)[0].dir.clone();
+    let run = one_small_epoch(
+        muselab::models::ModelKind::Rbm,
+        &models,
+        (16, 3),
+        &[("hidden", "16")],
+    );
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1200.0, 760.0))
         .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
@@ -689,21 +700,12 @@ fn watch_an_rbm_gibbs_chain_and_open_its_piece() {
 fn watch_a_constrained_crbm_chain() {
     let app = new_app("crbm");
     let models = app.dashboard.models_dir.clone();
-    let mut config = muselab::training::RunConfig::new(muselab::models::ModelKind::Crbm);
-    config.max_pieces = Some(12);
-    config.epochs = 1;
-    config.batch_size = 8;
-    config.max_steps_per_epoch = Some(2);
-    config.device = muselab::compute::DeviceChoice::Cpu;
-    for (name, value) in [("filters", "8"), ("window", "16"), ("gibbs_steps", "3")] {
-        config.hyperparameters.set(name, value).expect("valid");
-    }
-    let events = common::collect(&common::start_run(config, &models, None));
-    assert!(matches!(
-        events.last(),
-        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
-    ));
-    let run = muselab::training::list_runs(&models)[0].dir.clone();
+    let run = one_small_epoch(
+        muselab::models::ModelKind::Crbm,
+        &models,
+        (8, 2),
+        &[("filters", "8"), ("window", "16"), ("gibbs_steps", "3")],
+    );
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1200.0, 760.0))
         .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
