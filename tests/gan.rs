@@ -237,7 +237,7 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
     // 0.164 → 0.488, pitch range 0.074 → 0.629).
     let overlap = |run: &std::path::Path| {
         let report = common::evaluate(run);
-        let samples = report.samples.expect("sample measures");
+        let samples = report.measures.samples.expect("sample measures");
         eprintln!(
             "midinet overlap mean {:.3}, pitch range {:.3}, pitch count {:.3}",
             samples.overlap_mean, samples.overlap["pitch_range"], samples.overlap["pitch_count"]

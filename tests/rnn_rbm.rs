@@ -80,3 +80,65 @@ fn a_seed_gives_the_same_piece_and_priming_copies_the_opening() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+/// `muselab evaluate` measures an RNN-RBM run beside both of its baselines — independent
+/// pitches and a plain RBM (no recurrence) trained as many epochs on the same pieces — on the
+/// same held-out frames, and writes all three under "predictive" in its JSON.
+#[test]
+fn evaluation_sets_the_rnn_rbm_beside_independent_pitches_and_a_plain_rbm() {
+    let models = common::temp_dir("rnn-rbm-evaluate");
+    let mut config = RunConfig::new(ModelKind::RnnRbm);
+    config.max_pieces = Some(100);
+    config.epochs = 8;
+    config.batch_size = 8;
+    config.learning_rate = 0.01;
+    config.device = muselab::compute::DeviceChoice::Cpu;
+    for (name, value) in [
+        ("hidden", "64"),
+        ("recurrent", "32"),
+        ("cd_steps", "5"),
+        ("gibbs_steps", "5"),
+    ] {
+        config.hyperparameters.set(name, value).expect("valid");
+    }
+    let events = common::collect(&common::start_run(config, &models, None));
+    assert!(matches!(
+        events.last(),
+        Some(muselab::training::TrainingEvent::Finished(Ok(_)))
+    ));
+    let run = muselab::training::list_runs(&models)[0].dir.clone();
+    let report = common::evaluate(&run);
+    let frames = |scores: Option<&muselab::measures::Scores>, who: &str| {
+        scores
+            .and_then(|s| s.frames)
+            .unwrap_or_else(|| panic!("no frame measures of {who}"))
+    };
+    let model = frames(Some(&report.measures), "the model");
+    let bernoulli = frames(report.baselines.bernoulli.as_ref(), "Bernoulli");
+    let plain = frames(report.baselines.rbm.as_ref(), "the plain RBM");
+    eprintln!(
+        "frame accuracy: RNN-RBM {:.3}, Bernoulli {:.3}, plain RBM {:.3}",
+        model.frame_accuracy, bernoulli.frame_accuracy, plain.frame_accuracy
+    );
+    assert!(model.frames > 100 && model.frames == plain.frames && model.frames == bernoulli.frames);
+    assert!(
+        model.frame_accuracy > bernoulli.frame_accuracy + 0.05,
+        "{} against {}",
+        model.frame_accuracy,
+        bernoulli.frame_accuracy
+    );
+    assert!(plain.frame_accuracy > 0.0 && plain.frame_accuracy < 1.0);
+
+    let json = serde_json::to_value(&report).expect("serialises");
+    for who in [
+        &json["predictive"],
+        &json["baselines"]["bernoulli"]["predictive"],
+        &json["baselines"]["rbm"]["predictive"],
+    ] {
+        assert!(who["frame_accuracy"].is_number(), "{who}");
+        assert!(who.get("nll_per_frame").is_some(), "{who}");
+    }
+    let back: muselab::evaluation::Report = serde_json::from_value(json).expect("reads back");
+    assert_eq!(back, report);
+    let _ = std::fs::remove_dir_all(&models);
+}

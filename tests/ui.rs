@@ -460,14 +460,15 @@ fn compare_evaluates_a_run_in_the_background_beside_the_baselines() {
     });
     let report = &harness.state().compare.reports[&run];
     assert_eq!(report.model, "vae");
-    assert!(report.predictive.is_some() && report.baselines.markov.predictive.is_some());
+    assert!(report.measures.predictive.is_some() && report.baselines.markov.predictive.is_some());
     // Saved beside the checkpoint, read back the same (to JSON's float precision).
     let saved = muselab::evaluation::read_report(&run).expect("saved");
     assert_eq!(
         (saved.run.as_str(), saved.held_out_pieces),
         (report.run.as_str(), report.held_out_pieces)
     );
-    let nll = |r: &muselab::evaluation::Report| r.predictive.expect("predictive").nll_per_step;
+    let nll =
+        |r: &muselab::evaluation::Report| r.measures.predictive.expect("predictive").nll_per_step;
     assert!((nll(&saved) - nll(report)).abs() < 1e-9);
     harness.get_by_label("Re-evaluate");
     harness.get_by_label_contains("Overlap with the held-out music");

@@ -108,12 +108,12 @@ fn markdown_row(report: &Report) -> String {
         format!("{first} · {} · {}", cells[1], cells[2])
     };
     let p = [
-        report.predictive,
+        report.measures.predictive,
         baselines.unigram.predictive,
         baselines.markov.predictive,
     ];
     let s = [
-        report.samples.as_ref(),
+        report.measures.samples.as_ref(),
         baselines.unigram.samples.as_ref(),
         baselines.markov.samples.as_ref(),
     ];

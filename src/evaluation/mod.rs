@@ -32,7 +32,6 @@ use crate::music::Score;
 use crate::music::harmony::Harmony;
 use crate::training::RunConfig;
 use overlap::FEATURES;
-use predictive::Predictive;
 
 /// The evaluation of one run.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -49,20 +48,13 @@ pub struct Report {
     pub split: String,
     /// Steps per sample (and per reference excerpt).
     pub sample_steps: usize,
-    /// Predictive measures of the model.
-    pub predictive: Option<Predictive>,
-    /// Sample measures of the model.
-    pub samples: Option<SampleScores>,
-    /// Part-writing measures of the model's harmonizations (mini-bach).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub harmony: Option<Harmony>,
+    /// The model's measures: predictive (per step, or per frame for the Boltzmann machines),
+    /// samples, part-writing (mini-bach).
+    #[serde(flatten)]
+    pub measures: crate::measures::Scores,
     /// The same part-writing measures of the corpus's own voices for the same sopranos.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corpus_harmony: Option<Harmony>,
-    /// Frame-level prediction of polyphony (the Boltzmann machines; the independent Bernoulli
-    /// baseline's under `baselines.bernoulli.frames`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frames: Option<crate::measures::frame_accuracy::FrameScores>,
     /// The baselines, measured the same way.
     pub baselines: Baselines,
     /// Seconds the evaluation took.
@@ -119,6 +111,7 @@ pub fn evaluate(
     let data = HeldOut {
         train: &train,
         held: &held,
+        training: (config.epochs, config.batch_size, config.seed),
     };
     let evaluated = model.evaluate(&data, options, device, progress)?;
     Ok(Report {
@@ -128,11 +121,8 @@ pub fn evaluate(
         held_out_pieces: held.len(),
         split: SPLIT_RULE.into(),
         sample_steps: evaluated.steps,
-        predictive: evaluated.model.predictive,
-        samples: evaluated.model.samples,
-        harmony: evaluated.model.harmony,
+        measures: evaluated.model,
         corpus_harmony: evaluated.corpus_harmony,
-        frames: evaluated.model.frames,
         baselines: evaluated.baselines,
         seconds: started.elapsed().as_secs_f64(),
         example: evaluated
@@ -179,7 +169,7 @@ pub fn table(report: &Report) -> String {
         "", "model", "unigram", "markov"
     ));
     let all = [
-        (report.predictive, report.samples.as_ref()),
+        (report.measures.predictive, report.measures.samples.as_ref()),
         (
             report.baselines.unigram.predictive,
             report.baselines.unigram.samples.as_ref(),
@@ -210,27 +200,30 @@ pub fn table(report: &Report) -> String {
     line("exact-copy rate", &|i| {
         all[i].1.map(|s| s.nearest_copy_rate)
     });
-    if let Some(model) = report.frames {
-        let bernoulli = report.baselines.bernoulli.as_ref().and_then(|b| b.frames);
-        out.push_str(&format!(
-            "  {:<26}{:>10}{:>10}\n",
-            "frames", "model", "Bernoulli"
-        ));
+    if let Some(model) = report.measures.frames {
+        let frames_of = |b: &Option<crate::measures::Scores>| b.as_ref().and_then(|b| b.frames);
+        let mut columns = vec![("model", Some(model))];
+        columns.push(("Bernoulli", frames_of(&report.baselines.bernoulli)));
+        if report.baselines.rbm.is_some() {
+            columns.push(("RBM", frames_of(&report.baselines.rbm)));
+        }
         let cell = |v: Option<f64>| format!("{:>10}", v.map_or("—".into(), |v| format!("{v:.3}")));
-        out.push_str(&format!(
-            "  {:<26}{}{}\n",
-            "frame accuracy",
-            cell(Some(model.frame_accuracy)),
-            cell(bernoulli.map(|b| b.frame_accuracy))
-        ));
-        out.push_str(&format!(
-            "  {:<26}{}{}\n",
-            "NLL per frame (nats)",
-            cell(model.nll_per_frame),
-            cell(bernoulli.and_then(|b| b.nll_per_frame))
-        ));
+        let heads: String = columns.iter().map(|(n, _)| format!("{n:>10}")).collect();
+        out.push_str(&format!("  {:<26}{heads}\n", "frames"));
+        type Measure = fn(&crate::measures::frame_accuracy::FrameScores) -> Option<f64>;
+        let rows: [(&str, Measure); 2] = [
+            ("frame accuracy", |f| Some(f.frame_accuracy)),
+            ("NLL per frame (nats)", |f| f.nll_per_frame),
+        ];
+        for (name, value) in rows {
+            let cells: String = columns
+                .iter()
+                .map(|(_, f)| cell(f.as_ref().and_then(value)))
+                .collect();
+            out.push_str(&format!("  {name:<26}{cells}\n"));
+        }
     }
-    if let (Some(model), Some(corpus)) = (report.harmony, report.corpus_harmony) {
+    if let (Some(model), Some(corpus)) = (report.measures.harmony, report.corpus_harmony) {
         let harmonies = [
             Some(model),
             report.baselines.unigram.harmony,

@@ -69,8 +69,11 @@ pub struct SampleScores {
     pub nearest_copy_rate: f64,
 }
 
-/// The measures of one model or baseline.
+/// The measures of one model or baseline. In JSON the frame-level measures sit beside the
+/// per-step ones under "predictive" (`frame_accuracy`, `nll_per_frame`), where a reader looks
+/// for "how well does it predict".
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "ScoresJson", from = "ScoresJson")]
 pub struct Scores {
     /// Predictive measures (absent for models that give no distribution, the GANs).
     pub predictive: Option<Predictive>,
@@ -84,7 +87,51 @@ pub struct Scores {
     pub frames: Option<frame_accuracy::FrameScores>,
 }
 
-/// The two baselines.
+/// [`Scores`] as written: both kinds of predictive measure under one key.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ScoresJson {
+    predictive: Option<PredictiveJson>,
+    samples: Option<SampleScores>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    harmony: Option<Harmony>,
+}
+
+/// Per-step measures, frame measures, or both (their field names differ).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PredictiveJson {
+    #[serde(flatten)]
+    steps: Option<Predictive>,
+    #[serde(flatten)]
+    frames: Option<frame_accuracy::FrameScores>,
+}
+
+impl From<Scores> for ScoresJson {
+    fn from(s: Scores) -> Self {
+        let predictive = (s.predictive.is_some() || s.frames.is_some()).then_some(PredictiveJson {
+            steps: s.predictive,
+            frames: s.frames,
+        });
+        Self {
+            predictive,
+            samples: s.samples,
+            harmony: s.harmony,
+        }
+    }
+}
+
+impl From<ScoresJson> for Scores {
+    fn from(s: ScoresJson) -> Self {
+        let (predictive, frames) = s.predictive.map_or((None, None), |p| (p.steps, p.frames));
+        Self {
+            predictive,
+            samples: s.samples,
+            harmony: s.harmony,
+            frames,
+        }
+    }
+}
+
+/// The baselines.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Baselines {
     /// Token frequencies.
@@ -94,6 +141,10 @@ pub struct Baselines {
     /// Independent Bernoulli pitches (frame-level baseline of the Boltzmann machines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bernoulli: Option<Scores>,
+    /// A plain RBM without recurrence, trained as long on the same frames (the RNN-RBM's
+    /// second baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbm: Option<Scores>,
 }
 
 /// Reports progress: (fraction done, what is being done).
@@ -105,6 +156,9 @@ pub struct HeldOut<'a> {
     pub train: &'a [Score],
     /// Held-out pieces.
     pub held: &'a [Score],
+    /// How the run was trained — epochs, batch size, seed — for baselines that are trained
+    /// themselves (they get as much).
+    pub training: (usize, usize, u64),
 }
 
 /// The melody of a score (its soprano, else its first track with notes) on the 16th grid.
@@ -317,7 +371,7 @@ pub fn melody_case(
         Baselines {
             unigram,
             markov,
-            bernoulli: None,
+            ..Baselines::default()
         },
         steps,
         samples.first().cloned(),
@@ -370,7 +424,7 @@ pub fn polyphonic_case(
         Baselines {
             unigram,
             markov,
-            bernoulli: None,
+            ..Baselines::default()
         },
         steps,
         samples.first().cloned(),

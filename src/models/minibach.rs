@@ -412,7 +412,7 @@ fn evaluate_harmonizer(
         baselines: Baselines {
             unigram,
             markov,
-            bernoulli: None,
+            ..Baselines::default()
         },
         steps,
         corpus_harmony: Some(part_writing(&bach[..sopranos.len()])),

@@ -233,6 +233,77 @@ pub fn predict_last(rbm: &Rbm, windows: Tensor<2>, pitches: usize) -> Tensor<2> 
     last
 }
 
+/// Mean-field probabilities of every frame of each piece given the `window − 1` frames before
+/// it (silence before the piece starts), so that every frame is predicted — the frames an
+/// RNN-RBM is measured on.
+pub fn predict_pieces(
+    rbm: &Rbm,
+    window: usize,
+    pitches: usize,
+    pieces: &[Vec<Vec<f32>>],
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let window = window.max(1);
+    let rows: Vec<Vec<f32>> = pieces
+        .iter()
+        .flat_map(|piece| {
+            (0..piece.len()).map(move |t| {
+                (0..window)
+                    .flat_map(|k| match (t + k + 1).checked_sub(window) {
+                        Some(i) => piece[i].clone(),
+                        None => vec![0.0; pitches],
+                    })
+                    .collect::<Vec<f32>>()
+            })
+        })
+        .collect();
+    rows.chunks(crate::measures::BATCH)
+        .flat_map(|chunk| {
+            let v = Tensor::<2>::from_data(
+                TensorData::new(chunk.concat(), [chunk.len(), window * pitches]),
+                device,
+            );
+            super::rows(predict_last(rbm, v, pitches))
+        })
+        .collect()
+}
+
+/// A plain RBM of `config` (windows of frames, no recurrence) over the pitch `range` (lowest,
+/// count), trained for `epochs` epochs on every window of the `train` pieces (no held-out part
+/// of its own), with the RBM's default learning rate and burn's generator seeded with `seed` —
+/// the second baseline an RNN-RBM is measured against.
+pub fn train_plain(
+    train: &[Score],
+    config: RbmConfig,
+    range: (u8, usize),
+    (epochs, batch, seed): (usize, usize, u64),
+    device: &Device,
+) -> Result<Rbm, String> {
+    device.seed(seed);
+    let autodiff = device.clone().autodiff();
+    let args = super::SessionArgs {
+        scores: train,
+        training_only: train,
+        batch,
+        learning_rate: INFO.learning_rate,
+        seed,
+        device: &autodiff,
+    };
+    let mut session = RbmSession::over_range(config, &args, Some(range))?;
+    let (mut windows, held) = session.data.windows(session.config.window.max(1));
+    windows.extend(held);
+    session.windows = windows;
+    session.train = Batches::new((0..session.windows.len()).collect(), batch);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for _ in 0..epochs.max(1) {
+        session.start_epoch(&mut rng);
+        for step in 0..session.steps_per_epoch() {
+            session.train_step(step);
+        }
+    }
+    Ok(session.rbm.valid())
+}
+
 fn softplus64(x: f64) -> f64 {
     if x > 30.0 { x } else { x.exp().ln_1p() }
 }
@@ -588,11 +659,20 @@ const VALIDATION_WINDOWS: usize = 1024;
 impl RbmSession {
     /// Reads the frames and builds a fresh machine.
     pub fn new(config: RbmConfig, args: &super::SessionArgs<'_>) -> Result<Self, String> {
+        Self::over_range(config, args, None)
+    }
+
+    /// The same over a given pitch range (lowest pitch, pitch count) instead of the corpus's.
+    fn over_range(
+        config: RbmConfig,
+        args: &super::SessionArgs<'_>,
+        range: Option<(u8, usize)>,
+    ) -> Result<Self, String> {
         let data = FrameRolls::from_scores(
             args.scores,
             config.grid.clamp(1, 4) as u16,
             config.to_c > 0,
-            None,
+            range,
         );
         let window = config.window.max(1);
         let (windows, mut held) = data.windows(window);

@@ -595,6 +595,48 @@ impl super::Trained for TrainedRnnRbm {
         let bernoulli =
             Bernoulli::fit(&train.pieces.concat(), self.pitches).scores(&train_t, &held_t);
 
+        // The RBM without recurrence: windows of frames, as many hidden units, as many epochs,
+        // predicting each frame from the frames before it in its window.
+        progress(0.15, "training the plain RBM baseline");
+        let plain_config = super::rbm::RbmConfig {
+            hidden: self.config.hidden,
+            grid: self.config.grid,
+            to_c: self.config.to_c,
+            ..Default::default()
+        };
+        let window = plain_config.window;
+        let plain = super::rbm::train_plain(
+            data.train,
+            plain_config,
+            (self.low, self.pitches),
+            data.training,
+            device,
+        )?;
+        let plain_predicted = |rolls: &FrameRolls, frames: usize| {
+            let mut pieces = Vec::new();
+            let mut count = 0;
+            for piece in &rolls.pieces {
+                if count >= frames {
+                    break;
+                }
+                count += piece.len();
+                pieces.push(piece.clone());
+            }
+            super::rbm::predict_pieces(&plain, window, self.pitches, &pieces, device)
+        };
+        let plain_threshold =
+            frame_accuracy::best_threshold(&plain_predicted(&train, train_t.len()), &train_t);
+        let plain_frames = FrameScores {
+            frame_accuracy: frame_accuracy::accuracy(
+                &plain_predicted(&held, usize::MAX),
+                &held_t,
+                plain_threshold,
+            ),
+            nll_per_frame: None,
+            threshold: plain_threshold,
+            frames: held_t.len(),
+        };
+
         progress(0.3, "sampling");
         let steps = 4 * 16;
         let samples: Vec<Excerpt> = (0..options.samples)
@@ -612,9 +654,13 @@ impl super::Trained for TrainedRnnRbm {
                 Excerpt::cut(&Excerpt::all_notes(&score), 0, steps)
             })
             .collect();
-        Ok(
+        let mut evaluated =
             crate::measures::polyphonic_case(data, samples, steps, options, progress)
-                .with_frames(model_frames, bernoulli),
-        )
+                .with_frames(model_frames, bernoulli);
+        evaluated.baselines.rbm = Some(crate::measures::Scores {
+            frames: Some(plain_frames),
+            ..Default::default()
+        });
+        Ok(evaluated)
     }
 }

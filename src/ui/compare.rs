@@ -268,16 +268,20 @@ impl CompareView {
             match column {
                 Column::Run => 0.0,
                 Column::Nll => report
+                    .measures
                     .predictive
                     .map_or(f64::NEG_INFINITY, |p| -p.nll_per_step),
                 Column::Onset => report
+                    .measures
                     .predictive
                     .map_or(f64::NEG_INFINITY, |p| p.onset_accuracy),
                 Column::Overlap => report
+                    .measures
                     .samples
                     .as_ref()
                     .map_or(f64::NEG_INFINITY, |s| s.overlap_mean),
                 Column::Copies => report
+                    .measures
                     .samples
                     .as_ref()
                     .map_or(f64::NEG_INFINITY, |s| -s.nearest_copy_rate),
@@ -363,12 +367,12 @@ fn table(
                     match report {
                         Some(report) => {
                             let p = [
-                                report.predictive,
+                                report.measures.predictive,
                                 report.baselines.unigram.predictive,
                                 report.baselines.markov.predictive,
                             ];
                             let s = [
-                                report.samples.as_ref(),
+                                report.measures.samples.as_ref(),
                                 report.baselines.unigram.samples.as_ref(),
                                 report.baselines.markov.samples.as_ref(),
                             ];
@@ -456,7 +460,7 @@ fn overlap_chart(ui: &mut Ui, rows: &[(&RunSummary, Option<&Report>)]) {
     let measured: Vec<(&RunSummary, &Report)> = rows
         .iter()
         .filter_map(|(run, report)| report.map(|r| (*run, r)))
-        .filter(|(_, r)| r.samples.is_some())
+        .filter(|(_, r)| r.measures.samples.is_some())
         .collect();
     if measured.is_empty() {
         return;
@@ -479,7 +483,7 @@ fn overlap_chart(ui: &mut Ui, rows: &[(&RunSummary, Option<&Report>)]) {
         })
         .show(ui, |plot| {
             for (i, (run, report)) in measured.iter().enumerate() {
-                let Some(samples) = &report.samples else {
+                let Some(samples) = &report.measures.samples else {
                     continue;
                 };
                 // Melody models have no polyphony overlap: no bar there.

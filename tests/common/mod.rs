@@ -139,7 +139,7 @@ pub fn predictive(
     report: &muselab::evaluation::Report,
 ) -> [muselab::evaluation::predictive::Predictive; 3] {
     let all = [
-        report.predictive.expect("model predicts"),
+        report.measures.predictive.expect("model predicts"),
         report.baselines.unigram.predictive.expect("unigram"),
         report.baselines.markov.predictive.expect("markov"),
     ];
