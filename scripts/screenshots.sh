@@ -8,6 +8,7 @@
 #   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
 #   latent-map-grid.png     the same map in grid mode
 #   rbm-gibbs.png           an RBM's Gibbs chain harmonising a chorale's soprano (trains one)
+#   rnn-rbm-heat.png        an RNN-RBM continuing a chorale's first 2 bars, with its heat map (trains one)
 #   crbm-constraints.png    a C-RBM sampled under a chorale's structure, C major and 4/4 (trains one)
 #   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
 #                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
@@ -63,6 +64,11 @@ if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rbm-gibbs "* ]]; then
   "$BIN" train rbm --device cpu --out "$MODELS" >/dev/null
   RBM="$(ls -d "$MODELS"/rbm/*/ | head -1)"
   shot rbm-gibbs 9 --gibbs "$RBM" assets/corpora/bach_chorales/bwv10_7.mid
+fi
+if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rnn-rbm-heat "* ]]; then
+  "$BIN" train rnn-rbm --device cpu --out "$MODELS" >/dev/null
+  RNNRBM="$(ls -d "$MODELS"/rnn-rbm/*/ | head -1)"
+  shot rnn-rbm-heat 9 --gibbs "$RNNRBM" assets/corpora/bach_chorales/bwv10_7.mid
 fi
 if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" crbm-constraints "* ]]; then
   "$BIN" train crbm --device cpu --out "$MODELS" >/dev/null

@@ -1,8 +1,9 @@
-//! A trained RBM's or C-RBM's Gibbs chain off the UI thread, paced so that it can be watched.
-//! The RBM writes frame after frame (`models::rbm::chain`) and every Gibbs step is reported —
-//! the units' probabilities, the sampled frame, the clamped units and the free energy; the
-//! C-RBM samples its whole roll under constraints (`models::crbm::generate_watched`) and every
-//! round is reported with its temperature and the three constraint costs.
+//! A trained Boltzmann machine's Gibbs chain off the UI thread, paced so that it can be
+//! watched. The RBM (`models::rbm::chain`) and the RNN-RBM (`models::rnn_rbm::generate_watched`)
+//! write frame after frame and every Gibbs step is reported — the units' probabilities, the
+//! sampled frame, the clamped units and the free energy; the C-RBM samples its whole roll under
+//! constraints (`models::crbm::generate_watched`) and every round is reported with its
+//! temperature and the three constraint costs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,8 +33,15 @@ pub struct ChainOptions {
     pub steps: usize,
     /// Divides the energies: above 1 the chain wanders, below 1 it settles.
     pub temperature: f64,
-    /// A melody to clamp (Boltzmann harmonisation): the chain writes as many frames as it has.
+    /// The open piece: for the RBM a melody to clamp (Boltzmann harmonisation: the chain
+    /// writes as many frames as it has), for the RNN-RBM the opening to continue
+    /// (`prime_bars` bars of it), for the C-RBM the template.
     pub melody: Option<Score>,
+    /// Bars of the open piece that prime an RNN-RBM.
+    pub prime_bars: usize,
+    /// Cells painted on the roll: per frame, per pitch from the machine's lowest, pinned on,
+    /// off, or free (the RBM and RNN-RBM hold them; over a melody's pins they win).
+    pub pins: Vec<Vec<Option<bool>>>,
     /// Pace of the animation (the chain is faster than the eye).
     pub steps_per_second: f64,
     /// The C-RBM's key ("C", "Am"…).
@@ -164,7 +172,7 @@ pub fn load_rbm(
         (config.hyperparameters, config.vocabulary)
     else {
         return Err(format!(
-            "{}: a {} run has no Gibbs chain to watch; choose an rbm or crbm run",
+            "{}: a {} run has no Gibbs chain to watch; choose an rbm, rnn-rbm or crbm run",
             run.display(),
             config.model.id()
         ));
@@ -184,8 +192,10 @@ fn write(
 ) -> Result<Score, String> {
     let (config, _) = checkpoint::read(run, None).map_err(|e| e.to_string())?;
     config.check()?;
-    if config.model == ModelKind::Crbm {
-        return write_constrained(run, config, options, stop, send);
+    match config.model {
+        ModelKind::Crbm => return write_constrained(run, config, options, stop, send),
+        ModelKind::RnnRbm => return write_recurrent(run, config, options, stop, send),
+        _ => {}
     }
     let device = Device::flex();
     let (machine, config, low, pitches) = load_rbm(run, config, &device)?;
@@ -198,6 +208,10 @@ fn write(
         None => (None, 0),
     };
     let frames = melody.as_ref().map_or(options.frames.max(1), Vec::len);
+    let melody_pins = melody
+        .as_deref()
+        .map_or_else(Vec::new, |m| rbm::melody_pins(m, low, pitches));
+    let pins = over(melody_pins, &options.pins);
     send(ChainEvent::Started {
         low,
         pitches,
@@ -205,33 +219,18 @@ fn write(
         similarity: None,
         features: machine.features(FEATURES),
     });
-    let pause = Duration::from_secs_f64(1.0 / options.steps_per_second.clamp(1.0, 100_000.0));
     let steps = options.steps.max(1);
+    let mut watch = paced(options, stop, send, |_| steps);
     let mut written = rbm::chain(
         &machine,
         config.window,
-        (low, pitches),
-        melody.as_deref(),
+        pitches,
+        &pins,
         frames,
         (steps, options.temperature),
         options.seed,
         &device,
-        Some(&mut |step: rbm::ChainStep<'_>| {
-            let started = Instant::now();
-            send(ChainEvent::Step {
-                frame: step.frame,
-                step: step.step,
-                probabilities: step.probabilities.to_vec(),
-                state: step.state.to_vec(),
-                clamped: step.clamped.to_vec(),
-                free_energy: step.free_energy,
-            });
-            if step.step + 1 == steps {
-                send(ChainEvent::Frame(step.state.to_vec()));
-            }
-            std::thread::sleep(pause.saturating_sub(started.elapsed()));
-            !stop.load(Ordering::SeqCst)
-        }),
+        Some(&mut watch),
     );
     Ok(match (&options.melody, &melody) {
         (Some(score), Some(frames)) => {
@@ -240,6 +239,108 @@ fn write(
         }
         _ => rbm::frames_to_score("rbm chain", &written, low, grid),
     })
+}
+
+/// `painted` pins laid over `base` ones (a painted cell wins; frames of either kind kept).
+fn over(mut base: Vec<Vec<Option<bool>>>, painted: &[Vec<Option<bool>>]) -> Vec<Vec<Option<bool>>> {
+    if base.len() < painted.len() {
+        base.resize(painted.len(), Vec::new());
+    }
+    for (row, paint) in base.iter_mut().zip(painted) {
+        if row.len() < paint.len() {
+            row.resize(paint.len(), None);
+        }
+        for (cell, &pin) in row.iter_mut().zip(paint) {
+            if pin.is_some() {
+                *cell = pin;
+            }
+        }
+    }
+    base
+}
+
+/// A watcher for a frame-by-frame chain: reports every step (and each frame once its last
+/// step, `steps_of(frame)`, is done), sleeps to the chosen pace, and stops when asked.
+fn paced<'a>(
+    options: &ChainOptions,
+    stop: &'a AtomicBool,
+    send: &'a dyn Fn(ChainEvent),
+    steps_of: impl Fn(usize) -> usize + 'a,
+) -> impl FnMut(rbm::ChainStep<'_>) -> bool + 'a {
+    let pause = Duration::from_secs_f64(1.0 / options.steps_per_second.clamp(1.0, 100_000.0));
+    move |step: rbm::ChainStep<'_>| {
+        let started = Instant::now();
+        send(ChainEvent::Step {
+            frame: step.frame,
+            step: step.step,
+            probabilities: step.probabilities.to_vec(),
+            state: step.state.to_vec(),
+            clamped: step.clamped.to_vec(),
+            free_energy: step.free_energy,
+        });
+        if step.step + 1 == steps_of(step.frame) {
+            send(ChainEvent::Frame(step.state.to_vec()));
+        }
+        std::thread::sleep(pause.saturating_sub(started.elapsed()));
+        !stop.load(Ordering::SeqCst)
+    }
+}
+
+/// The RNN-RBM's chain: the open piece's opening bars (if given) prime the recurrence, then
+/// each new frame is sampled under the biases its predecessors set.
+fn write_recurrent(
+    run: &std::path::Path,
+    config: RunConfig,
+    options: &ChainOptions,
+    stop: &AtomicBool,
+    send: &dyn Fn(ChainEvent),
+) -> Result<Score, String> {
+    use crate::models::rnn_rbm::{self, RnnRbm};
+    let device = Device::flex();
+    let (ModelConfig::RnnRbm(c), Vocabulary::Roll { low, pitches, .. }) =
+        (config.hyperparameters, config.vocabulary)
+    else {
+        return Err(crate::models::missing_vocabulary(run));
+    };
+    let machine = crate::models::load_module(
+        RnnRbm::new(pitches, c.hidden, c.recurrent, &device),
+        &run.join(checkpoint::MODEL_FILE),
+    )?;
+    let prime = options.melody.as_ref().map_or_else(Vec::new, |score| {
+        rnn_rbm::prime_frames(score, &c, (low, pitches), options.prime_bars)
+    });
+    let frames = options.frames.max(prime.len() + 1);
+    send(ChainEvent::Started {
+        low,
+        pitches,
+        frames,
+        similarity: None,
+        features: machine.features(FEATURES),
+    });
+    let (steps, primed) = (options.steps.max(1), prime.len());
+    let mut watch = paced(
+        options,
+        stop,
+        send,
+        |frame| {
+            if frame < primed { 1 } else { steps }
+        },
+    );
+    let written = rnn_rbm::generate_watched(
+        &machine,
+        (steps, options.temperature),
+        pitches,
+        (frames, &prime, &options.pins),
+        options.seed,
+        &device,
+        Some(&mut watch),
+    );
+    Ok(rbm::frames_to_score(
+        "rnn-rbm chain",
+        &written,
+        low,
+        c.grid.clamp(1, 4),
+    ))
 }
 
 /// The C-RBM's constrained chain over a whole roll: the open piece (if given) is the template,

@@ -142,3 +142,69 @@ fn evaluation_sets_the_rnn_rbm_beside_independent_pitches_and_a_plain_rbm() {
     assert_eq!(back, report);
     let _ = std::fs::remove_dir_all(&models);
 }
+
+/// Painted pins hold in every step of every new frame (a watcher sees them clamped), primed
+/// frames are copied and reported once each, all units clamped, and a stop ends the chain.
+#[test]
+fn pinned_cells_hold_and_primed_frames_are_copied_while_watched() {
+    let device = Device::flex();
+    device.seed(13);
+    let model = RnnRbm::with_recurrent_scale(8, 6, 5, 0.5, &device);
+    let prime: Vec<Vec<f32>> = vec![vec![0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0]; 2];
+    let mut pins = vec![vec![None; 8]; 6];
+    for frame in &mut pins[2..] {
+        frame[0] = Some(true);
+        frame[7] = Some(false);
+    }
+    let mut seen = Vec::new();
+    let mut watch = |step: muselab::models::rbm::ChainStep<'_>| {
+        seen.push((
+            step.frame,
+            step.step,
+            step.state.to_vec(),
+            step.clamped.to_vec(),
+        ));
+        true
+    };
+    let frames = rnn_rbm::generate_watched(
+        &model,
+        (4, 1.5),
+        8,
+        (6, &prime, &pins),
+        3,
+        &device,
+        Some(&mut watch),
+    );
+    assert_eq!(frames.len(), 6);
+    assert_eq!(frames[..2], prime[..]);
+    // 2 primed frames once each, 4 new frames 4 steps each.
+    assert_eq!(seen.len(), 2 + 4 * 4);
+    for (frame, step, state, clamped) in &seen {
+        if *frame < 2 {
+            assert_eq!((*step, state), (0, &prime[*frame]));
+            assert!(clamped.iter().all(|&c| c));
+        } else {
+            assert_eq!(
+                (state[0], state[7]),
+                (1.0, 0.0),
+                "frame {frame} step {step}"
+            );
+            assert_eq!(clamped.iter().filter(|&&c| c).count(), 2);
+        }
+    }
+    let mut steps = 0;
+    let mut stop_early = |_: muselab::models::rbm::ChainStep<'_>| {
+        steps += 1;
+        steps < 5
+    };
+    let stopped = rnn_rbm::generate_watched(
+        &model,
+        (4, 1.0),
+        8,
+        (6, &prime, &pins),
+        3,
+        &device,
+        Some(&mut stop_early),
+    );
+    assert_eq!((steps, stopped.len()), (5, 2));
+}

@@ -749,3 +749,79 @@ fn watch_a_constrained_crbm_chain() {
     );
     harness.get_by_label_contains("in 12 constrained rounds");
 }
+
+/// An RNN-RBM in the Gibbs chain view continues the open chorale: its first bar primes the
+/// recurrence (copied, all clamped), the heat map holds each written frame's probabilities,
+/// and a cell pinned on the roll holds in the next chain.
+#[test]
+fn an_rnn_rbm_chain_continues_the_open_piece_and_keeps_painted_pins() {
+    let app = new_app("rnn-rbm-chain");
+    let models = app.dashboard.models_dir.clone();
+    let run = one_small_epoch(
+        muselab::models::ModelKind::RnnRbm,
+        &models,
+        (4, 2),
+        &[("hidden", "16"), ("recurrent", "8"), ("cd_steps", "2")],
+    );
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness
+        .state_mut()
+        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
+    step_until(&mut harness, "the chorale", |app| app.score.is_some());
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+    harness.get_by_label("Gibbs chain").click();
+    {
+        let gibbs = &mut harness.state_mut().gibbs;
+        gibbs.selected = Some(run);
+        gibbs.settings.frames = 10;
+        gibbs.settings.steps = 3;
+        gibbs.settings.prime_bars = 1;
+        gibbs.settings.speed = 100_000.0;
+        gibbs.settings.clamp_melody = true;
+        gibbs.settings.heat_map = true;
+    }
+    harness.run_steps(2);
+    harness.get_by_label("continue the open piece");
+    harness.get_by_label("Run chain").click();
+    step_until(&mut harness, "the chain to finish", |app| {
+        app.gibbs.result.is_some()
+    });
+    let gibbs = &harness.state().gibbs;
+    // One bar of quarter notes primes (4 frames, one step each), 6 new frames of 3 steps.
+    assert_eq!(gibbs.frames.len(), 10);
+    assert_eq!(gibbs.energies.len(), 4 + 6 * 3);
+    assert_eq!(gibbs.heat.len(), 10);
+    assert!(gibbs.heat.iter().flatten().all(|p| (0.0..=1.0).contains(p)));
+    harness.get_by_label_contains("wrote 10 frames");
+
+    // Pin the lowest pitch on in frame 6 and off everywhere in frame 7, and run again.
+    let pitches = harness.state().gibbs.frames[0].len();
+    {
+        let gibbs = &mut harness.state_mut().gibbs;
+        gibbs.toggle_pin(6, 0, pitches, true);
+        for row in 0..pitches {
+            gibbs.toggle_pin(7, row, pitches, true);
+            gibbs.toggle_pin(7, row, pitches, true);
+        }
+        gibbs.settings.seed = 2;
+    }
+    harness.run_steps(2);
+    harness.get_by_label(&format!("Clear {} pins", pitches + 1));
+    harness.get_by_label("Run chain").click();
+    harness.step();
+    assert!(
+        harness.state().gibbs.result.is_none(),
+        "a new chain started"
+    );
+    step_until(&mut harness, "the pinned chain", |app| {
+        app.gibbs.result.is_some()
+    });
+    let frames = &harness.state().gibbs.frames;
+    assert_eq!(frames[6][0], 1.0);
+    assert!(frames[7].iter().all(|&v| v == 0.0), "{:?}", frames[7]);
+}

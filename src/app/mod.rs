@@ -358,8 +358,11 @@ impl MuseApp {
         }
         if let Some(run) = self.pending_gibbs.take() {
             self.settings.view = View::Gibbs;
-            self.gibbs.selected = Some(run);
             self.gibbs.settings.clamp_melody = self.score.is_some();
+            // An RNN-RBM's conditional probabilities, frame by frame, are what its chain shows.
+            self.gibbs.settings.heat_map =
+                crate::ui::gibbs_view::kind_of(&run) == crate::models::ModelKind::RnnRbm;
+            self.gibbs.selected = Some(run);
             let melody = self.score.clone();
             self.gibbs.start(ctx, melody.as_deref());
         }

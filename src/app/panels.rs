@@ -274,8 +274,7 @@ pub(super) fn compare(app: &mut MuseApp, ui: &mut Ui) {
     }
 }
 
-/// The latent map.
-/// The Gibbs chain of an RBM run.
+/// The Gibbs chain of a Boltzmann machine's run.
 pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
     use crate::ui::gibbs_view::GibbsAction;
     let runs: Vec<PathBuf> = app
@@ -285,7 +284,9 @@ pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
         .filter(|r| {
             matches!(
                 r.model,
-                crate::models::ModelKind::Rbm | crate::models::ModelKind::Crbm
+                crate::models::ModelKind::Rbm
+                    | crate::models::ModelKind::RnnRbm
+                    | crate::models::ModelKind::Crbm
             )
         })
         .map(|r| r.dir.clone())
@@ -302,6 +303,7 @@ pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
     }
 }
 
+/// The latent map.
 pub(super) fn latent_map(app: &mut MuseApp, ui: &mut Ui) {
     use crate::ui::latent_map::MapAction;
     let runs: Vec<PathBuf> = app

@@ -150,16 +150,7 @@ impl Rbm {
     /// What the `count` hidden units with the largest weights detect: each unit's weights as a
     /// window of frames (`window` frames of `pitches` values, frame-major, as the visible layer).
     pub fn features(&self, count: usize) -> Vec<Vec<f32>> {
-        let (weights, _, hidden_bias) = self.host();
-        let mut units: Vec<(f64, usize)> = (0..hidden_bias.len())
-            .map(|j| (weights.iter().map(|row| row[j] * row[j]).sum::<f64>(), j))
-            .collect();
-        units.sort_by(|a, b| b.0.total_cmp(&a.0));
-        units
-            .into_iter()
-            .take(count)
-            .map(|(_, j)| weights.iter().map(|row| row[j] as f32).collect())
-            .collect()
+        strongest_units(self.weight.val(), count)
     }
 
     /// The parameters on the host: weights row by row (one row per visible unit), visible and
@@ -184,6 +175,22 @@ impl Rbm {
             to_vec(self.hidden_bias.val().inner()),
         )
     }
+}
+
+/// The weights `[visible, hidden]` of the `count` hidden units with the largest weights (by
+/// squared norm), one vector of visible weights per unit.
+pub fn strongest_units(weights: Tensor<2>, count: usize) -> Vec<Vec<f32>> {
+    let weights = rows(weights.inner());
+    let hidden = weights.first().map_or(0, Vec::len);
+    let mut units: Vec<(f32, usize)> = (0..hidden)
+        .map(|j| (weights.iter().map(|row| row[j] * row[j]).sum::<f32>(), j))
+        .collect();
+    units.sort_by(|a, b| b.0.total_cmp(&a.0));
+    units
+        .into_iter()
+        .take(count)
+        .map(|(_, j)| weights.iter().map(|row| row[j]).collect())
+        .collect()
 }
 
 /// Draws each cell on with its probability, from `rng` (so a seed gives the same chain).
@@ -401,18 +408,42 @@ pub struct ChainStep<'a> {
     pub free_energy: f64,
 }
 
+/// Cells pinned while a chain writes: per frame, per pitch of the frame (from the lowest),
+/// `Some(on)` or free; frames and pitches past the ends are free.
+pub type Pins = [Vec<Option<bool>>];
+
+/// A melody (one pitch or a rest per frame) as pins: its pitch on and every pitch above it off
+/// (it stays the top voice); rests and pitches outside the range pin nothing.
+pub fn melody_pins(melody: &[Option<u8>], low: u8, pitches: usize) -> Vec<Vec<Option<bool>>> {
+    melody
+        .iter()
+        .map(|pitch| {
+            let mut row = vec![None; pitches];
+            if let Some(r) = pitch
+                .and_then(|p| p.checked_sub(low))
+                .map(usize::from)
+                .filter(|&r| r < pitches)
+            {
+                row[r] = Some(true);
+                row[r + 1..].fill(Some(false));
+            }
+            row
+        })
+        .collect()
+}
+
 /// Writes `frames` frames with a Gibbs chain, frame after frame: the frames before the new one
 /// in the window are clamped to what was written (before the piece starts they are free), and
-/// with a `melody` (one pitch or a rest per frame, in the model's key) so is its pitch on and
-/// every pitch above it off. Each frame gets `steps` rounds from a random start; `temperature`
-/// divides the energies (above 1 the chain wanders, below 1 it settles). `watch` sees every
-/// step, when given, and stops the chain by returning false.
+/// so are the new frame's `pins` (a melody's, [`melody_pins`], or cells a user painted). Each
+/// frame gets `steps` rounds from a random start; `temperature` divides the energies (above 1
+/// the chain wanders, below 1 it settles). `watch` sees every step, when given, and stops the
+/// chain by returning false.
 #[allow(clippy::too_many_arguments)]
 pub fn chain(
     rbm: &Rbm,
     window: usize,
-    (low, pitches): (u8, usize),
-    melody: Option<&[Option<u8>]>,
+    pitches: usize,
+    pins: &Pins,
     frames: usize,
     (steps, temperature): (usize, f64),
     seed: u64,
@@ -435,14 +466,11 @@ pub fn chain(
             mask[k * pitches..(k + 1) * pitches].fill(1.0);
             values[k * pitches..(k + 1) * pitches].copy_from_slice(frame);
         }
-        let pitch = melody.and_then(|m| m.get(t).copied().flatten());
-        if let Some(row) = pitch
-            .and_then(|p| p.checked_sub(low))
-            .map(usize::from)
-            .filter(|&r| r < pitches)
-        {
-            mask[last + row..].fill(1.0);
-            values[last + row] = 1.0;
+        for (row, pin) in pins.get(t).into_iter().flatten().take(pitches).enumerate() {
+            if let Some(on) = pin {
+                mask[last + row] = 1.0;
+                values[last + row] = f32::from(u8::from(*on));
+            }
         }
         let clamped: Vec<bool> = mask[last..].iter().map(|&m| m > 0.5).collect();
         let start: Vec<f32> = mask
@@ -499,8 +527,8 @@ pub fn generate_frames(
     chain(
         rbm,
         config.window,
-        (0, pitches),
-        None,
+        pitches,
+        &[],
         frames,
         (config.gibbs_steps, 1.0),
         seed,
@@ -523,8 +551,8 @@ pub fn harmonize_frames(
     let mut out = chain(
         rbm,
         config.window,
-        (low, pitches),
-        Some(melody),
+        pitches,
+        &melody_pins(melody, low, pitches),
         melody.len(),
         (config.gibbs_steps, 1.0),
         seed,

@@ -143,6 +143,12 @@ impl RnnRbm {
         self
     }
 
+    /// What the `count` hidden units of the frame RBM with the largest weights detect (their
+    /// weights, one per pitch).
+    pub fn features(&self, count: usize) -> Vec<Vec<f32>> {
+        super::rbm::strongest_units(self.weights.val(), count)
+    }
+
     fn recurrent(&self) -> usize {
         self.u_bias.val().dims()[0]
     }
@@ -244,6 +250,26 @@ impl RnnRbm {
     }
 }
 
+/// The opening `bars` bars of `score` (all its voices; at least one bar) as frames of a model
+/// of `config` over `range` (lowest pitch, pitch count), moved to C when the model was.
+pub fn prime_frames(
+    score: &Score,
+    config: &RnnRbmConfig,
+    range: (u8, usize),
+    bars: usize,
+) -> Vec<Vec<f32>> {
+    let grid = config.grid.clamp(1, 4);
+    let rolls = FrameRolls::from_scores(
+        std::slice::from_ref(score),
+        grid as u16,
+        config.to_c > 0,
+        Some(range),
+    );
+    let mut frames = rolls.pieces.into_iter().next().unwrap_or_default();
+    frames.truncate(bars.max(1) * 4 * grid);
+    frames
+}
+
 /// Writes `frames` frames, the first ones copied from `prime`: the recurrence runs forward and
 /// each new frame is sampled by `gibbs_steps` Gibbs rounds from zeros under its biases.
 pub fn generate_frames(
@@ -255,20 +281,103 @@ pub fn generate_frames(
     seed: u64,
     device: &Device,
 ) -> Vec<Vec<f32>> {
+    generate_watched(
+        model,
+        (gibbs_steps, 1.0),
+        pitches,
+        (frames, prime, &[]),
+        seed,
+        device,
+        None,
+    )
+}
+
+/// [`generate_frames`] at a `temperature` (it divides the energies) with `pins` held in each
+/// new frame (cells a user painted, `rbm::Pins`). `watch` sees every Gibbs step of every new
+/// frame, and one step for each primed frame (all its units clamped, its probabilities the
+/// mean-field prediction from the frames before it); it stops the chain by returning false.
+pub fn generate_watched(
+    model: &RnnRbm,
+    (gibbs_steps, temperature): (usize, f64),
+    pitches: usize,
+    (frames, prime, pins): (usize, &[Vec<f32>], &super::rbm::Pins),
+    seed: u64,
+    device: &Device,
+    mut watch: Option<&mut dyn FnMut(super::rbm::ChainStep<'_>) -> bool>,
+) -> Vec<Vec<f32>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let temperature = temperature.max(0.05);
+    let tensor = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, pitches]), device);
     let mut u = Tensor::<2>::zeros([1, model.recurrent()], device);
     let mut out = Vec::with_capacity(frames);
     for t in 0..frames {
         let (bv, bh) = model.biases(u.clone());
         let frame = match prime.get(t) {
-            Some(frame) => frame.clone(),
+            Some(frame) => {
+                if let Some(watch) = watch.as_mut() {
+                    let v = tensor(frame.clone());
+                    let free_energy = super::scalar(model.free_energy(v, bv.clone(), bh.clone()));
+                    let probabilities = rows(model.predict(bv, bh)).remove(0);
+                    let step = super::rbm::ChainStep {
+                        frame: t,
+                        step: 0,
+                        probabilities: &probabilities,
+                        state: frame,
+                        clamped: &vec![true; pitches],
+                        free_energy,
+                    };
+                    if !watch(step) {
+                        return out;
+                    }
+                }
+                frame.clone()
+            }
             None => {
-                let zeros = Tensor::<2>::zeros([1, pitches], device);
-                rows(model.gibbs(zeros, &bv, &bh, gibbs_steps, &mut rng)).remove(0)
+                let row = pins.get(t);
+                let pinned = |p: usize| row.and_then(|r| r.get(p)).copied().flatten();
+                let clamped: Vec<bool> = (0..pitches).map(|p| pinned(p).is_some()).collect();
+                let clamp = clamped.iter().any(|&c| c).then(|| {
+                    let mask = clamped.iter().map(|&c| f32::from(u8::from(c))).collect();
+                    let values = (0..pitches)
+                        .map(|p| f32::from(u8::from(pinned(p) == Some(true))))
+                        .collect();
+                    (tensor(mask), tensor(values))
+                });
+                let mut v = Tensor::<2>::zeros([1, pitches], device);
+                for step in 0..gibbs_steps.max(1) {
+                    let h = bernoulli(
+                        sigmoid((v.matmul(model.weights.val()) + bh.clone()) / temperature),
+                        &mut rng,
+                    );
+                    let p = sigmoid(
+                        (h.matmul(model.weights.val().transpose()) + bv.clone()) / temperature,
+                    );
+                    v = bernoulli(p.clone(), &mut rng);
+                    if let Some((mask, values)) = &clamp {
+                        v = v.clone() - v * mask.clone() + values.clone() * mask.clone();
+                    }
+                    if let Some(watch) = watch.as_mut() {
+                        let state = rows(v.clone()).remove(0);
+                        let probabilities = rows(p).remove(0);
+                        let free_energy =
+                            super::scalar(model.free_energy(v.clone(), bv.clone(), bh.clone()));
+                        let go_on = watch(super::rbm::ChainStep {
+                            frame: t,
+                            step,
+                            probabilities: &probabilities,
+                            state: &state,
+                            clamped: &clamped,
+                            free_energy,
+                        });
+                        if !go_on {
+                            return out;
+                        }
+                    }
+                }
+                rows(v).remove(0)
             }
         };
-        let v = Tensor::<2>::from_data(TensorData::new(frame.clone(), [1, pitches]), device);
-        u = model.step(v, u);
+        u = model.step(tensor(frame.clone()), u);
         out.push(frame);
     }
     out
@@ -526,20 +635,14 @@ impl super::Trained for TrainedRnnRbm {
     /// (`prime_bars`, all its voices).
     fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
         let grid = self.config.grid.clamp(1, 4);
-        let prime = match &options.melody {
-            Some(score) => {
-                let rolls = FrameRolls::from_scores(
-                    std::slice::from_ref(score),
-                    grid as u16,
-                    self.config.to_c > 0,
-                    Some((self.low, self.pitches)),
-                );
-                let mut frames = rolls.pieces.into_iter().next().unwrap_or_default();
-                frames.truncate(options.prime_bars.max(1) * 4 * grid);
-                frames
-            }
-            None => Vec::new(),
-        };
+        let prime = options.melody.as_ref().map_or_else(Vec::new, |score| {
+            prime_frames(
+                score,
+                &self.config,
+                (self.low, self.pitches),
+                options.prime_bars,
+            )
+        });
         let frames = generate_frames(
             &self.model,
             options.gibbs_steps.unwrap_or(self.config.gibbs_steps),

@@ -1,10 +1,12 @@
-//! The Gibbs chain of a trained RBM, animated: the frames written so far on a piano roll, the
-//! frame being written shaded by each pitch's probability with the sampled notes on top (and
-//! the clamped melody in its own colour when harmonising the open piece), the step count, and
-//! the free energy of every step. For a C-RBM, the whole roll as the constrained chain samples
-//! it, the template's self-similarity matrix, key and constraint weights as controls, and the
-//! three constraint costs and the annealing temperature per round. The chain runs on its own
-//! thread (`gibbs_worker`).
+//! The Gibbs chain of a trained Boltzmann machine, animated: the frames written so far on a
+//! piano roll, the frame being written shaded by each pitch's probability with the sampled
+//! notes on top (and the clamped melody in its own colour when harmonising the open piece), the
+//! step count, and the free energy of every step; optionally a heat map of every written
+//! frame's probabilities. Cells clicked on the roll are pinned on or off for the next chain.
+//! An RNN-RBM continues the open piece's opening bars. For a C-RBM, the whole roll as the
+//! constrained chain samples it, the template's self-similarity matrix, key and constraint
+//! weights as controls, and the three constraint costs and the annealing temperature per
+//! round. The chain runs on its own thread (`gibbs_worker`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use egui_plot::{Line, Plot, PlotPoints};
 
 use super::theme;
 use crate::gibbs_worker::{ChainEvent, ChainOptions, GibbsChain};
+use crate::models::ModelKind;
 use crate::music::Score;
 
 /// The chain's settings (kept while the app runs).
@@ -31,9 +34,13 @@ pub struct GibbsSettings {
     pub temperature: f64,
     /// Steps shown per second.
     pub speed: f64,
-    /// Clamp the open piece's melody (harmonise it); for a C-RBM, use the open piece as the
-    /// template.
+    /// Clamp the open piece's melody (harmonise it); for an RNN-RBM, continue its opening; for
+    /// a C-RBM, use it as the template.
     pub clamp_melody: bool,
+    /// Bars of the open piece that prime an RNN-RBM.
+    pub prime_bars: usize,
+    /// Shade the written frames by their probabilities.
+    pub heat_map: bool,
     /// The C-RBM's key.
     pub key: String,
     /// The C-RBM's constraint weights: self-similarity, key, meter.
@@ -50,6 +57,8 @@ impl Default for GibbsSettings {
             temperature: 1.0,
             speed: 200.0,
             clamp_melody: false,
+            prime_bars: 2,
+            heat_map: false,
             key: "C".into(),
             weights: [1.0, 1.0, 1.0],
         }
@@ -79,6 +88,14 @@ pub struct GibbsView {
     pub frames: Vec<Vec<f32>>,
     /// Per written frame, its clamped pitches (drawn in their own colour).
     clamped: Vec<Vec<bool>>,
+    /// Per written frame, each pitch's mean probability over the frame's Gibbs steps.
+    pub heat: Vec<Vec<f32>>,
+    /// Sum of the probabilities of the frame being written, and its steps so far.
+    heat_sum: (Vec<f32>, usize),
+    /// Cells painted on the roll (per frame, per pitch: pinned on, off, or free), and the
+    /// machine's (lowest pitch, pitches) they were painted for.
+    pub pins: Vec<Vec<Option<bool>>>,
+    pins_layout: Option<(u8, usize)>,
     current: Option<Current>,
     /// Free energy of every step so far.
     pub energies: Vec<f64>,
@@ -116,17 +133,25 @@ pub struct Constrained {
     pub progress: (usize, usize),
 }
 
-/// True for a C-RBM run (its folder lies under `crbm/`).
-fn is_crbm(run: &std::path::Path) -> bool {
+/// The model of a run (its folder lies under the model's id); an RBM if unknown.
+pub fn kind_of(run: &std::path::Path) -> ModelKind {
     run.parent()
         .and_then(|p| p.file_name())
-        .is_some_and(|n| n == "crbm")
+        .and_then(|n| ModelKind::from_id(&n.to_string_lossy()))
+        .unwrap_or(ModelKind::Rbm)
+}
+
+/// True for a C-RBM run.
+fn is_crbm(run: &std::path::Path) -> bool {
+    kind_of(run) == ModelKind::Crbm
 }
 
 /// Colour of clamped (pinned) cells.
 const CLAMPED: Color32 = Color32::from_rgb(255, 190, 90);
 /// Colour of written notes and of probability shading.
 const WRITTEN: Color32 = Color32::from_rgb(110, 170, 255);
+/// Colour of the cross on a cell pinned off.
+const PINNED_OFF: Color32 = Color32::from_rgb(230, 80, 80);
 
 impl GibbsView {
     /// True while a chain runs.
@@ -155,6 +180,8 @@ impl GibbsView {
                 .clamp_melody
                 .then(|| melody.cloned())
                 .flatten(),
+            prime_bars: self.settings.prime_bars,
+            pins: self.pins.clone(),
             steps_per_second: self.settings.speed,
             key: self.settings.key.clone(),
             weights: self.settings.weights,
@@ -162,6 +189,8 @@ impl GibbsView {
         self.constrained = is_crbm(&run).then(Constrained::default);
         self.frames.clear();
         self.clamped.clear();
+        self.heat.clear();
+        self.heat_sum = (Vec::new(), 0);
         self.energies.clear();
         self.current = None;
         self.result = None;
@@ -188,6 +217,10 @@ impl GibbsView {
                 } => {
                     self.features = features;
                     self.layout = Some((low, pitches, frames));
+                    if self.pins_layout != Some((low, pitches)) {
+                        self.pins.clear();
+                        self.pins_layout = Some((low, pitches));
+                    }
                     self.status = "running".into();
                     if let Some(c) = &mut self.constrained {
                         c.similarity = similarity;
@@ -215,6 +248,14 @@ impl GibbsView {
                     free_energy,
                 } => {
                     self.energies.push(free_energy);
+                    let (sum, count) = &mut self.heat_sum;
+                    if sum.len() != probabilities.len() {
+                        *sum = vec![0.0; probabilities.len()];
+                    }
+                    sum.iter_mut()
+                        .zip(&probabilities)
+                        .for_each(|(s, p)| *s += p);
+                    *count += 1;
                     self.current = Some(Current {
                         frame,
                         step,
@@ -231,6 +272,9 @@ impl GibbsView {
                         .unwrap_or_default();
                     self.frames.push(frame);
                     self.clamped.push(clamped);
+                    let (sum, count) = std::mem::take(&mut self.heat_sum);
+                    let n = count.max(1) as f32;
+                    self.heat.push(sum.into_iter().map(|s| s / n).collect());
                 }
                 ChainEvent::Finished(result) => {
                     ended = true;
@@ -278,19 +322,20 @@ impl GibbsView {
                 .selected
                 .as_ref()
                 .and_then(|p| p.file_name())
-                .map_or_else(|| "choose an RBM run".into(), |n| n.to_string_lossy().into_owned());
+                .map_or_else(|| "choose a run".into(), |n| n.to_string_lossy().into_owned());
             egui::ComboBox::from_id_salt("gibbs-run")
                 .selected_text(label)
                 .show_ui(ui, |ui| {
                     for run in runs {
-                        let model = if is_crbm(run) { "crbm" } else { "rbm" };
+                        let model = kind_of(run).id();
                         let name = run.file_name().map_or_else(String::new, |n| {
                             format!("{model} · {}", n.to_string_lossy())
                         });
                         ui.selectable_value(&mut self.selected, Some(run.clone()), name);
                     }
                 });
-            let crbm = self.selected.as_deref().is_some_and(is_crbm);
+            let kind = self.selected.as_deref().map(kind_of);
+            let crbm = kind == Some(ModelKind::Crbm);
             let s = &mut self.settings;
             if crbm {
                 ui.label("rounds");
@@ -318,6 +363,11 @@ impl GibbsView {
                     "the open piece as template",
                     "Impose the open piece's bar-by-bar self-similarity (its repetitions and contrasts) on the chain",
                 )
+            } else if kind == Some(ModelKind::RnnRbm) {
+                (
+                    "continue the open piece",
+                    "Prime the recurrence with the open piece's opening bars (all voices, moved to C as the model was trained), then write on from there",
+                )
             } else {
                 (
                     "clamp the open piece's melody",
@@ -326,6 +376,16 @@ impl GibbsView {
             };
             ui.add_enabled(melody.is_some(), egui::Checkbox::new(&mut s.clamp_melody, label))
                 .on_hover_text(tip);
+            if kind == Some(ModelKind::RnnRbm) {
+                ui.label("bars");
+                ui.add(egui::DragValue::new(&mut s.prime_bars).range(1..=64))
+                    .on_hover_text("Bars of the open piece that prime the RNN-RBM. Valid: 1 to 64");
+            }
+            if !crbm {
+                ui.checkbox(&mut s.heat_map, "heat map").on_hover_text(
+                    "Shade every written frame by each pitch's mean probability over its Gibbs steps: what the machine expected there, given the frames before",
+                );
+            }
             if crbm {
                 ui.label("key");
                 ui.add(egui::TextEdit::singleline(&mut s.key).desired_width(40.0))
@@ -341,7 +401,7 @@ impl GibbsView {
                 }
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if self.is_running() {
                 if ui.button("Stop chain").clicked()
                     && let Some(chain) = &self.chain
@@ -379,10 +439,23 @@ impl GibbsView {
                 _ => String::new(),
             };
             ui.label(RichText::new(format!("{progress}  {}", self.status)).weak());
+            if !self.is_running() && self.constrained.is_none() && self.layout.is_some() {
+                ui.label(
+                    RichText::new("Click a cell to pin it on, twice to pin it off, three times to free it (right-click frees it); the next chain holds the pins.")
+                        .weak(),
+                );
+            }
+            let pinned = self.pins.iter().flatten().filter(|p| p.is_some()).count();
+            if pinned > 0 && ui.button(format!("Clear {pinned} pins")).clicked() {
+                self.pins.clear();
+            }
         });
-        if runs.is_empty() {
+        if runs.is_empty() && self.selected.is_none() {
             ui.label(
-                RichText::new("No RBM runs yet: train one on the Training tab (model rbm).").weak(),
+                RichText::new(
+                    "No Boltzmann machine runs yet: train one on the Training tab (model rbm, rnn-rbm or crbm).",
+                )
+                .weak(),
             );
         }
         let height = (ui.available_height() - 170.0).max(160.0);
@@ -438,24 +511,52 @@ impl GibbsView {
         actions
     }
 
-    /// The frames written so far and the frame being written, as a piano roll.
-    fn roll(&self, ui: &mut Ui, height: f32) {
-        let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::hover());
+    /// The frames written so far and the frame being written, as a piano roll; between chains
+    /// (RBM and RNN-RBM) a click pins a cell for the next one.
+    fn roll(&mut self, ui: &mut Ui, height: f32) {
+        let paintable = !self.is_running() && self.constrained.is_none() && self.layout.is_some();
+        let sense = if paintable {
+            Sense::click()
+        } else {
+            Sense::hover()
+        };
+        let (rect, response) = ui.allocate_exact_size(vec2(ui.available_width(), height), sense);
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 0.0, theme::ROW_WHITE);
         let Some((low, pitches, planned)) = self.layout else {
             return;
         };
+        let written_len = self
+            .constrained
+            .as_ref()
+            .filter(|c| !c.roll.is_empty())
+            .map_or(self.frames.len(), |c| c.roll.len());
+        let columns = planned.max(written_len + 1).max(1);
+        let (w, h) = (
+            rect.width() / columns as f32,
+            rect.height() / pitches.max(1) as f32,
+        );
+        if paintable {
+            let clicked = if response.clicked() {
+                Some(true)
+            } else if response.secondary_clicked() {
+                Some(false)
+            } else {
+                None
+            };
+            if let (Some(primary), Some(pos)) = (clicked, response.interact_pointer_pos()) {
+                let column = ((pos.x - rect.left()) / w).floor().max(0.0) as usize;
+                let row = ((rect.bottom() - pos.y) / h).floor().max(0.0) as usize;
+                if row < pitches {
+                    self.toggle_pin(column, row, pitches, primary);
+                }
+            }
+        }
         let written = self
             .constrained
             .as_ref()
             .filter(|c| !c.roll.is_empty())
             .map_or(&self.frames, |c| &c.roll);
-        let columns = planned.max(written.len() + 1).max(1);
-        let (w, h) = (
-            rect.width() / columns as f32,
-            rect.height() / pitches.max(1) as f32,
-        );
         let cell = |column: usize, row: usize| {
             let x = rect.left() + column as f32 * w;
             let y = rect.bottom() - (row + 1) as f32 * h;
@@ -467,13 +568,27 @@ impl GibbsView {
                 painter.hline(rect.x_range(), y, (1.0, theme::OCTAVE_LINE));
             }
         }
+        let heat_map = self.settings.heat_map && self.constrained.is_none();
         for (column, frame) in written.iter().enumerate() {
             let clamped = self.clamped.get(column);
+            let heat = self.heat.get(column).filter(|_| heat_map);
             for (row, &on) in frame.iter().enumerate() {
+                if let Some(p) = heat.and_then(|h| h.get(row)) {
+                    painter.rect_filled(cell(column, row), 0.0, heat_colour(*p));
+                }
                 if on > 0.5 {
                     let pinned = clamped.and_then(|c| c.get(row)).copied().unwrap_or(false);
                     let colour = if pinned { CLAMPED } else { WRITTEN };
-                    painter.rect_filled(cell(column, row).shrink(0.5), 1.0, colour);
+                    if heat.is_some() {
+                        painter.rect_stroke(
+                            cell(column, row).shrink(0.5),
+                            1.0,
+                            (1.5, colour),
+                            egui::StrokeKind::Inside,
+                        );
+                    } else {
+                        painter.rect_filled(cell(column, row).shrink(0.5), 1.0, colour);
+                    }
                 }
             }
         }
@@ -497,7 +612,46 @@ impl GibbsView {
                 }
             }
         }
+        for (column, frame) in self.pins.iter().enumerate() {
+            for (row, pin) in frame.iter().enumerate() {
+                let r = cell(column, row).shrink(1.0);
+                match pin {
+                    Some(true) => {
+                        painter.rect_stroke(r, 1.0, (2.0, CLAMPED), egui::StrokeKind::Inside);
+                    }
+                    Some(false) => {
+                        let stroke = (1.5, PINNED_OFF);
+                        painter.line_segment([r.left_top(), r.right_bottom()], stroke);
+                        painter.line_segment([r.left_bottom(), r.right_top()], stroke);
+                    }
+                    None => {}
+                }
+            }
+        }
     }
+
+    /// Cycles the pin of a cell (free → on → off → free), or frees it (`primary` false).
+    pub fn toggle_pin(&mut self, column: usize, row: usize, pitches: usize, primary: bool) {
+        if self.pins.len() <= column {
+            self.pins.resize(column + 1, Vec::new());
+        }
+        let frame = &mut self.pins[column];
+        if frame.len() < pitches {
+            frame.resize(pitches, None);
+        }
+        frame[row] = match (primary, frame[row]) {
+            (false, _) => None,
+            (true, None) => Some(true),
+            (true, Some(true)) => Some(false),
+            (true, Some(false)) => None,
+        };
+    }
+}
+
+/// A probability as a heat-map cell: transparent at 0, a warm orange at 1.
+fn heat_colour(p: f32) -> Color32 {
+    let p = p.clamp(0.0, 1.0);
+    Color32::from_rgb(255, (200.0 - 120.0 * p) as u8, 60).gamma_multiply(p.sqrt() * 0.9)
 }
 
 /// A template's bar self-similarity as a square heat map (bright = similar bars).
