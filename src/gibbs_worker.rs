@@ -48,6 +48,8 @@ pub struct ChainOptions {
     pub key: String,
     /// The C-RBM's constraint weights: self-similarity (to `melody` as template), key, meter.
     pub weights: [f64; 3],
+    /// The C-RBM's meter: quarter-note beats a bar.
+    pub beats: usize,
 }
 
 /// What the chain reports.
@@ -364,7 +366,7 @@ fn write_constrained(
         &run.join(checkpoint::MODEL_FILE),
     )?;
     let grid = c.grid.clamp(1, 4);
-    let per_bar = 4 * grid;
+    let per_bar = options.beats.clamp(1, 16) * grid;
     let key = crate::music::key::Key::parse(&options.key)
         .ok_or_else(|| format!("'{}' is not a key (write C, F#, Bb, Am…)", options.key))?;
     let similarity = options
@@ -379,6 +381,7 @@ fn write_constrained(
         self_similarity: similarity.clone(),
         key: Some(key.scale_profile()),
         weights: options.weights,
+        beats: options.beats.clamp(1, 16),
     };
     send(ChainEvent::Started {
         low,

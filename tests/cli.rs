@@ -455,6 +455,7 @@ fn out_of_range_settings_are_refused_with_their_range() {
             "20000",
             "--gibbs-steps must be between 1 and 10000",
         ),
+        ("--meter", "5/4", "--meter: '5/4' is not a meter"),
     ] {
         let generate = muselab()
             .arg("generate")

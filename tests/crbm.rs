@@ -57,6 +57,7 @@ fn constrained_sampling_meets_the_constraints_better_than_free_sampling() {
             .scale_profile(),
         ),
         weights,
+        beats: 4,
     };
     let run = |weights| {
         crbm::generate_frames(
@@ -99,4 +100,41 @@ fn constrained_sampling_meets_the_constraints_better_than_free_sampling() {
             free[i]
         );
     }
+
+    // In 3/4 (bars of 6 frames here) the meter constraint alone lowers the 3/4 meter cost.
+    let waltz = |weights| Constraints {
+        self_similarity: None,
+        beats: 3,
+        ..constraints(weights)
+    };
+    let three = |weights| {
+        crbm::generate_frames(
+            &machine,
+            (low, pitches),
+            8 * 6,
+            6,
+            60,
+            &waltz(weights),
+            5,
+            &device,
+        )
+        .1[2]
+    };
+    let (free, steered) = (three([0.0, 0.0, 0.0]), three([0.0, 0.0, 1.0]));
+    assert!(
+        steered < free,
+        "3/4 meter cost {steered} constrained against {free} free"
+    );
+}
+
+#[test]
+fn meter_profiles_weigh_the_downbeat_most() {
+    assert_eq!(crbm::meter_profile(4, 4), vec![1.0, 0.5, 0.75, 0.5]);
+    assert_eq!(
+        crbm::meter_profile(6, 3),
+        vec![1.0, 0.25, 0.5, 0.25, 0.5, 0.25]
+    );
+    assert_eq!(crbm::meter_profile(2, 2), vec![1.0, 0.5]);
+    assert_eq!(crbm::parse_meter("3/4"), Some(3));
+    assert_eq!(crbm::parse_meter("5/4"), None);
 }

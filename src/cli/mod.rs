@@ -233,6 +233,9 @@ pub struct GenerateArgs {
     /// The C-RBM's constraint weights: self-similarity, key, meter (e.g. 1,1,1).
     #[arg(long, value_name = "S,K,M")]
     pub constraint_weights: Option<String>,
+    /// The meter the C-RBM writes in: 4/4, 3/4 or 2/4 (default 4/4).
+    #[arg(long)]
+    pub meter: Option<String>,
     /// Output: .mid or .wav.
     #[arg(long)]
     pub out: PathBuf,

@@ -183,6 +183,12 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
             args.gibbs_steps.unwrap_or(0)
         ));
     }
+    let beats = match &args.meter {
+        Some(text) => Some(crate::models::crbm::parse_meter(text).ok_or_else(|| {
+            format!("--meter: '{text}' is not a meter the C-RBM knows (write 4/4, 3/4 or 2/4)")
+        })?),
+        None => None,
+    };
     if args.prime_bars > 64 {
         return Err(format!(
             "--prime-bars must be at most 64 (it is {})",
@@ -235,6 +241,7 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
         gibbs_steps: args.gibbs_steps,
         key: args.key.clone(),
         constraint_weights,
+        beats,
     };
     let score = model.generate(&options, compute.device())?;
     let is_wav = args

@@ -29,7 +29,7 @@ pub const CARD: super::card::CardText = super::card::CardText {
     reference: "Lattner, Grachten & Widmer, \"Imposing Higher-Level Structure in Polyphonic Music Generation using Convolutional Restricted Boltzmann Machines and Constraints\" (2016; J. Creative Music Systems 2018)",
     deviations: &[
         (
-            "the meter constraint's target is a fixed 4/4 profile of metric weights",
+            "the meter constraint's target is a fixed profile of metric weights (4/4, 3/4 or 2/4: downbeat strongest)",
             "the paper's target comes from data; a fixed profile needs nothing beyond the checkpoint",
         ),
         (
@@ -248,21 +248,30 @@ pub struct Constraints {
     pub key: Option<[f64; 12]>,
     /// Weights of self-similarity, key and meter.
     pub weights: [f64; 3],
+    /// Quarter-note beats a bar: the meter (4 = 4/4, 3 = 3/4, 2 = 2/4).
+    pub beats: usize,
 }
 
-/// The metric weight of each eighth of a 4/4 bar (downbeat, third beat, other beats, offbeats),
-/// stretched to `per_bar` frames: the meter constraint's target onset profile.
-pub fn meter_profile(per_bar: usize) -> Vec<f32> {
+/// The meters the C-RBM can be steered to, as beats a bar.
+pub const METERS: [(usize, &str); 3] = [(4, "4/4"), (3, "3/4"), (2, "2/4")];
+
+/// Reads a meter: "4/4", "3/4", "2/4" (or the beats alone).
+pub fn parse_meter(text: &str) -> Option<usize> {
+    let beats = text.trim().trim_end_matches("/4").parse::<usize>().ok()?;
+    METERS.iter().any(|&(b, _)| b == beats).then_some(beats)
+}
+
+/// The metric weight of each position of a bar of `beats` quarter notes — the downbeat 1, a
+/// 4/4 bar's third beat 0.75, the other beats 0.5, positions between beats 0.25 — over
+/// `per_bar` frames: the meter constraint's target onset profile.
+pub fn meter_profile(per_bar: usize, beats: usize) -> Vec<f32> {
+    let beat_length = (per_bar / beats.max(1)).max(1);
     (0..per_bar)
-        .map(|i| {
-            let beat = i * 4 / per_bar.max(1);
-            let on_beat = (i * 4) % per_bar.max(1) == 0;
-            match (beat, on_beat) {
-                (0, true) => 1.0,
-                (2, true) => 0.75,
-                (_, true) => 0.5,
-                _ => 0.25,
-            }
+        .map(|i| match (i / beat_length, i % beat_length == 0) {
+            (0, true) => 1.0,
+            (2, true) if beats == 4 => 0.75,
+            (_, true) => 0.5,
+            _ => 0.25,
         })
         .collect()
 }
@@ -347,7 +356,7 @@ pub fn constraint_costs(
         let profile = profile.clone() / ((profile.clone() * profile).sum().sqrt() + 1e-6);
         // Onsets are counted from the second frame, so position 0 of the profile is the
         // bar's second frame: the target is shifted alike.
-        let target = meter_profile(per_bar);
+        let target = meter_profile(per_bar, constraints.beats);
         let norm = target.iter().map(|v| v * v).sum::<f32>().sqrt();
         let shifted: Vec<f32> = (0..per_bar)
             .map(|i| target[(i + 1) % per_bar] / norm)
@@ -700,6 +709,7 @@ impl Session for CrbmSession {
                 .scale_profile(),
             ),
             weights,
+            beats: 4,
         };
         let cost = |weights| {
             generate_frames(
@@ -734,6 +744,7 @@ impl Session for CrbmSession {
                 .scale_profile(),
             ),
             weights: [0.0, 1.0, 1.0],
+            beats: 4,
         };
         let (frames, _) = generate_frames(
             &self.machine.valid(),
@@ -797,7 +808,8 @@ impl TrainedCrbm {
     /// The constraints of a generation request: the template (`melody`) piece's structure,
     /// the key (C major by default: the model's pieces are in C), the weights given.
     fn constraints(&self, options: &super::GenerateOptions) -> Result<Constraints, String> {
-        let per_bar = 4 * self.config.grid.clamp(1, 4);
+        let beats = options.beats.unwrap_or(4);
+        let per_bar = beats * self.config.grid.clamp(1, 4);
         let key = match &options.key {
             Some(name) => Key::parse(name)
                 .ok_or_else(|| format!("--key: '{name}' is not a key (write C, F#, Bb, Am…)"))?,
@@ -813,6 +825,7 @@ impl TrainedCrbm {
                 .map(|t| template_similarity(t, self.config.grid.clamp(1, 4), per_bar)),
             key: Some(key.scale_profile()),
             weights: options.constraint_weights.unwrap_or([1.0, 1.0, 1.0]),
+            beats,
         })
     }
 }
@@ -820,8 +833,8 @@ impl TrainedCrbm {
 impl super::Trained for TrainedCrbm {
     /// `bars` bars (default: the template's, else 8) under the constraints.
     fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
-        let per_bar = 4 * self.config.grid.clamp(1, 4);
         let constraints = self.constraints(options)?;
+        let per_bar = constraints.beats * self.config.grid.clamp(1, 4);
         let bars = options
             .bars
             .or_else(|| constraints.self_similarity.as_ref().map(Vec::len))

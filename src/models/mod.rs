@@ -320,6 +320,8 @@ pub struct GenerateOptions {
     /// Weights of the C-RBM's constraints: self-similarity to the template (`melody`), key,
     /// meter.
     pub constraint_weights: Option<[f64; 3]>,
+    /// The C-RBM's meter, in quarter-note beats a bar (default 4).
+    pub beats: Option<usize>,
 }
 
 /// A trained model, loaded for inference (no autodiff): it generates, may have a latent space,

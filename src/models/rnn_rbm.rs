@@ -68,6 +68,8 @@ crate::hyperparameters! {
         pub to_c: usize = 1; 0..=1,
         /// Gibbs steps per generated frame, from zeros (the tutorial: 25).
         pub gibbs_steps: usize = 25; 1..=10000,
+        /// Epochs that first train the frame RBM alone (its weights and biases, no recurrence) on the frames as independent examples, as the tutorial recommends; they count among the run's epochs. 0 = none.
+        pub pretrain_epochs: usize = 0; 0..=100,
     }
 }
 
@@ -395,6 +397,8 @@ pub struct RnnRbmSession {
     learning_rate: f64,
     rng: rand::rngs::StdRng,
     baseline: Option<f64>,
+    /// Epochs started so far (the first `pretrain_epochs` train the RBM alone).
+    epochs_started: usize,
     device: Device,
 }
 
@@ -449,6 +453,7 @@ impl RnnRbmSession {
             learning_rate: args.learning_rate,
             rng: rand::rngs::StdRng::seed_from_u64(args.seed),
             baseline: None,
+            epochs_started: 0,
             device: args.device.clone(),
         })
     }
@@ -489,8 +494,11 @@ impl Session for RnnRbmSession {
     fn start_epoch(&mut self, rng: &mut rand::rngs::StdRng) {
         self.train.shuffle(rng);
         self.rng = rand::rngs::StdRng::seed_from_u64(rng.random());
+        self.epochs_started += 1;
     }
 
+    /// A batch of sequences; while pretraining, their frames are independent examples of the
+    /// RBM alone (the state before each is zero, so the recurrence gets no gradient).
     fn train_step(&mut self, step: usize) -> super::StepLosses {
         let length = self.config.sequence.max(2);
         let visible = self.data.pitches;
@@ -505,7 +513,12 @@ impl Session for RnnRbmSession {
             TensorData::new(batch.concat(), [count, length, visible]),
             &self.device,
         );
-        let (bv, bh) = self.model.biases(self.model.previous_states(v.clone()));
+        let previous = if self.epochs_started <= self.config.pretrain_epochs {
+            Tensor::zeros([count * length, self.model.recurrent()], &self.device)
+        } else {
+            self.model.previous_states(v.clone())
+        };
+        let (bv, bh) = self.model.biases(previous);
         let frames = v.reshape([count * length, visible]);
         let machine = self.model.valid();
         let (bv_fixed, bh_fixed) = (bv.clone().inner(), bh.clone().inner());
@@ -765,5 +778,69 @@ impl super::Trained for TrainedRnnRbm {
             ..Default::default()
         });
         Ok(evaluated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pretraining epochs move the frame RBM's weights and leave the recurrence as it was; the
+    /// epoch after them trains the recurrence too.
+    #[test]
+    fn pretraining_trains_the_frame_rbm_alone() {
+        let scores = crate::data::load_scores(
+            &crate::corpus::resolve(&crate::corpus::assets_dir(), "bach"),
+            Some(12),
+        )
+        .expect("corpus")
+        .0;
+        let device = Device::flex();
+        device.seed(3);
+        let autodiff = device.autodiff();
+        let config = RnnRbmConfig {
+            hidden: 8,
+            recurrent: 4,
+            cd_steps: 1,
+            sequence: 8,
+            pretrain_epochs: 1,
+            ..Default::default()
+        };
+        let args = super::super::SessionArgs {
+            scores: &scores,
+            training_only: &scores,
+            batch: 4,
+            learning_rate: 0.01,
+            seed: 3,
+            device: &autodiff,
+        };
+        let mut session = RnnRbmSession::new(config, &args).expect("session");
+        let values = |m: &RnnRbm| {
+            let read = |t: Tensor<2>| rows(t.inner()).concat();
+            (
+                read(m.weights.val()),
+                [
+                    read(m.v_to_u.val()),
+                    read(m.u_to_u.val()),
+                    read(m.u_to_visible.val()),
+                    read(m.u_to_hidden.val()),
+                ]
+                .concat(),
+            )
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let (rbm_before, recurrence_before) = values(&session.model);
+        session.start_epoch(&mut rng);
+        for step in 0..3 {
+            session.train_step(step);
+        }
+        let (rbm_pretrained, recurrence_pretrained) = values(&session.model);
+        assert_ne!(rbm_before, rbm_pretrained);
+        assert_eq!(recurrence_before, recurrence_pretrained);
+        session.start_epoch(&mut rng);
+        for step in 0..3 {
+            session.train_step(step);
+        }
+        assert_ne!(recurrence_pretrained, values(&session.model).1);
     }
 }

@@ -45,6 +45,8 @@ pub struct GibbsSettings {
     pub key: String,
     /// The C-RBM's constraint weights: self-similarity, key, meter.
     pub weights: [f64; 3],
+    /// The C-RBM's meter: quarter-note beats a bar.
+    pub beats: usize,
 }
 
 impl Default for GibbsSettings {
@@ -61,6 +63,7 @@ impl Default for GibbsSettings {
             heat_map: false,
             key: "C".into(),
             weights: [1.0, 1.0, 1.0],
+            beats: 4,
         }
     }
 }
@@ -185,6 +188,7 @@ impl GibbsView {
             steps_per_second: self.settings.speed,
             key: self.settings.key.clone(),
             weights: self.settings.weights,
+            beats: self.settings.beats,
         };
         self.constrained = is_crbm(&run).then(Constrained::default);
         self.frames.clear();
@@ -390,10 +394,23 @@ impl GibbsView {
                 ui.label("key");
                 ui.add(egui::TextEdit::singleline(&mut s.key).desired_width(40.0))
                     .on_hover_text("The key the constraint steers toward: C, F#, Bb, Am… (the corpus was moved to C)");
+                let meter = crate::models::crbm::METERS
+                    .iter()
+                    .find(|(b, _)| *b == s.beats)
+                    .map_or("4/4", |(_, name)| *name);
+                egui::ComboBox::from_id_salt("crbm-meter")
+                    .selected_text(meter)
+                    .show_ui(ui, |ui| {
+                        for (beats, name) in crate::models::crbm::METERS {
+                            ui.selectable_value(&mut s.beats, beats, name);
+                        }
+                    })
+                    .response
+                    .on_hover_text("The meter the constraint steers toward: onsets weighted by metric position (downbeat strongest); bars of the template are cut at this length too");
                 let names = [
                     ("self-similarity", "Weight of the template's self-similarity constraint. Valid: 0 to 5"),
                     ("key", "Weight of the key constraint (the pitch classes of the key's scale). Valid: 0 to 5"),
-                    ("meter", "Weight of the meter constraint (onsets on the strong positions of a 4/4 bar). Valid: 0 to 5"),
+                    ("meter", "Weight of the meter constraint (onsets on the strong positions of the chosen meter). Valid: 0 to 5"),
                 ];
                 for (weight, (name, tip)) in s.weights.iter_mut().zip(names) {
                     ui.label(name);
