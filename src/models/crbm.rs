@@ -762,6 +762,18 @@ impl Session for CrbmSession {
         }]
     }
 
+    fn flops_per_example(&self) -> Option<f64> {
+        // One convolution over a window: 2 · filters · pitches · width per output position.
+        // Per example: three with gradients (the free energy of the data and of the particles,
+        // the sparsity's activations) and 2k without (k Gibbs rounds, each a convolution and
+        // its transpose).
+        let [filters, pitches, width] = self.machine.weight.val().dims();
+        let positions = self.config.window.saturating_sub(width) + 1;
+        let conv = 2.0 * (filters * pitches * width * positions) as f64;
+        let k = self.config.cd_steps.max(1) as f64;
+        Some(conv * (3.0 * super::card::TRAINING_PASSES + 2.0 * k))
+    }
+
     fn layers(&self) -> Vec<super::card::LayerShape> {
         super::card::layers("C-RBM", &self.machine)
     }

@@ -601,6 +601,24 @@ impl Session for RnnRbmSession {
         }]
     }
 
+    fn flops_per_example(&self) -> Option<f64> {
+        // Per example (a sequence of L frames): with gradients, the recurrence (v·W_vu, u·W_uu),
+        // the biases from the states (u·W_uv, u·W_uh) and the free energies of data and
+        // particles (v·W each); without, k Gibbs rounds of two products and the
+        // reconstruction's two.
+        let [visible, hidden] = self.model.weights.val().dims();
+        let recurrent = self.model.recurrent();
+        let frames = self.config.sequence.max(2) as f64;
+        let rbm = 2.0 * (visible * hidden) as f64;
+        let recurrence = 2.0
+            * (visible * recurrent + recurrent * recurrent + recurrent * (visible + hidden)) as f64;
+        let k = self.config.cd_steps as f64;
+        Some(
+            frames
+                * ((recurrence + 2.0 * rbm) * super::card::TRAINING_PASSES + (2.0 * k + 2.0) * rbm),
+        )
+    }
+
     fn layers(&self) -> Vec<super::card::LayerShape> {
         super::card::layers("RNN-RBM", &self.model)
     }
