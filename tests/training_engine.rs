@@ -372,6 +372,12 @@ fn tiny(kind: ModelKind) -> RunConfig {
         ModelKind::Midinet => &[("channels", "8"), ("noise", "8")],
         ModelKind::Rbm => &[("hidden", "16"), ("persistent", "1"), ("gibbs_steps", "2")],
         ModelKind::Crbm => &[("filters", "8"), ("window", "16"), ("gibbs_steps", "3")],
+        ModelKind::AnticipationRnn => &[
+            ("hidden", "16"),
+            ("layers", "1"),
+            ("sequence", "16"),
+            ("generate_steps", "16"),
+        ],
         ModelKind::RnnRbm => &[
             ("hidden", "8"),
             ("recurrent", "8"),

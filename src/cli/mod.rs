@@ -233,9 +233,16 @@ pub struct GenerateArgs {
     /// The C-RBM's constraint weights: self-similarity, key, meter (e.g. 1,1,1).
     #[arg(long, value_name = "S,K,M")]
     pub constraint_weights: Option<String>,
-    /// The meter the C-RBM writes in: 4/4, 3/4 or 2/4 (default 4/4).
+    /// The meter the C-RBM and the Anticipation-RNN write in: 4/4, 3/4 or 2/4 (default 4/4).
     #[arg(long)]
     pub meter: Option<String>,
+    /// Pinned notes for the Anticipation-RNN: "0:D5,16:A4,32:rest,63:D4" (steps in 16th notes
+    /// from the start; pitches by name with C4 = 60, MIDI numbers, rest or hold).
+    #[arg(long)]
+    pub constraints: Option<String>,
+    /// Force the pinned steps (by default the Anticipation-RNN must reach them by itself).
+    #[arg(long)]
+    pub clamp: bool,
     /// Output: .mid or .wav.
     #[arg(long)]
     pub out: PathBuf,

@@ -185,7 +185,7 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
     }
     let beats = match &args.meter {
         Some(text) => Some(crate::models::crbm::parse_meter(text).ok_or_else(|| {
-            format!("--meter: '{text}' is not a meter the C-RBM knows (write 4/4, 3/4 or 2/4)")
+            format!("--meter: '{text}' is not a meter muselab writes (write 4/4, 3/4 or 2/4)")
         })?),
         None => None,
     };
@@ -242,6 +242,8 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
         key: args.key.clone(),
         constraint_weights,
         beats,
+        constraints: args.constraints.clone(),
+        clamp: args.clamp,
     };
     let score = model.generate(&options, compute.device())?;
     let is_wav = args

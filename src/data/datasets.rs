@@ -222,6 +222,8 @@ pub struct TuneSequences {
     pub names: Vec<String>,
     /// Per tune: index of its piece in the corpus.
     pub piece: Vec<usize>,
+    /// Per tune, per step: its position in the bar ([`super::encoding::metric_positions`]).
+    pub positions: Vec<Vec<usize>>,
 }
 
 impl TuneSequences {
@@ -235,7 +237,7 @@ impl TuneSequences {
                     .flat_map(|(_, _, n)| n.iter().map(|n| n.pitch)),
             )
         });
-        let tunes = melodies
+        let tunes: Vec<Vec<usize>> = melodies
             .iter()
             .map(|(_, _, notes)| {
                 let total = notes
@@ -246,9 +248,15 @@ impl TuneSequences {
                 voice_tokens(notes, 0, total, &range)
             })
             .collect();
+        let positions = melodies
+            .iter()
+            .zip(&tunes)
+            .map(|((i, _, _), tokens)| super::encoding::metric_positions(&scores[*i], tokens.len()))
+            .collect();
         Self {
             range,
             tunes,
+            positions,
             piece: melodies.iter().map(|(i, _, _)| *i).collect(),
             names: melodies.into_iter().map(|(_, n, _)| n).collect(),
         }

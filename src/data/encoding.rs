@@ -2,7 +2,7 @@
 //! {rest, hold, pitch_low..=pitch_high}. A pitch token starts a note, hold extends the note
 //! before it, rest is silence.
 
-use crate::music::{GridNote, GridTrack, Note, Track};
+use crate::music::{GridNote, GridTrack, Note, Score, Track};
 
 /// Token for a silent step.
 pub const REST: usize = 0;
@@ -65,6 +65,28 @@ impl PitchRange {
             .and_then(|o| self.low.checked_add(o))
             .filter(|&p| p <= self.high)
     }
+}
+
+/// Most distinct metric positions (16th-note steps within a bar; longer bars share the last).
+pub const METRIC_POSITIONS: usize = 48;
+
+/// The position of each of the first `steps` 16th-note steps of `score` within its bar,
+/// following the score's time signatures (a 4/4 bar has positions 0–15, 3/4 and 6/8 bars
+/// 0–11), capped at [`METRIC_POSITIONS`] − 1.
+pub fn metric_positions(score: &Score, steps: usize) -> Vec<usize> {
+    let step_ticks = (u64::from(score.ticks_per_quarter) / 4).max(1);
+    let lines = score.bar_lines(steps as u64 * step_ticks);
+    let mut bar = 0;
+    (0..steps as u64)
+        .map(|s| {
+            let tick = s * step_ticks;
+            while lines.get(bar + 1).is_some_and(|&next| next <= tick) {
+                bar += 1;
+            }
+            let from = lines.get(bar).copied().unwrap_or(0);
+            (((tick - from.min(tick)) / step_ticks) as usize).min(METRIC_POSITIONS - 1)
+        })
+        .collect()
 }
 
 /// Tokens of a monophonic voice over `steps` steps starting at step `from`. Where notes

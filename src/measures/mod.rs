@@ -7,10 +7,13 @@
 //! - [`ngram`]: the baselines, a unigram model and a Markov chain fitted on the training pieces;
 //! - [`overlap`]: feature overlaps with the held-out pieces after Yang & Lerch, exact copies;
 //! - [`frames`]: polyphonic music as tokens, for the baselines of the all-voice models;
+//! - [`constraints`]: pinned notes (the Anticipation-RNN): constraint sets and how well a
+//!   melody meets them;
 //! - [`frame_accuracy`]: frame-level accuracy and NLL of polyphonic prediction, and the
 //!   independent Bernoulli baseline (the Boltzmann machines);
 //! - the cases below: a melody model's or an all-voice model's whole measurement.
 
+pub mod constraints;
 pub mod frame_accuracy;
 pub mod frames;
 pub mod ngram;
@@ -85,6 +88,9 @@ pub struct Scores {
     /// Frame-level prediction of polyphony (the Boltzmann machines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<frame_accuracy::FrameScores>,
+    /// How well pinned notes are met (the Anticipation-RNN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<constraints::ConstraintScores>,
 }
 
 /// [`Scores`] as written: both kinds of predictive measure under one key.
@@ -94,6 +100,8 @@ struct ScoresJson {
     samples: Option<SampleScores>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     harmony: Option<Harmony>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    constraints: Option<constraints::ConstraintScores>,
 }
 
 /// Per-step measures, frame measures, or both (their field names differ).
@@ -115,6 +123,7 @@ impl From<Scores> for ScoresJson {
             predictive,
             samples: s.samples,
             harmony: s.harmony,
+            constraints: s.constraints,
         }
     }
 }
@@ -127,6 +136,7 @@ impl From<ScoresJson> for Scores {
             samples: s.samples,
             harmony: s.harmony,
             frames,
+            constraints: s.constraints,
         }
     }
 }
@@ -357,6 +367,7 @@ pub fn melody_case(
         }),
         harmony: None,
         frames: None,
+        constraints: None,
     });
     let unigram = baseline_scores.next().unwrap_or_default();
     let markov = baseline_scores.next().unwrap_or_default();
@@ -367,6 +378,7 @@ pub fn melody_case(
             samples: Some(sample_scores(&samples, &reference, &copies, true)),
             harmony: None,
             frames: None,
+            constraints: None,
         },
         Baselines {
             unigram,
@@ -409,6 +421,7 @@ pub fn polyphonic_case(
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: None,
             frames: None,
+            constraints: None,
         }
     };
     let unigram = baseline(Ngram::unigram(vocab.len(), &streams));
@@ -420,6 +433,7 @@ pub fn polyphonic_case(
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: None,
             frames: None,
+            constraints: None,
         },
         Baselines {
             unigram,

@@ -396,6 +396,7 @@ fn evaluate_harmonizer(
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: Some(part_writing(&written)),
             frames: None,
+            constraints: None,
         }
     };
     let unigram = baseline(false);
@@ -408,6 +409,7 @@ fn evaluate_harmonizer(
             samples: Some(sample_scores(&samples, &reference, &copies, false)),
             harmony: Some(part_writing(&harmonized)),
             frames: None,
+            constraints: None,
         },
         baselines: Baselines {
             unigram,

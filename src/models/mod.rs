@@ -1,6 +1,7 @@
 //! The models, one file each, and what they share: the registry ([`ModelKind`]), hyperparameter
 //! forms ([`Field`]) and small tensor helpers.
 
+pub mod anticipation;
 pub mod autoencoder;
 pub mod averaging;
 pub mod card;
@@ -53,11 +54,13 @@ pub enum ModelKind {
     RnnRbm,
     /// C-RBM: a convolutional RBM, sampled under constraints.
     Crbm,
+    /// Anticipation-RNN: a melody written around pinned notes.
+    AnticipationRnn,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 12] = [
+    pub const ALL: [ModelKind; 13] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
@@ -70,6 +73,7 @@ impl ModelKind {
         Self::Rbm,
         Self::RnnRbm,
         Self::Crbm,
+        Self::AnticipationRnn,
     ];
 
     /// What the registry holds for this model (see [`ModelInfo`]): the one place a model is
@@ -88,6 +92,7 @@ impl ModelKind {
             Self::Rbm => &rbm::INFO,
             Self::RnnRbm => &rnn_rbm::INFO,
             Self::Crbm => &crbm::INFO,
+            Self::AnticipationRnn => &anticipation::INFO,
         }
     }
 
@@ -194,6 +199,8 @@ pub enum ModelConfig {
     RnnRbm(rnn_rbm::RnnRbmConfig),
     /// The C-RBM.
     Crbm(crbm::CrbmConfig),
+    /// The Anticipation-RNN.
+    AnticipationRnn(anticipation::AnticipationConfig),
 }
 
 impl ModelConfig {
@@ -248,6 +255,7 @@ impl ModelConfig {
             Self::Rbm(c) => c.fields(),
             Self::RnnRbm(c) => c.fields(),
             Self::Crbm(c) => c.fields(),
+            Self::AnticipationRnn(c) => c.fields(),
         }
     }
 }
@@ -322,6 +330,10 @@ pub struct GenerateOptions {
     pub constraint_weights: Option<[f64; 3]>,
     /// The C-RBM's meter, in quarter-note beats a bar (default 4).
     pub beats: Option<usize>,
+    /// Pinned steps for the Anticipation-RNN: "0:D5,16:A4,32:rest".
+    pub constraints: Option<String>,
+    /// Force pinned steps (the Anticipation-RNN's hard clamp).
+    pub clamp: bool,
 }
 
 /// A trained model, loaded for inference (no autodiff): it generates, may have a latent space,

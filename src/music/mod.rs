@@ -253,9 +253,56 @@ pub fn pitch_name(pitch: u8) -> String {
     format!("{}{}", NAMES[usize::from(pitch % 12)], octave)
 }
 
+/// Reads a pitch name in scientific notation ("C4" = 60, "F#5", "Bb3", "e-1") or a MIDI
+/// number ("62"); `None` if it is neither or lies outside 0–127.
+pub fn parse_pitch(text: &str) -> Option<u8> {
+    let text = text.trim();
+    if let Ok(number) = text.parse::<u8>() {
+        return (number <= 127).then_some(number);
+    }
+    let mut chars = text.chars();
+    let letter = chars.next()?.to_ascii_uppercase();
+    let base: i32 = match letter {
+        'C' => 0,
+        'D' => 2,
+        'E' => 4,
+        'F' => 5,
+        'G' => 7,
+        'A' => 9,
+        'B' => 11,
+        _ => return None,
+    };
+    let rest: String = chars.collect();
+    let (accidental, octave) = match rest.chars().next() {
+        Some('#') => (1, &rest[1..]),
+        Some('b') if rest.len() > 1 => (-1, &rest[1..]),
+        _ => (0, &rest[..]),
+    };
+    let octave: i32 = octave.parse().ok()?;
+    u8::try_from((octave + 1) * 12 + base + accidental)
+        .ok()
+        .filter(|&p| p <= 127)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pitch_names_read_back() {
+        assert_eq!(parse_pitch("C4"), Some(60));
+        assert_eq!(parse_pitch("D5"), Some(74));
+        assert_eq!(parse_pitch("F#4"), Some(66));
+        assert_eq!(parse_pitch("Bb3"), Some(58));
+        assert_eq!(parse_pitch("62"), Some(62));
+        assert_eq!(parse_pitch("C-1"), Some(0));
+        for bad in ["H4", "C", "200", "G10", ""] {
+            assert_eq!(parse_pitch(bad), None, "{bad}");
+        }
+        for pitch in 0..=127u8 {
+            assert_eq!(parse_pitch(&pitch_name(pitch)), Some(pitch));
+        }
+    }
 
     #[test]
     fn pitch_names() {
