@@ -4,6 +4,7 @@
 //! Dependencies point one way: `music` ← `corpus` ← (models, training) ← `app`/`ui`, with `audio`
 //! beside them. Only `app` and `ui` import egui, so everything else is testable without a screen.
 
+pub mod anticipation_worker;
 pub mod app;
 pub mod audio;
 pub mod bench;

@@ -15,6 +15,8 @@ fn main() {
             start_training: cli.start_training,
             latent_map: cli.latent_map,
             gibbs: cli.gibbs,
+            anticipation: cli.anticipation,
+            pins: cli.pins,
             map_grid: cli.map_grid,
             map_demo: cli.map_demo,
             compare: cli.compare,

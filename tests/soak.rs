@@ -70,6 +70,7 @@ fn soak_training_latent_map_and_playback() {
         start_training: None,
         latent_map: None,
         gibbs: None,
+        anticipation: None,
     });
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))

@@ -22,6 +22,7 @@ fn new_app(name: &str) -> MuseApp {
         start_training: None,
         latent_map: None,
         gibbs: None,
+        anticipation: None,
     })
 }
 
@@ -824,4 +825,71 @@ fn an_rnn_rbm_chain_continues_the_open_piece_and_keeps_painted_pins() {
     let frames = &harness.state().gibbs.frames;
     assert_eq!(frames[6][0], 1.0);
     assert!(frames[7].iter().all(|&v| v == 0.0), "{:?}", frames[7]);
+}
+
+/// The Anticipation view: a run is chosen, two notes are pinned on the roll, Fill writes a
+/// melody that meets both under the hard clamp; filling again keeps the pins.
+#[test]
+fn pin_two_notes_and_fill_around_them() {
+    let app = new_app("anticipation");
+    let models = app.dashboard.models_dir.clone();
+    let run = one_small_epoch(
+        muselab::models::ModelKind::AnticipationRnn,
+        &models,
+        (8, 2),
+        &[("hidden", "16"), ("layers", "1"), ("sequence", "16")],
+    );
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+    harness.get_by_label("Anticipation").click();
+    harness.run_steps(2);
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .anticipation
+        .open(&ctx, run, Some("0:rest".into()));
+    step_until(&mut harness, "the model", |app| {
+        app.anticipation.range().is_some() && !app.anticipation.busy
+    });
+    let range = harness.state().anticipation.range().expect("range");
+    let (low, high) = (range.token(range.low), range.token(range.high));
+    {
+        let view = &mut harness.state_mut().anticipation;
+        // The command line's pin came in; free it and pin two notes instead.
+        assert_eq!(view.pins[0], Some(muselab::data::REST));
+        view.toggle_pin(0, muselab::data::REST);
+        view.toggle_pin(4, low);
+        view.toggle_pin(20, high);
+        view.settings.clamp = true;
+        view.written = None;
+    }
+    harness.run_steps(2);
+    harness.get_by_label("Clear 2 pins");
+    harness.get_by_label("Fill").click();
+    step_until(&mut harness, "the melody", |app| {
+        app.anticipation.written.is_some()
+    });
+    let view = &harness.state().anticipation;
+    let written = view.written.clone().expect("written");
+    assert_eq!(written.len(), 64);
+    assert_eq!((written[4], written[20]), (low, high));
+    harness.get_by_label_contains("2 of 2 pins met");
+    assert!(harness.state().anticipation.result().is_some());
+
+    harness.get_by_label("Fill again").click();
+    harness.step();
+    step_until(&mut harness, "the second melody", |app| {
+        !app.anticipation.busy
+    });
+    assert_eq!(harness.state().anticipation.settings.seed, 2);
+    assert_eq!(
+        harness.state().anticipation.pins.iter().flatten().count(),
+        2
+    );
+    harness.get_by_label_contains("2 of 2 pins met");
 }

@@ -34,6 +34,8 @@ pub enum View {
     Compare,
     /// A Boltzmann machine's Gibbs chain, animated.
     Gibbs,
+    /// Pinned notes and the Anticipation-RNN writing around them.
+    Anticipation,
 }
 
 /// What is remembered between runs (eframe persistence).
@@ -109,6 +111,8 @@ pub struct AppConfig {
     pub latent_map: Option<(PathBuf, bool, bool)>,
     /// Open the Gibbs chain view on this RBM checkpoint and run the chain.
     pub gibbs: Option<PathBuf>,
+    /// Open the Anticipation view on this checkpoint, with these pins ("0:D5,16:A4"), and fill.
+    pub anticipation: Option<(PathBuf, Option<String>)>,
 }
 
 /// Command-line options of the GUI.
@@ -130,6 +134,10 @@ pub struct GuiOptions {
     pub compare: Option<String>,
     /// An RBM checkpoint to open on the Gibbs chain view.
     pub gibbs: Option<PathBuf>,
+    /// An Anticipation-RNN checkpoint to open on its view.
+    pub anticipation: Option<PathBuf>,
+    /// Pins for it ("0:D5,16:A4").
+    pub pins: Option<String>,
 }
 
 /// The whole application state.
@@ -166,6 +174,8 @@ pub struct MuseApp {
     pub compare: crate::ui::compare::CompareView,
     /// The Gibbs chain view.
     pub gibbs: crate::ui::gibbs_view::GibbsView,
+    /// The Anticipation view.
+    pub anticipation: crate::ui::anticipation_view::AnticipationView,
     /// A generation job is running.
     pub generating: bool,
     audio: AudioOutput,
@@ -179,6 +189,8 @@ pub struct MuseApp {
     latent_map: Option<(PathBuf, bool, bool)>,
     /// A chain to start once the piece to clamp (if any) has loaded.
     pending_gibbs: Option<PathBuf>,
+    /// A run (and pins) to open on the Anticipation view at the first frame.
+    pending_anticipation: Option<(PathBuf, Option<String>)>,
     assets: PathBuf,
 }
 
@@ -195,6 +207,7 @@ impl MuseApp {
             map: crate::ui::latent_map::LatentMap::new(config.settings.map.clone()),
             compare: crate::ui::compare::CompareView::new(config.settings.compare.clone()),
             gibbs: crate::ui::gibbs_view::GibbsView::default(),
+            anticipation: crate::ui::anticipation_view::AnticipationView::default(),
             generating: false,
             settings: config.settings,
             corpora: Vec::new(),
@@ -218,6 +231,7 @@ impl MuseApp {
             start_training: config.start_training,
             latent_map: config.latent_map,
             pending_gibbs: config.gibbs,
+            pending_anticipation: config.anticipation,
             assets: config.assets,
         }
     }
@@ -319,6 +333,10 @@ impl MuseApp {
         self.handle_global_input(&ctx);
 
         self.start_pending_chain(&ctx);
+        if let Some((run, pins)) = self.pending_anticipation.take() {
+            self.settings.view = View::Anticipation;
+            self.anticipation.open(&ctx, run, pins);
+        }
         panels::top_bar(self, ui);
         panels::status_bar(self, ui);
         panels::browser_panel(self, ui);
@@ -328,6 +346,7 @@ impl MuseApp {
             View::LatentMap => panels::latent_map(self, ui),
             View::Compare => panels::compare(self, ui),
             View::Gibbs => panels::gibbs(self, ui),
+            View::Anticipation => panels::anticipation(self, ui),
         }
 
         for command in std::mem::take(&mut self.commands) {
@@ -446,6 +465,8 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
         map_demo,
         compare,
         gibbs,
+        anticipation,
+        pins,
     } = gui;
     if let Some(corpus) = &compare
         && !crate::corpus::BUNDLED.iter().any(|c| c.id == corpus)
@@ -503,6 +524,7 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
                 start_training,
                 latent_map,
                 gibbs,
+                anticipation: anticipation.map(|run| (run, pins)),
             })))
         }),
     );

@@ -27,6 +27,8 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
             ui.selectable_value(&mut app.settings.view, super::View::LatentMap, "Latent map");
             ui.selectable_value(&mut app.settings.view, super::View::Gibbs, "Gibbs chain")
                 .on_hover_text("A Boltzmann machine (rbm, crbm) writing, one Gibbs step at a time");
+            ui.selectable_value(&mut app.settings.view, super::View::Anticipation, "Anticipation")
+                .on_hover_text("Pin notes on a roll; the Anticipation-RNN writes a melody that leads to them");
             ui.selectable_value(&mut app.settings.view, super::View::Compare, "Compare")
                 .on_hover_text("Every run of a corpus measured on held-out pieces, beside the baselines");
             ui.separator();
@@ -299,6 +301,27 @@ pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
         match action {
             GibbsAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
             GibbsAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
+        }
+    }
+}
+
+/// Pinned notes and the Anticipation-RNN.
+pub(super) fn anticipation(app: &mut MuseApp, ui: &mut Ui) {
+    use crate::ui::anticipation_view::AnticipationAction;
+    let runs: Vec<PathBuf> = app
+        .dashboard
+        .runs
+        .iter()
+        .filter(|r| r.model == crate::models::ModelKind::AnticipationRnn)
+        .map(|r| r.dir.clone())
+        .collect();
+    let actions = egui::CentralPanel::default_margins()
+        .show(ui, |ui| app.anticipation.ui(ui, &runs))
+        .inner;
+    for action in actions {
+        match action {
+            AnticipationAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
+            AnticipationAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
         }
     }
 }

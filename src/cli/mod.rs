@@ -43,6 +43,12 @@ pub struct Cli {
     /// FILE given, its melody is clamped: Boltzmann harmonisation).
     #[arg(long, value_name = "CHECKPOINT")]
     pub gibbs: Option<PathBuf>,
+    /// Open the GUI on the Anticipation view with this anticipation-rnn checkpoint.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub anticipation: Option<PathBuf>,
+    /// With --anticipation: pins to lay and fill around, "0:D5,16:A4,32:rest,63:D4".
+    #[arg(long, value_name = "STEP:PITCH,...")]
+    pub pins: Option<String>,
     /// Open the GUI on the Compare view with the runs of this corpus (bach or celtic).
     #[arg(long, value_name = "CORPUS")]
     pub compare: Option<String>,

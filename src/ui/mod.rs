@@ -1,6 +1,7 @@
 //! Views: one struct per view, each drawing itself into an `egui::Ui` and returning what the
 //! user asked for; the app turns that into commands.
 
+pub mod anticipation_view;
 pub mod compare;
 pub mod corpus_browser;
 pub mod gan_health_panel;
