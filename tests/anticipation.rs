@@ -145,3 +145,28 @@ fn bar_positions_follow_the_time_signature() {
     let common_time = muselab::data::encoding::metric_positions(&score, 17);
     assert_eq!((common_time[15], common_time[16]), (15, 0));
 }
+
+/// The view's worker answers every request, a panic inside it included, and keeps serving.
+#[test]
+fn the_fill_worker_turns_a_panic_into_an_error_and_serves_on() {
+    use muselab::anticipation_worker::{FillReply, FillRequest, FillWorker};
+    let worker = FillWorker::start(|| {});
+    let next = || {
+        worker
+            .replies
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a reply")
+    };
+    worker.send(FillRequest::InjectPanic);
+    assert!(matches!(next(), FillReply::Error(e) if e.contains("internal error")));
+    worker.send(FillRequest::Load("/no/such/run".into()));
+    assert!(matches!(next(), FillReply::Error(_)));
+    worker.send(FillRequest::Fill {
+        pins: vec![None; 8],
+        positions: vec![0; 8],
+        temperature: 1.0,
+        clamp: false,
+        seed: 1,
+    });
+    assert!(matches!(next(), FillReply::Error(e) if e.contains("choose an anticipation-rnn run")));
+}
