@@ -7,11 +7,15 @@
 //! The stacked variant has several encoder layers (and mirrored decoder layers) and is trained
 //! end to end, not greedily layer by layer: with ReLU layers and Adam end-to-end training
 //! reaches the same reconstructions in fewer steps, and one loss curve is easier to read.
+//!
+//! The sparse variant has an over-complete sigmoid code (512 units for a 64-step melody) and
+//! the sparsity penalty β · Σ_j KL(ρ ‖ ρ̂_j) on each code unit's mean activation ρ̂_j over the
+//! batch: each unit learns to fire for few melodies, so a unit stands for a pattern.
 
 use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{relu, tanh};
+use burn::tensor::activation::{relu, sigmoid, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 
@@ -74,6 +78,44 @@ pub const INFO: super::ModelInfo = super::ModelInfo {
     load,
 };
 
+/// The written part of the sparse autoencoder's card.
+pub const SPARSE_CARD: super::card::CardText = super::card::CardText {
+    formula: "Autoencoder(Feedforward) with a sparse over-complete code: β · Σ KL(ρ ‖ ρ̂_j)",
+    reference: "Ng, \"Sparse autoencoder\" (CS294A lecture notes, 2011); Briot, Hadjeres & Pachet (2019), §5.6.4 sparse autoencoders",
+    deviations: &[
+        (
+            "ρ̂_j measured over each batch, not over the whole training set",
+            "the usual mini-batch estimate; the epoch's mean ρ̂ is reported against ρ",
+        ),
+        (
+            "codes for generation drawn around the training melodies' codes",
+            "as for auto-bach: most random codes decode to noise",
+        ),
+    ],
+};
+
+/// This model's entry in the registry ([`super::ModelKind::info`]).
+pub const SPARSE_INFO: super::ModelInfo = super::ModelInfo {
+    id: "sparse-autoencoder",
+    title: "sparse autoencoder",
+    description: "auto-bach with an over-complete code of which only a few units fire for each melody.",
+    default_corpus: "bach",
+    learning_rate: 1e-3,
+    family: super::Family::Predictive,
+    card: SPARSE_CARD,
+    default_config: || {
+        super::ModelConfig::Autoencoder(AutoencoderConfig {
+            code: 512,
+            layers: 1,
+            code_penalty: 0.0,
+            sparsity_weight: 3.0,
+            ..AutoencoderConfig::default()
+        })
+    },
+    session: build_session,
+    load,
+};
+
 /// This model's entry in the registry ([`super::ModelKind::info`]).
 pub const STACKED_INFO: super::ModelInfo = super::ModelInfo {
     id: "stacked-autoencoder",
@@ -128,6 +170,10 @@ crate::hyperparameters! {
         pub stride: usize = 16; 1..=64,
         /// Weight of a penalty on the code layer's squared pre-activations: keeps the tanh units out of saturation, where they stop carrying information (0 = off).
         pub code_penalty: f64 = 0.01; 0.0..=10.0,
+        /// Weight β of the sparsity penalty β · Σ KL(ρ ‖ ρ̂_j); above 0 the code is sigmoid (the sparse autoencoder), at 0 tanh.
+        pub sparsity_weight: f64 = 0.0; 0.0..=100.0,
+        /// Target mean activation ρ of each code unit (the references: 0.01 to 0.05).
+        pub sparsity_target: f64 = 0.05; 0.001..=0.5,
     }
 }
 
@@ -159,6 +205,8 @@ pub struct Autoencoder {
     code_mean: Param<Tensor<1>>,
     /// Spread of each code unit over the training melodies (measured each epoch).
     code_spread: Param<Tensor<1>>,
+    /// A sigmoid code (the sparse autoencoder) instead of tanh.
+    sparse: bool,
 }
 
 impl Autoencoder {
@@ -186,14 +234,25 @@ impl Autoencoder {
             // Before any measurement: the mean and spread of U(-1, 1), the book's code prior.
             code_mean: Param::from_tensor(Tensor::zeros([code], device)),
             code_spread: Param::from_tensor(Tensor::ones([code], device) * (1.0 / 3f64.sqrt())),
+            sparse: config.sparsity_weight > 0.0,
         }
+    }
+
+    /// The code of the pre-activations: sigmoid for the sparse autoencoder, else tanh.
+    pub fn activate(&self, pre: Tensor<2>) -> Tensor<2> {
+        if self.sparse { sigmoid(pre) } else { tanh(pre) }
+    }
+
+    /// The range codes are drawn in: [0, 1] for a sigmoid code, [-1, 1] for tanh.
+    fn code_bounds(&self) -> (f32, f32) {
+        if self.sparse { (0.0, 1.0) } else { (-1.0, 1.0) }
     }
 
     /// # Shapes
     /// - melody: `[batch, STEPS * vocab]` one-hot
-    /// - returns: `[batch, code]` in (-1, 1)
+    /// - returns: `[batch, code]` in (-1, 1), or (0, 1) for a sparse code
     pub fn encode(&self, melody: Tensor<2>) -> Tensor<2> {
-        tanh(self.encode_pre(melody))
+        self.activate(self.encode_pre(melody))
     }
 
     /// Sets the code statistics from the codes of training melodies `[count, code]`.
@@ -274,6 +333,7 @@ pub fn generate(
     let stats = |p: &Param<Tensor<1>>| super::rows(p.val().unsqueeze_dim::<2>(0)).remove(0);
     let (mean, spread) = (stats(&model.code_mean), stats(&model.code_spread));
     let width = config.code.max(1);
+    let (low, high) = model.code_bounds();
     let values: Vec<f32> = (0..count * width)
         .map(|i| {
             let d = i % width;
@@ -281,7 +341,7 @@ pub fn generate(
                 mean.get(d).copied().unwrap_or(0.0),
                 spread.get(d).copied().unwrap_or(0.5),
             );
-            (m + s * crate::measures::normal(&mut rng)).clamp(-1.0, 1.0)
+            (m + s * crate::measures::normal(&mut rng)).clamp(low, high)
         })
         .collect();
     let code = Tensor::<2>::from_data(TensorData::new(values, [count, width]), device);
@@ -405,6 +465,28 @@ impl super::Trained for TrainedAutoencoder {
     }
 }
 
+/// Σ_j KL(ρ ‖ ρ̂_j) for the mean activations ρ̂_j of a batch of sigmoid codes `[batch, code]`.
+pub fn sparsity_penalty(code: Tensor<2>, target: f64) -> Tensor<1> {
+    let [_, width] = code.dims();
+    let rho = target.clamp(1e-4, 1.0 - 1e-4);
+    let mean = code.mean_dim(0).reshape([width]).clamp(1e-6, 1.0 - 1e-6);
+    let kl = (mean.clone().recip() * rho).log() * rho
+        + ((mean.neg() + 1.0).recip() * (1.0 - rho)).log() * (1.0 - rho);
+    kl.sum()
+}
+
+/// Mean activation of each code unit over melodies' codes `[count, code]`.
+pub fn unit_activations(codes: &[Vec<f32>]) -> Vec<f64> {
+    let width = codes.first().map_or(0, Vec::len);
+    let n = codes.len().max(1) as f64;
+    (0..width)
+        .map(|j| codes.iter().map(|c| f64::from(c[j])).sum::<f64>() / n)
+        .collect()
+}
+
+/// Code units whose mean activation stays below this are counted dead.
+pub const DEAD_UNIT: f64 = 1e-3;
+
 /// An autoencoder under training.
 pub struct AutoencoderSession {
     model: Autoencoder,
@@ -467,7 +549,8 @@ impl AutoencoderSession {
             .map(|&i| self.data.windows[i].as_slice())
             .collect();
         let pre = model.encode_pre(one_hot(&melodies, vocab, &self.device));
-        let logits = model.decode(tanh(pre.clone()), vocab);
+        let code = model.activate(pre.clone());
+        let logits = model.decode(code.clone(), vocab);
         let flat: Vec<usize> = melodies.iter().flat_map(|m| m.iter().copied()).collect();
         let loss = CrossEntropyLossConfig::new()
             .init(&self.device)
@@ -475,6 +558,12 @@ impl AutoencoderSession {
         let penalty = self.config.code_penalty;
         let loss = if penalty > 0.0 {
             loss + (pre.clone() * pre).mean() * penalty
+        } else {
+            loss
+        };
+        let beta = self.config.sparsity_weight;
+        let loss = if beta > 0.0 {
+            loss + sparsity_penalty(code, self.config.sparsity_target) * beta
         } else {
             loss
         };
@@ -526,7 +615,28 @@ impl Session for AutoencoderSession {
         let model = self.model.valid();
         let indices: Vec<usize> = self.validation.iter().copied().take(512).collect();
         let (loss, logits, flat) = self.loss(&model, &indices);
-        let mut out = vec![
+        let mut out = Vec::new();
+        if self.config.sparsity_weight > 0.0 {
+            let held: Vec<&[usize]> = indices
+                .iter()
+                .map(|&i| self.data.windows[i].as_slice())
+                .collect();
+            let activations = unit_activations(&rows(model.encode(one_hot(
+                &held,
+                vocab,
+                &self.device.clone().inner(),
+            ))));
+            let width = activations.len().max(1) as f64;
+            out.push((
+                "mean code activation ρ̂".to_string(),
+                activations.iter().sum::<f64>() / width,
+            ));
+            out.push((
+                "dead code units (share)".to_string(),
+                activations.iter().filter(|&&a| a < DEAD_UNIT).count() as f64 / width,
+            ));
+        }
+        out.extend([
             ("validation loss".into(), scalar(loss)),
             (
                 "reconstruction accuracy".into(),
@@ -536,7 +646,7 @@ impl Session for AutoencoderSession {
                 "onset accuracy".into(),
                 super::onset_accuracy(logits, &flat),
             ),
-        ];
+        ]);
         out.extend(self.baselines.iter().cloned());
         out
     }

@@ -36,6 +36,8 @@ pub enum ModelKind {
     Autoencoder,
     /// Stacked autoencoder (DeepHear): several encoder layers, trained end to end.
     StackedAutoencoder,
+    /// The sparse autoencoder: an over-complete sigmoid code under a sparsity penalty.
+    SparseAutoencoder,
     /// LSTM next-step melody model (folk-rnn style).
     Lstm,
     /// Variational autoencoder with a 2-D latent (the latent map).
@@ -60,10 +62,11 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 13] = [
+    pub const ALL: [ModelKind; 14] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
+        Self::SparseAutoencoder,
         Self::Lstm,
         Self::Vae,
         Self::RnnVae,
@@ -83,6 +86,7 @@ impl ModelKind {
             Self::Minibach => &minibach::INFO,
             Self::Autoencoder => &autoencoder::INFO,
             Self::StackedAutoencoder => &autoencoder::STACKED_INFO,
+            Self::SparseAutoencoder => &autoencoder::SPARSE_INFO,
             Self::Lstm => &lstm::INFO,
             Self::Vae => &vae::INFO,
             Self::RnnVae => &rnn_vae::INFO,
