@@ -41,6 +41,7 @@ fn config(kind: ModelKind, pieces: usize) -> RunConfig {
     match &mut config.hyperparameters {
         ModelConfig::Minibach(c) => c.hidden = 128,
         ModelConfig::Autoencoder(c) => c.hidden = 128,
+        ModelConfig::Vrae(c) => c.hidden = 96,
         ModelConfig::Lstm(c) => {
             c.hidden = 64;
             c.sequence = 32;
@@ -240,6 +241,18 @@ fn sparse_code_activation_moves_toward_its_target() {
         "starts near one half: {before}"
     );
     assert!((after - 0.05).abs() < 0.05, "ends near the target: {after}");
+}
+
+#[test]
+fn vrae_learns_to_reconstruct_through_its_latent() {
+    let expect = Expect {
+        // Measured here: NLL 1.319 against the unigram's 1.496, onset accuracy 0.064 against
+        // the Markov chain's 0.018 (the unigram's is 0) — through a 2-D latent and a decoder
+        // that never sees the true tokens.
+        nll_margin: 0.12,
+        onset_margin: Some(0.03),
+    };
+    learns(ModelKind::Vrae, 120, 400, expect, None);
 }
 
 #[test]

@@ -359,6 +359,7 @@ fn tiny(kind: ModelKind) -> RunConfig {
         ModelKind::Minibach => &[("hidden", "32")],
         ModelKind::Autoencoder | ModelKind::StackedAutoencoder => &[("hidden", "32")],
         ModelKind::SparseAutoencoder => &[("code", "64")],
+        ModelKind::Vrae => &[("hidden", "16")],
         ModelKind::Lstm => &[("hidden", "16"), ("layers", "1"), ("sequence", "16")],
         ModelKind::Vae => &[("hidden", "32"), ("anneal_steps", "5")],
         ModelKind::RnnVae => &[

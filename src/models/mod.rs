@@ -21,6 +21,7 @@ pub mod recurrent;
 pub mod rnn_rbm;
 pub mod rnn_vae;
 pub mod vae;
+pub mod vrae;
 
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -58,11 +59,13 @@ pub enum ModelKind {
     Crbm,
     /// Anticipation-RNN: a melody written around pinned notes.
     AnticipationRnn,
+    /// VRAE: the first recurrent VAE (tanh RNNs, free-running decoder).
+    Vrae,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 14] = [
+    pub const ALL: [ModelKind; 15] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
@@ -70,6 +73,7 @@ impl ModelKind {
         Self::Lstm,
         Self::Vae,
         Self::RnnVae,
+        Self::Vrae,
         Self::Gan,
         Self::CrnnGan,
         Self::Midinet,
@@ -97,6 +101,7 @@ impl ModelKind {
             Self::RnnRbm => &rnn_rbm::INFO,
             Self::Crbm => &crbm::INFO,
             Self::AnticipationRnn => &anticipation::INFO,
+            Self::Vrae => &vrae::INFO,
         }
     }
 
@@ -205,6 +210,8 @@ pub enum ModelConfig {
     Crbm(crbm::CrbmConfig),
     /// The Anticipation-RNN.
     AnticipationRnn(anticipation::AnticipationConfig),
+    /// VRAE.
+    Vrae(vrae::VraeConfig),
 }
 
 impl ModelConfig {
@@ -260,6 +267,7 @@ impl ModelConfig {
             Self::RnnRbm(c) => c.fields(),
             Self::Crbm(c) => c.fields(),
             Self::AnticipationRnn(c) => c.fields(),
+            Self::Vrae(c) => c.fields(),
         }
     }
 }
