@@ -223,6 +223,55 @@ pub fn table(report: &Report) -> String {
             out.push_str(&format!("  {name:<26}{cells}\n"));
         }
     }
+    if let Some(c) = &report.measures.constraints {
+        out.push_str(&format!(
+            "  {:<26}{:>10}{:>12}{:>8}\n",
+            "pins met, sampling", "model", "pins hidden", "pins"
+        ));
+        for set in crate::measures::constraints::SETS {
+            let rate = |s: &crate::measures::constraints::Satisfaction| {
+                s.rates.get(set).map_or("—".into(), |v| format!("{v:.3}"))
+            };
+            out.push_str(&format!(
+                "  {:<26}{:>10}{:>12}{:>8}\n",
+                format!("  {set}"),
+                rate(&c.model),
+                rate(&c.blind),
+                c.model.pins.get(set).copied().unwrap_or(0)
+            ));
+        }
+        out.push_str(&format!(
+            "  {:<26}{:>10.3}\n",
+            "  with the hard clamp", c.clamped
+        ));
+        let curve = |values: &[f64]| {
+            values
+                .iter()
+                .map(|v| format!("{v:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        out.push_str(&format!(
+            "  p(pinned pitch), 8 steps before → at the pin: model {} · pins hidden {}\n",
+            curve(&c.model.anticipation),
+            curve(&c.blind.anticipation)
+        ));
+        if let Some(p) = c.constrained_predictive {
+            out.push_str(&format!(
+                "  with random pins shown: NLL per step {:.3}, onset accuracy {:.3}\n",
+                p.nll_per_step, p.onset_accuracy
+            ));
+        }
+    }
+    if let Some(code) = report.measures.code {
+        out.push_str(&format!(
+            "  code: mean activation ρ̂ {:.4} (target ρ {}), dead units {:.1} % of {}\n",
+            code.mean_activation,
+            code.target,
+            100.0 * code.dead_units,
+            code.units
+        ));
+    }
     if let (Some(model), Some(corpus)) = (report.measures.harmony, report.corpus_harmony) {
         let harmonies = [
             Some(model),

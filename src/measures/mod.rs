@@ -91,6 +91,22 @@ pub struct Scores {
     /// How well pinned notes are met (the Anticipation-RNN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraints: Option<constraints::ConstraintScores>,
+    /// How a sparse code is used on the held-out melodies (the sparse autoencoder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeUsage>,
+}
+
+/// How a sparse autoencoder's code units are used on held-out melodies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CodeUsage {
+    /// Mean activation ρ̂ over units and melodies.
+    pub mean_activation: f64,
+    /// The target ρ it was trained toward.
+    pub target: f64,
+    /// Share of units whose mean activation stays below 0.001.
+    pub dead_units: f64,
+    /// Code units.
+    pub units: usize,
 }
 
 /// [`Scores`] as written: both kinds of predictive measure under one key.
@@ -102,6 +118,8 @@ struct ScoresJson {
     harmony: Option<Harmony>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     constraints: Option<constraints::ConstraintScores>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<CodeUsage>,
 }
 
 /// Per-step measures, frame measures, or both (their field names differ).
@@ -124,6 +142,7 @@ impl From<Scores> for ScoresJson {
             samples: s.samples,
             harmony: s.harmony,
             constraints: s.constraints,
+            code: s.code,
         }
     }
 }
@@ -137,6 +156,7 @@ impl From<ScoresJson> for Scores {
             harmony: s.harmony,
             frames,
             constraints: s.constraints,
+            code: s.code,
         }
     }
 }
@@ -368,6 +388,7 @@ pub fn melody_case(
         harmony: None,
         frames: None,
         constraints: None,
+        code: None,
     });
     let unigram = baseline_scores.next().unwrap_or_default();
     let markov = baseline_scores.next().unwrap_or_default();
@@ -379,6 +400,7 @@ pub fn melody_case(
             harmony: None,
             frames: None,
             constraints: None,
+            code: None,
         },
         Baselines {
             unigram,
@@ -422,6 +444,7 @@ pub fn polyphonic_case(
             harmony: None,
             frames: None,
             constraints: None,
+            code: None,
         }
     };
     let unigram = baseline(Ngram::unigram(vocab.len(), &streams));
@@ -434,6 +457,7 @@ pub fn polyphonic_case(
             harmony: None,
             frames: None,
             constraints: None,
+            code: None,
         },
         Baselines {
             unigram,

@@ -452,7 +452,23 @@ impl super::Trained for TrainedAutoencoder {
             .iter()
             .map(|t| tokens_excerpt(t, range))
             .collect();
-        Ok(melody_case(
+        let code = (self.config.sparsity_weight > 0.0).then(|| {
+            let refs: Vec<&[usize]> = held.iter().map(Vec::as_slice).collect();
+            let codes: Vec<Vec<f32>> = refs
+                .chunks(crate::measures::BATCH)
+                .flat_map(|chunk| rows(self.model.encode(one_hot(chunk, vocab, device))))
+                .collect();
+            let activations = unit_activations(&codes);
+            let units = activations.len();
+            crate::measures::CodeUsage {
+                mean_activation: activations.iter().sum::<f64>() / units.max(1) as f64,
+                target: self.config.sparsity_target,
+                dead_units: activations.iter().filter(|&&a| a < DEAD_UNIT).count() as f64
+                    / units.max(1) as f64,
+                units,
+            }
+        });
+        let mut evaluated = melody_case(
             data,
             *range,
             held,
@@ -461,7 +477,9 @@ impl super::Trained for TrainedAutoencoder {
             STEPS,
             options,
             progress,
-        ))
+        );
+        evaluated.model.code = code;
+        Ok(evaluated)
     }
 }
 

@@ -397,6 +397,7 @@ fn evaluate_harmonizer(
             harmony: Some(part_writing(&written)),
             frames: None,
             constraints: None,
+            code: None,
         }
     };
     let unigram = baseline(false);
@@ -410,6 +411,7 @@ fn evaluate_harmonizer(
             harmony: Some(part_writing(&harmonized)),
             frames: None,
             constraints: None,
+            code: None,
         },
         baselines: Baselines {
             unigram,
