@@ -229,21 +229,24 @@ pub fn table(report: &Report) -> String {
             "pins met, sampling", "model", "pins hidden", "pins"
         ));
         for set in crate::measures::constraints::SETS {
-            let rate = |s: &crate::measures::constraints::Satisfaction| {
-                s.rates.get(set).map_or("—".into(), |v| format!("{v:.3}"))
+            let rate = |s: Option<&crate::measures::constraints::Satisfaction>| {
+                s.and_then(|s| s.rates.get(set))
+                    .map_or("—".into(), |v| format!("{v:.3}"))
             };
             out.push_str(&format!(
                 "  {:<26}{:>10}{:>12}{:>8}\n",
                 format!("  {set}"),
-                rate(&c.model),
-                rate(&c.blind),
+                rate(Some(&c.model)),
+                rate(c.blind.as_ref()),
                 c.model.pins.get(set).copied().unwrap_or(0)
             ));
         }
-        out.push_str(&format!(
-            "  {:<26}{:>10.3}\n",
-            "  with the hard clamp", c.clamped
-        ));
+        if let Some(clamped) = c.clamped {
+            out.push_str(&format!(
+                "  {:<26}{:>10.3}\n",
+                "  with the hard clamp", clamped
+            ));
+        }
         let curve = |values: &[f64]| {
             values
                 .iter()
@@ -251,11 +254,13 @@ pub fn table(report: &Report) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        out.push_str(&format!(
-            "  p(pinned pitch), 8 steps before → at the pin: model {} · pins hidden {}\n",
-            curve(&c.model.anticipation),
-            curve(&c.blind.anticipation)
-        ));
+        if let Some(blind) = &c.blind {
+            out.push_str(&format!(
+                "  p(pinned pitch), 8 steps before → at the pin: model {} · pins hidden {}\n",
+                curve(&c.model.anticipation),
+                curve(&blind.anticipation)
+            ));
+        }
         if let Some(p) = c.constrained_predictive {
             out.push_str(&format!(
                 "  with random pins shown: NLL per step {:.3}, onset accuracy {:.3}\n",

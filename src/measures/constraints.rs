@@ -101,19 +101,62 @@ impl Satisfaction {
     }
 }
 
-/// The constraint measures of a model that reads pins, beside the same network with the pins
-/// hidden from it.
+/// The constraint measures of a melody model: for the Anticipation-RNN beside the same network
+/// with the pins hidden from it; for the LSTM (which cannot read pins) its own free samples
+/// judged against the same pins.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConstraintScores {
     /// The model, sampling freely (pins not forced).
     pub model: Satisfaction,
     /// The same network with every pin hidden (it reads "no constraint" everywhere): what the
     /// music meets by chance, the baseline that does not anticipate.
-    pub blind: Satisfaction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blind: Option<Satisfaction>,
     /// Share of pins met with hard clamping (1 by construction; measured all the same).
-    pub clamped: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clamped: Option<f64>,
     /// Next-token measures with the random pins shown (the steps' own tokens fed in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constrained_predictive: Option<Predictive>,
+}
+
+/// Steps of each held-out tune a writer writes when pins are measured.
+pub const CUT: usize = 64;
+/// Most held-out tunes measured.
+pub const TUNES: usize = 64;
+
+/// A tune: its tokens and each step's position in its bar.
+pub type Tune = (Vec<usize>, Vec<usize>);
+
+/// Pins met by a writer on the first [`CUT`] steps of (up to [`TUNES`]) held-out tunes under
+/// each constraint set. `write(pins, positions, seed)` writes one melody per row. The pins are
+/// drawn from `seed` alone, so two writers measured with one seed face the same pins.
+pub fn measure(
+    held: &[Tune],
+    seed: u64,
+    mut write: impl FnMut(&[Pins], &[Vec<usize>], u64) -> Vec<Vec<usize>>,
+) -> Satisfaction {
+    let tunes: Vec<&Tune> = held
+        .iter()
+        .filter(|(t, _)| t.len() >= CUT)
+        .take(TUNES)
+        .collect();
+    let mut satisfaction = Satisfaction::default();
+    for (k, set) in SETS.iter().enumerate() {
+        let mut rng =
+            <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ (k as u64 + 1));
+        let positions: Vec<Vec<usize>> = tunes.iter().map(|(_, p)| p[..CUT].to_vec()).collect();
+        let pins: Vec<Pins> = tunes
+            .iter()
+            .zip(&positions)
+            .map(|((t, _), p)| pins_of(set, &t[..CUT], p, &mut rng))
+            .collect();
+        let written = write(&pins, &positions, seed.wrapping_add(k as u64));
+        for (w, p) in written.iter().zip(&pins) {
+            satisfaction.add(set, met(w, p));
+        }
+    }
+    satisfaction
 }
 
 /// Sums, per step before a pin, the probability a writer gave the pinned token.

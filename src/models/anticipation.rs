@@ -753,68 +753,37 @@ impl super::Trained for TrainedAnticipation {
         }
 
         progress(0.3, "writing around pins");
-        // Writing: the first 64 steps of each held-out tune (at most 64 tunes), every set.
-        let cut = 64;
-        let sample: Vec<&(Vec<usize>, Vec<usize>)> = held
-            .iter()
-            .filter(|(t, _)| t.len() >= cut)
-            .take(64)
-            .collect();
-        let mut scores = ConstraintScores::default();
-        let (mut clamped_met, mut clamped_all) = (0, 0);
-        for (k, set) in constraints::SETS.iter().enumerate() {
-            let mut rng = seeded(k as u64 + 1);
-            let tokens: Vec<Vec<usize>> = sample.iter().map(|(t, _)| t[..cut].to_vec()).collect();
-            let positions: Vec<Vec<usize>> =
-                sample.iter().map(|(_, p)| p[..cut].to_vec()).collect();
-            let pins: Vec<Pins> = tokens
-                .iter()
-                .zip(&positions)
-                .map(|(t, p)| constraints::pins_of(set, t, p, &mut rng))
-                .collect();
-            let blind_pins = vec![vec![None; cut]; pins.len()];
-            let seed = options.seed.wrapping_add(k as u64);
-            let free = fill(
-                &self.model,
-                range,
-                (&pins, &positions),
-                (1.0, false),
-                seed,
-                device,
-            );
-            let blind = fill(
-                &self.model,
-                range,
-                (&blind_pins, &positions),
-                (1.0, false),
-                seed,
-                device,
-            );
-            let forced = fill(
-                &self.model,
-                range,
-                (&pins, &positions),
-                (1.0, true),
-                seed,
-                device,
-            );
-            let count = |written: &[Vec<usize>]| {
-                written
-                    .iter()
-                    .zip(&pins)
-                    .map(|(w, p)| constraints::met(w, p))
-                    .fold((0, 0), |(a, b), (m, n)| (a + m, b + n))
-            };
-            scores.model.add(set, count(&free));
-            scores.blind.add(set, count(&blind));
-            let (m, n) = count(&forced);
-            (clamped_met, clamped_all) = (clamped_met + m, clamped_all + n);
-            progress(0.3 + 0.1 * (k + 1) as f32, "writing around pins");
-        }
-        scores.model.anticipation = curve.finish();
-        scores.blind.anticipation = blind_curve.finish();
-        scores.clamped = clamped_met as f64 / clamped_all.max(1) as f64;
-        scores.constrained_predictive = Some(constrained);
+        let writer = |hide: bool, clamp: bool| {
+            move |pins: &[Pins], positions: &[Vec<usize>], seed: u64| {
+                let hidden: Vec<Pins> = pins.iter().map(|p| vec![None; p.len()]).collect();
+                let shown = if hide { &hidden[..] } else { pins };
+                fill(
+                    &self.model,
+                    range,
+                    (shown, positions),
+                    (1.0, clamp),
+                    seed,
+                    device,
+                )
+            }
+        };
+        let mut model = constraints::measure(&held, options.seed, writer(false, false));
+        progress(0.4, "writing with the pins hidden");
+        let mut blind = constraints::measure(&held, options.seed, writer(true, false));
+        progress(0.5, "writing with the pins clamped");
+        let clamped = constraints::measure(&held, options.seed, writer(false, true));
+        model.anticipation = curve.finish();
+        blind.anticipation = blind_curve.finish();
+        let (met, all) = clamped.rates.iter().fold((0.0, 0), |(m, n), (set, rate)| {
+            let pins = clamped.pins.get(set).copied().unwrap_or(0);
+            (m + rate * pins as f64, n + pins)
+        });
+        let scores = ConstraintScores {
+            model,
+            blind: Some(blind),
+            clamped: Some(met / all.max(1) as f64),
+            constrained_predictive: Some(constrained),
+        };
 
         progress(0.6, "sampling");
         let steps = self.config.generate_steps.clamp(16, 512);

@@ -277,7 +277,31 @@ impl super::Trained for TrainedLstm {
                 tokens_excerpt(&tokens, range)
             })
             .collect();
-        Ok(crate::measures::melody_case(
+        // The pins the Anticipation-RNN is measured on, met by chance: the LSTM cannot read
+        // them, so each held-out tune gets one free sample (from the start token, the tune's
+        // seed) judged against every constraint set.
+        progress(0.6, "judging samples against pins");
+        let tunes = crate::data::TuneSequences::from_scores(data.held, Some(*range));
+        let pinned: Vec<crate::measures::constraints::Tune> =
+            tunes.tunes.into_iter().zip(tunes.positions).collect();
+        let mut written: Vec<Vec<usize>> = Vec::new();
+        let satisfaction = crate::measures::constraints::measure(&pinned, seed, |pins, _, _| {
+            while written.len() < pins.len() {
+                let i = written.len() as u64;
+                let steps = crate::measures::constraints::CUT;
+                written.push(generate(
+                    &self.model,
+                    range,
+                    &[],
+                    steps,
+                    1.0,
+                    seed + i,
+                    device,
+                ));
+            }
+            written[..pins.len()].to_vec()
+        });
+        let mut evaluated = crate::measures::melody_case(
             data,
             *range,
             held,
@@ -286,7 +310,12 @@ impl super::Trained for TrainedLstm {
             steps,
             options,
             progress,
-        ))
+        );
+        evaluated.model.constraints = Some(crate::measures::constraints::ConstraintScores {
+            model: satisfaction,
+            ..Default::default()
+        });
+        Ok(evaluated)
     }
 }
 
