@@ -9,6 +9,8 @@
 #   latent-map-grid.png     the same map in grid mode
 #   rbm-gibbs.png           an RBM's Gibbs chain harmonising a chorale's soprano (trains one)
 #   rnn-rbm-heat.png        an RNN-RBM continuing a chorale's first 2 bars, with its heat map (trains one)
+#   anticipation.png        pins on a roll and the Anticipation-RNN's melody around them (trains a
+#                           small one unless ANTICIPATION_RUN names a run)
 #   crbm-constraints.png    a C-RBM sampled under a chorale's structure, C major and 4/4 (trains one)
 #   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
 #                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
@@ -69,6 +71,14 @@ if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rnn-rbm-heat "* ]]; then
   "$BIN" train rnn-rbm --device cpu --out "$MODELS" >/dev/null
   RNNRBM="$(ls -d "$MODELS"/rnn-rbm/*/ | head -1)"
   shot rnn-rbm-heat 9 --gibbs "$RNNRBM" assets/corpora/bach_chorales/bwv10_7.mid
+fi
+if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" anticipation "* ]]; then
+  RUN="${ANTICIPATION_RUN:-}"
+  if [ -z "$RUN" ]; then
+    "$BIN" train anticipation-rnn --device cpu --epochs 3 --set hidden=128 --out "$MODELS" >/dev/null
+    RUN="$(ls -d "$MODELS"/anticipation-rnn/*/ | head -1)"
+  fi
+  shot anticipation 8 --anticipation "$RUN" --pins "0:D5,12:F#5,16:A4,32:rest,36:B4,48:E5,63:D4"
 fi
 if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" crbm-constraints "* ]]; then
   "$BIN" train crbm --device cpu --out "$MODELS" >/dev/null

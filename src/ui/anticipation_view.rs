@@ -439,6 +439,26 @@ impl AnticipationView {
                 painter.rect_filled(bar, 0.0, colour);
             }
         }
+        // What the pointer is over: the step (bar.beat) and the pitch, as a musician reads it.
+        if let Some((step, row)) = response.hover_pos().and_then(at) {
+            let what = if row == 0 {
+                "rest".to_string()
+            } else {
+                crate::music::pitch_name(range.low + (row - 1) as u8)
+            };
+            let label = format!(
+                "bar {} · 16th {} · {what}",
+                step / per_bar + 1,
+                step % per_bar + 1
+            );
+            painter.text(
+                rect.left_top() + vec2(6.0, 4.0),
+                egui::Align2::LEFT_TOP,
+                label,
+                egui::FontId::proportional(13.0),
+                Color32::LIGHT_GRAY,
+            );
+        }
         if let (Some(_), Some(pos)) = (self.dragging, response.hover_pos())
             && let Some((step, row)) = at(pos)
         {
