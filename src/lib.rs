@@ -9,6 +9,7 @@ pub mod app;
 pub mod audio;
 pub mod bench;
 pub mod cli;
+pub mod code_worker;
 pub mod compute;
 pub mod corpus;
 pub mod data;

@@ -893,3 +893,56 @@ fn pin_two_notes_and_fill_around_them() {
     );
     harness.get_by_label_contains("2 of 2 pins met");
 }
+
+/// The Code units view: a sparse autoencoder's units are each decoded alone into a pattern;
+/// switching two on decodes their combination.
+#[test]
+fn code_units_of_a_sparse_autoencoder_are_drawn_and_combined() {
+    let app = new_app("code-units");
+    let models = app.dashboard.models_dir.clone();
+    let run = one_small_epoch(
+        muselab::models::ModelKind::SparseAutoencoder,
+        &models,
+        (16, 3),
+        &[("code", "24")],
+    );
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+    harness.get_by_label("Code units").click();
+    harness.run_steps(2);
+    let ctx = harness.ctx.clone();
+    {
+        let view = &mut harness.state_mut().code_units;
+        view.selected = Some(run);
+        view.load_selected(&ctx);
+    }
+    step_until(&mut harness, "the units' patterns", |app| {
+        app.code_units.patterns.len() == 24
+    });
+    assert!(
+        harness
+            .state()
+            .code_units
+            .patterns
+            .iter()
+            .all(|p| p.len() == 64)
+    );
+    harness.get_by_label_contains("24 units");
+    {
+        let view = &mut harness.state_mut().code_units;
+        view.toggle(&ctx, 3, false);
+        view.toggle(&ctx, 7, false);
+    }
+    step_until(&mut harness, "the combination", |app| {
+        app.code_units.melody.is_some()
+    });
+    assert_eq!(harness.state().code_units.on.len(), 2);
+    harness.get_by_label("All 2 off").click();
+    harness.run_steps(2);
+    assert!(harness.state().code_units.on.is_empty());
+}

@@ -36,6 +36,8 @@ pub enum View {
     Gibbs,
     /// Pinned notes and the Anticipation-RNN writing around them.
     Anticipation,
+    /// What each unit of an autoencoder's code stands for.
+    CodeUnits,
 }
 
 /// What is remembered between runs (eframe persistence).
@@ -176,6 +178,8 @@ pub struct MuseApp {
     pub gibbs: crate::ui::gibbs_view::GibbsView,
     /// The Anticipation view.
     pub anticipation: crate::ui::anticipation_view::AnticipationView,
+    /// The Code units view.
+    pub code_units: crate::ui::code_units_view::CodeUnitsView,
     /// A generation job is running.
     pub generating: bool,
     audio: AudioOutput,
@@ -208,6 +212,7 @@ impl MuseApp {
             compare: crate::ui::compare::CompareView::new(config.settings.compare.clone()),
             gibbs: crate::ui::gibbs_view::GibbsView::default(),
             anticipation: crate::ui::anticipation_view::AnticipationView::default(),
+            code_units: crate::ui::code_units_view::CodeUnitsView::default(),
             generating: false,
             settings: config.settings,
             corpora: Vec::new(),
@@ -347,6 +352,7 @@ impl MuseApp {
             View::Compare => panels::compare(self, ui),
             View::Gibbs => panels::gibbs(self, ui),
             View::Anticipation => panels::anticipation(self, ui),
+            View::CodeUnits => panels::code_units(self, ui),
         }
 
         for command in std::mem::take(&mut self.commands) {

@@ -29,6 +29,8 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
                 .on_hover_text("A Boltzmann machine (rbm, crbm) writing, one Gibbs step at a time");
             ui.selectable_value(&mut app.settings.view, super::View::Anticipation, "Anticipation")
                 .on_hover_text("Pin notes on a roll; the Anticipation-RNN writes a melody that leads to them");
+            ui.selectable_value(&mut app.settings.view, super::View::CodeUnits, "Code units")
+                .on_hover_text("What each unit of a (sparse) autoencoder's code stands for; switch units on and hear them");
             ui.selectable_value(&mut app.settings.view, super::View::Compare, "Compare")
                 .on_hover_text("Every run of a corpus measured on held-out pieces, beside the baselines");
             ui.separator();
@@ -322,6 +324,35 @@ pub(super) fn anticipation(app: &mut MuseApp, ui: &mut Ui) {
         match action {
             AnticipationAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
             AnticipationAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
+        }
+    }
+}
+
+/// The code units of an autoencoder.
+pub(super) fn code_units(app: &mut MuseApp, ui: &mut Ui) {
+    use crate::models::ModelKind;
+    use crate::ui::code_units_view::CodeAction;
+    let runs: Vec<PathBuf> = app
+        .dashboard
+        .runs
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.model,
+                ModelKind::SparseAutoencoder
+                    | ModelKind::Autoencoder
+                    | ModelKind::StackedAutoencoder
+            )
+        })
+        .map(|r| r.dir.clone())
+        .collect();
+    let actions = egui::CentralPanel::default_margins()
+        .show(ui, |ui| app.code_units.ui(ui, &runs))
+        .inner;
+    for action in actions {
+        match action {
+            CodeAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
+            CodeAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
         }
     }
 }
