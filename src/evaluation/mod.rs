@@ -55,6 +55,9 @@ pub struct Report {
     /// The same part-writing measures of the corpus's own voices for the same sopranos.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corpus_harmony: Option<Harmony>,
+    /// RL-Tuner's Table 1 on the held-out melodies' openings (melody models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus_rules: Option<crate::measures::rules::RuleStats>,
     /// The baselines, measured the same way.
     pub baselines: Baselines,
     /// Seconds the evaluation took.
@@ -123,6 +126,7 @@ pub fn evaluate(
         sample_steps: evaluated.steps,
         measures: evaluated.model,
         corpus_harmony: evaluated.corpus_harmony,
+        corpus_rules: evaluated.corpus_rules,
         baselines: evaluated.baselines,
         seconds: started.elapsed().as_secs_f64(),
         example: evaluated
@@ -266,6 +270,47 @@ pub fn table(report: &Report) -> String {
                 "  with random pins shown: NLL per step {:.3}, onset accuracy {:.3}\n",
                 p.nll_per_step, p.onset_accuracy
             ));
+        }
+    }
+    if let Some(model) = report.measures.rules {
+        let columns = [
+            Some(model),
+            report.baselines.unigram.rules,
+            report.baselines.markov.rules,
+            report.corpus_rules,
+        ];
+        out.push_str(&format!(
+            "  {:<26}{:>10}{:>10}{:>10}{:>10}\n",
+            format!("rules ({} × 32 steps)", model.compositions),
+            "model",
+            "unigram",
+            "markov",
+            "corpus"
+        ));
+        type Rule = fn(&crate::measures::rules::RuleStats) -> f64;
+        let rows: [(&str, Rule); 11] = [
+            ("excessively repeated", |r| r.excessively_repeated),
+            ("not in key", |r| r.not_in_key),
+            ("autocorrelation lag 1", |r| r.autocorrelation_lag1),
+            ("autocorrelation lag 2", |r| r.autocorrelation_lag2),
+            ("autocorrelation lag 3", |r| r.autocorrelation_lag3),
+            ("starts with tonic", |r| r.starts_with_tonic),
+            ("leaps resolved", |r| r.leaps_resolved),
+            ("unique max", |r| r.unique_max),
+            ("unique min", |r| r.unique_min),
+            ("in motif", |r| r.in_motif),
+            ("in repeated motif", |r| r.in_repeated_motif),
+        ];
+        for (name, value) in rows {
+            let cells: String = columns
+                .iter()
+                .map(|c| {
+                    c.as_ref()
+                        .map_or("—".into(), |r| format!("{:.3}", value(r)))
+                })
+                .map(|s| format!("{s:>10}"))
+                .collect();
+            out.push_str(&format!("  {name:<26}{cells}\n"));
         }
     }
     if let Some(code) = report.measures.code {

@@ -19,6 +19,7 @@ pub mod frames;
 pub mod ngram;
 pub mod overlap;
 pub mod predictive;
+pub mod rules;
 
 use std::collections::BTreeMap;
 
@@ -94,6 +95,9 @@ pub struct Scores {
     /// How a sparse code is used on the held-out melodies (the sparse autoencoder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeUsage>,
+    /// RL-Tuner's Table 1: the music-theory rules on the samples' first 32 steps (melodies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<rules::RuleStats>,
 }
 
 /// How a sparse autoencoder's code units are used on held-out melodies.
@@ -120,6 +124,8 @@ struct ScoresJson {
     constraints: Option<constraints::ConstraintScores>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     code: Option<CodeUsage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rules: Option<rules::RuleStats>,
 }
 
 /// Per-step measures, frame measures, or both (their field names differ).
@@ -143,6 +149,7 @@ impl From<Scores> for ScoresJson {
             harmony: s.harmony,
             constraints: s.constraints,
             code: s.code,
+            rules: s.rules,
         }
     }
 }
@@ -157,6 +164,7 @@ impl From<ScoresJson> for Scores {
             frames,
             constraints: s.constraints,
             code: s.code,
+            rules: s.rules,
         }
     }
 }
@@ -279,6 +287,8 @@ pub struct Evaluated {
     pub steps: usize,
     /// Part-writing of the corpus's own voices (harmonizing models).
     pub corpus_harmony: Option<Harmony>,
+    /// RL-Tuner's Table 1 on the held-out melodies' openings (melody models).
+    pub corpus_rules: Option<rules::RuleStats>,
 }
 
 impl Evaluated {
@@ -310,6 +320,7 @@ impl Evaluated {
             baselines,
             steps,
             corpus_harmony: None,
+            corpus_rules: None,
         }
     }
 }
@@ -377,30 +388,30 @@ pub fn melody_case(
     );
     let copies = TrainingWindows::new(&train_notes, steps);
     let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
-    let mut baseline_scores = baselines.iter().map(|model| Scores {
-        predictive: (!held.is_empty()).then(|| ngram_predictive(model, &held)),
-        samples: Some({
-            let samples: Vec<Excerpt> = (0..options.samples)
-                .map(|_| tokens_excerpt(&model.sample(steps, None, &mut rng), &range))
-                .collect();
-            sample_scores(&samples, &reference, &copies, true)
-        }),
-        harmony: None,
-        frames: None,
-        constraints: None,
-        code: None,
+    let mut baseline_scores = baselines.iter().map(|model| {
+        let samples: Vec<Excerpt> = (0..options.samples)
+            .map(|_| tokens_excerpt(&model.sample(steps, None, &mut rng), &range))
+            .collect();
+        Scores {
+            predictive: (!held.is_empty()).then(|| ngram_predictive(model, &held)),
+            samples: Some(sample_scores(&samples, &reference, &copies, true)),
+            rules: Some(excerpt_rules(&samples, &range)),
+            ..Scores::default()
+        }
     });
     let unigram = baseline_scores.next().unwrap_or_default();
     let markov = baseline_scores.next().unwrap_or_default();
     progress(1.0, "done");
-    Evaluated::new(
+    let corpus: Vec<Vec<usize>> = held_notes
+        .iter()
+        .map(|n| voice_tokens(n, 0, rules::COMPOSITION_STEPS, &range))
+        .collect();
+    let mut evaluated = Evaluated::new(
         Scores {
             predictive,
             samples: Some(sample_scores(&samples, &reference, &copies, true)),
-            harmony: None,
-            frames: None,
-            constraints: None,
-            code: None,
+            rules: Some(excerpt_rules(&samples, &range)),
+            ..Scores::default()
         },
         Baselines {
             unigram,
@@ -409,7 +420,18 @@ pub fn melody_case(
         },
         steps,
         samples.first().cloned(),
-    )
+    );
+    evaluated.corpus_rules = Some(rules::rule_stats(&corpus, &range));
+    evaluated
+}
+
+/// RL-Tuner's Table 1 on the first [`rules::COMPOSITION_STEPS`] steps of each sample.
+fn excerpt_rules(samples: &[Excerpt], range: &PitchRange) -> rules::RuleStats {
+    let compositions: Vec<Vec<usize>> = samples
+        .iter()
+        .map(|e| voice_tokens(&e.notes, 0, rules::COMPOSITION_STEPS.min(e.steps), range))
+        .collect();
+    rules::rule_stats(&compositions, range)
 }
 
 /// Piano-roll and event models (all voices): samples only; the baselines are n-grams over the
@@ -445,6 +467,7 @@ pub fn polyphonic_case(
             frames: None,
             constraints: None,
             code: None,
+            rules: None,
         }
     };
     let unigram = baseline(Ngram::unigram(vocab.len(), &streams));
@@ -458,6 +481,7 @@ pub fn polyphonic_case(
             frames: None,
             constraints: None,
             code: None,
+            rules: None,
         },
         Baselines {
             unigram,

@@ -398,6 +398,7 @@ fn evaluate_harmonizer(
             frames: None,
             constraints: None,
             code: None,
+            rules: None,
         }
     };
     let unigram = baseline(false);
@@ -412,6 +413,7 @@ fn evaluate_harmonizer(
             frames: None,
             constraints: None,
             code: None,
+            rules: None,
         },
         baselines: Baselines {
             unigram,
@@ -420,6 +422,7 @@ fn evaluate_harmonizer(
         },
         steps,
         corpus_harmony: Some(part_writing(&bach[..sopranos.len()])),
+        corpus_rules: None,
     }
 }
 

@@ -49,6 +49,12 @@ pub fn estimate_key(score: &Score) -> Option<Key> {
     for note in score.notes() {
         profile[usize::from(note.pitch % 12)] += note.duration as f64;
     }
+    key_of_profile(&profile)
+}
+
+/// The key whose Krumhansl–Kessler profile correlates best with a pitch-class `profile`
+/// (durations or counts per pitch class, 0 = C); `None` for an empty profile.
+pub fn key_of_profile(profile: &[f64; 12]) -> Option<Key> {
     if profile.iter().all(|&v| v == 0.0) {
         return None;
     }
@@ -63,7 +69,7 @@ pub fn estimate_key(score: &Score) -> Option<Key> {
         for (mode, template) in [(Mode::Major, &MAJOR), (Mode::Minor, &MINOR)] {
             let rotated: [f64; 12] =
                 std::array::from_fn(|i| template[(i + 12 - usize::from(tonic)) % 12]);
-            let r = correlation(&profile, &rotated);
+            let r = correlation(profile, &rotated);
             if r > best.0 {
                 best = (r, Key { tonic, mode });
             }
