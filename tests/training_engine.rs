@@ -360,6 +360,7 @@ fn tiny(kind: ModelKind) -> RunConfig {
         ModelKind::Autoencoder | ModelKind::StackedAutoencoder => &[("hidden", "32")],
         ModelKind::SparseAutoencoder => &[("code", "64")],
         ModelKind::Vrae => &[("hidden", "16")],
+        ModelKind::RlTuner => &[("steps_per_epoch", "3"), ("composition", "8")],
         ModelKind::Lstm => &[("hidden", "16"), ("layers", "1"), ("sequence", "16")],
         ModelKind::Vae => &[("hidden", "32"), ("anneal_steps", "5")],
         ModelKind::RnnVae => &[
@@ -403,7 +404,13 @@ fn tiny(kind: ModelKind) -> RunConfig {
 #[test]
 fn resuming_at_an_epoch_gives_the_same_weights_and_history_for_every_model() {
     use muselab::training::checkpoint::read;
-    for kind in ModelKind::ALL {
+    // RL-Tuner's replay buffer (thousands of transitions with their recurrent states) is not
+    // saved with a checkpoint, so a resumed tuner refills it: tests/rl_tuner.rs checks that it
+    // resumes, not that it resumes exactly.
+    for kind in ModelKind::ALL
+        .into_iter()
+        .filter(|&k| k != ModelKind::RlTuner)
+    {
         let models = common::temp_dir(&format!("engine-exact-{}", kind.id()));
         let whole = models.join("whole");
         let parts = models.join("parts");

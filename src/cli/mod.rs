@@ -195,6 +195,9 @@ pub struct TrainArgs {
     /// same weights and history as one that was never interrupted.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// The trained run a tuner starts from (rl-tuner: an lstm run).
+    #[arg(long, value_name = "RUN")]
+    pub from: Option<PathBuf>,
     /// Set a model hyperparameter, e.g. `--set feature_matching=1` (repeatable; the names are
     /// those of the app's form).
     #[arg(long = "set", value_name = "NAME=VALUE")]

@@ -263,6 +263,118 @@ impl Composition {
     }
 }
 
+/// Weights of the rules in the reward (1 = the reference's amounts, 0 = the rule is off).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RuleWeights {
+    /// Pitch outside the key: −1.
+    pub key: f64,
+    /// Tonic on the first step and the last bar's first step, then the final note held: +3.
+    pub tonic: f64,
+    /// Excessive repetition: −100.
+    pub repetition: f64,
+    /// Autocorrelation above 0.15 at lags 1–3: −3 · |coefficient| each.
+    pub autocorrelation: f64,
+    /// A motif in the last bar: +3 (+0.3 per pitch beyond 3).
+    pub motif: f64,
+    /// A repeated motif: +4 (+1 per pitch beyond 3).
+    pub repeated_motif: f64,
+    /// Preferred intervals (thirds and fifths in key, steps; sevenths and leaps over an
+    /// octave punished): the reference's table × 5.
+    pub intervals: f64,
+    /// A leap resolved: +5; two leaps the same way: −5.
+    pub leaps: f64,
+    /// At the last step, a unique highest and a unique lowest note: +3 each.
+    pub unique: f64,
+}
+
+impl Default for RuleWeights {
+    fn default() -> Self {
+        Self {
+            key: 1.0,
+            tonic: 1.0,
+            repetition: 1.0,
+            autocorrelation: 1.0,
+            motif: 1.0,
+            repeated_motif: 1.0,
+            intervals: 1.0,
+            leaps: 1.0,
+            unique: 1.0,
+        }
+    }
+}
+
+/// The reference's r_MT for the step just judged: `composition` holds the tokens up to and
+/// including it, `j` its judgement.
+pub fn music_theory_reward(composition: &Composition, j: &Judgement, w: &RuleWeights) -> f64 {
+    let tokens = composition.tokens();
+    let step = tokens.len().saturating_sub(1);
+    let token = tokens.last().copied().unwrap_or(REST);
+    let final_bar = composition.length.saturating_sub(4);
+    let mut reward = 0.0;
+    if j.out_of_key {
+        reward -= w.key;
+    }
+    let tonic = j.tonic_start
+        || j.tonic_final
+        || (step == final_bar + 1 && token == HOLD)
+        || (step > final_bar + 1 && (token == HOLD || token == REST));
+    if tonic {
+        reward += 3.0 * w.tonic;
+    }
+    if j.excessive_repeat {
+        reward -= 100.0 * w.repetition;
+    }
+    for lag in 1..=3 {
+        let r = autocorrelation(tokens, lag);
+        if r.is_finite() && r.abs() > 0.15 {
+            reward -= 3.0 * r.abs() * w.autocorrelation;
+        }
+    }
+    if j.motif > 0 {
+        reward += (3.0 + ((j.motif as f64 - 3.0) * 0.3).max(0.0)) * w.motif;
+    }
+    if j.repeated_motif > 0 {
+        reward += (4.0 + (j.repeated_motif as f64 - 3.0).max(0.0)) * w.repeated_motif;
+    }
+    let interval = match j.interval {
+        Interval::Nothing => 0.0,
+        Interval::Rest(false) => 0.05,
+        Interval::Hold(false) => 0.075,
+        Interval::Rest(true) => 0.15,
+        Interval::Hold(true) => 0.3,
+        Interval::Semitones(_, true) if matches!(j.interval, Interval::Semitones(7, _)) => 0.1,
+        Interval::Semitones(_, true) => 0.15,
+        Interval::Semitones(s, false) => match s {
+            s if s > 12 => -1.0,
+            11 => -0.3,
+            4 => 0.09,
+            2 => 0.08,
+            5 => 0.07,
+            9 => 0.05,
+            7 => 0.02,
+            _ => 0.0,
+        },
+    };
+    reward += 5.0 * interval * w.intervals;
+    reward += match j.leap {
+        Leap::Resolved => 5.0 * w.leaps,
+        Leap::Doubled => -5.0 * w.leaps,
+        Leap::None => 0.0,
+    };
+    if tokens.len() == composition.length {
+        let max = tokens.iter().max().copied().unwrap_or(0);
+        if tokens.iter().filter(|&&t| t == max).count() == 1 {
+            reward += 3.0 * w.unique;
+        }
+        if let Some(min) = tokens.iter().filter(|&&t| t != REST && t != HOLD).min()
+            && tokens.iter().filter(|&t| t == min).count() == 1
+        {
+            reward += 3.0 * w.unique;
+        }
+    }
+    reward
+}
+
 /// Distinct pitches among a bar's tokens, if at least 3 (else 0).
 fn motif_notes(bar: &[usize]) -> usize {
     let mut pitches: Vec<usize> = bar

@@ -201,6 +201,17 @@ pub struct TrainedLstm {
     range: PitchRange,
 }
 
+impl TrainedLstm {
+    /// A trained network of `config` over `range` (the RL-Tuner's Q-network is one).
+    pub fn from_parts(model: LstmMelody, config: LstmMelodyConfig, range: PitchRange) -> Self {
+        Self {
+            model,
+            config,
+            range,
+        }
+    }
+}
+
 /// The registry's `load`.
 fn load(
     config: &super::ModelConfig,

@@ -18,6 +18,7 @@ pub mod minibach;
 pub mod optim;
 pub mod rbm;
 pub mod recurrent;
+pub mod rl_tuner;
 pub mod rnn_rbm;
 pub mod rnn_vae;
 pub mod vae;
@@ -61,16 +62,19 @@ pub enum ModelKind {
     AnticipationRnn,
     /// VRAE: the first recurrent VAE (tanh RNNs, free-running decoder).
     Vrae,
+    /// RL-Tuner: a trained LSTM tuned by Q-learning with music-theory rewards.
+    RlTuner,
 }
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 15] = [
+    pub const ALL: [ModelKind; 16] = [
         Self::Minibach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
         Self::SparseAutoencoder,
         Self::Lstm,
+        Self::RlTuner,
         Self::Vae,
         Self::RnnVae,
         Self::Vrae,
@@ -102,6 +106,7 @@ impl ModelKind {
             Self::Crbm => &crbm::INFO,
             Self::AnticipationRnn => &anticipation::INFO,
             Self::Vrae => &vrae::INFO,
+            Self::RlTuner => &rl_tuner::INFO,
         }
     }
 
@@ -212,6 +217,8 @@ pub enum ModelConfig {
     AnticipationRnn(anticipation::AnticipationConfig),
     /// VRAE.
     Vrae(vrae::VraeConfig),
+    /// RL-Tuner.
+    RlTuner(rl_tuner::RlTunerConfig),
 }
 
 impl ModelConfig {
@@ -268,6 +275,7 @@ impl ModelConfig {
             Self::Crbm(c) => c.fields(),
             Self::AnticipationRnn(c) => c.fields(),
             Self::Vrae(c) => c.fields(),
+            Self::RlTuner(c) => c.fields(),
         }
     }
 }
@@ -310,6 +318,9 @@ pub struct SessionArgs<'a> {
     pub seed: u64,
     /// The device (with autodiff).
     pub device: &'a Device,
+    /// The model file of the trained run a tuner starts from (RL-Tuner), its settings already
+    /// copied into the hyperparameters by the training layer.
+    pub from: Option<&'a std::path::Path>,
 }
 
 /// Builds a model's session and says what vocabulary it was built for.

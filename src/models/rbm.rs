@@ -295,6 +295,7 @@ pub fn train_plain(
         learning_rate: INFO.learning_rate,
         seed,
         device: &autodiff,
+        from: None,
     };
     let mut session = RbmSession::over_range(config, &args, Some(range))?;
     let (mut windows, held) = session.data.windows(session.config.window.max(1));

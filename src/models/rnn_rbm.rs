@@ -831,6 +831,7 @@ mod tests {
             learning_rate: 0.01,
             seed: 3,
             device: &autodiff,
+            from: None,
         };
         let mut session = RnnRbmSession::new(config, &args).expect("session");
         let values = |m: &RnnRbm| {

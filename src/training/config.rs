@@ -43,6 +43,9 @@ pub struct RunConfig {
     /// which are then evaluated on the pieces the rule picks.
     #[serde(default)]
     pub held_out: Vec<String>,
+    /// The trained run a tuner starts from (RL-Tuner: an `lstm` run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -139,6 +142,7 @@ impl RunConfig {
             max_steps_per_epoch: None,
             vocabulary: Vocabulary::Unknown,
             held_out: Vec::new(),
+            from: None,
         }
     }
 

@@ -44,6 +44,15 @@ pub fn build_session(
     } else {
         &training_only
     };
+    // A tuner copies its starting run; without one (the model card, the benchmark) its
+    // networks start untrained, at the default sizes.
+    if config.model == crate::models::ModelKind::RlTuner && config.from.is_some() {
+        adopt_start(config)?;
+    }
+    let from_file = config
+        .from
+        .as_ref()
+        .map(|run| run.join(checkpoint::MODEL_FILE));
     let args = crate::models::SessionArgs {
         scores,
         training_only,
@@ -51,10 +60,39 @@ pub fn build_session(
         learning_rate: lr,
         seed: config.seed,
         device,
+        from: from_file.as_deref(),
     };
     let (session, vocabulary) = (config.model.info().session)(&config.hyperparameters, &args)?;
     config.vocabulary = vocabulary;
     Ok(session)
+}
+
+/// Copies into an RL-Tuner's settings what its starting `lstm` run was built with (layer
+/// sizes, pitch range), so that the tuner's networks are copies of it.
+fn adopt_start(config: &mut RunConfig) -> Result<(), String> {
+    use crate::models::{ModelConfig, ModelKind};
+    let Some(from) = config.from.clone() else {
+        return Ok(());
+    };
+    let (start, _) = checkpoint::read(&from, None).map_err(|e| e.to_string())?;
+    let (ModelKind::Lstm, ModelConfig::Lstm(lstm), Vocabulary::Melody(range)) =
+        (start.model, &start.hyperparameters, start.vocabulary)
+    else {
+        return Err(format!(
+            "{}: an rl-tuner run starts from an lstm run, not a {} run",
+            from.display(),
+            start.model.id()
+        ));
+    };
+    let ModelConfig::RlTuner(c) = &mut config.hyperparameters else {
+        return Err(crate::models::wrong_config("rl-tuner"));
+    };
+    c.hidden = lstm.hidden;
+    c.layers = lstm.layers;
+    c.embedding = lstm.embedding;
+    c.low = usize::from(range.low);
+    c.high = usize::from(range.high);
+    Ok(())
 }
 
 /// The card of a model as `config` builds it on `scores` (the layers and parameter count come

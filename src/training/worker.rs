@@ -270,6 +270,12 @@ fn run(
     // Settings out of range are refused before the corpus is read (build_session checks again,
     // after a resume has merged the saved settings).
     config.check()?;
+    if config.model == crate::models::ModelKind::RlTuner && config.from.is_none() {
+        return Err(
+            "an rl-tuner run starts from a trained lstm run: give it with --from RUN (or pick one in the form)"
+                .into(),
+        );
+    }
     let started = Instant::now();
     let mut history = History::default();
     let mut first_epoch = 1;
