@@ -11,6 +11,7 @@
 #   rnn-rbm-heat.png        an RNN-RBM continuing a chorale's first 2 bars, with its heat map (trains one)
 #   anticipation.png        pins on a roll and the Anticipation-RNN's melody around them (trains a
 #                           small one unless ANTICIPATION_RUN names a run)
+#   rl-tuner.png            RL-Tuner tuning an lstm run on the dashboard (LSTM_RUN, or trains a small lstm)
 #   crbm-constraints.png    a C-RBM sampled under a chorale's structure, C major and 4/4 (trains one)
 #   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
 #                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
@@ -79,6 +80,15 @@ if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" anticipation "* ]]; then
     RUN="$(ls -d "$MODELS"/anticipation-rnn/*/ | head -1)"
   fi
   shot anticipation 8 --anticipation "$RUN" --pins "0:D5,12:F#5,16:A4,32:rest,36:B4,48:E5,63:D4"
+fi
+if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rl-tuner "* ]]; then
+  mkdir -p "$MODELS/lstm"
+  if [ -n "${LSTM_RUN:-}" ]; then
+    cp -r "$LSTM_RUN" "$MODELS/lstm/"
+  else
+    "$BIN" train lstm --device cpu --epochs 1 --set hidden=64 --out "$MODELS" >/dev/null
+  fi
+  SHOT_MODELS="$MODELS" shot rl-tuner "${TRAIN_WAIT:-25}" --start-training rl-tuner
 fi
 if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" crbm-constraints "* ]]; then
   "$BIN" train crbm --device cpu --out "$MODELS" >/dev/null

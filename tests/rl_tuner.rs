@@ -130,13 +130,13 @@ fn a_tuner_run_is_reproducible_and_resumes() {
         )
         .expect("writes");
     assert!(score.notes().next().is_some());
-    // Without a starting run a tuner does not train.
+    // Without a starting run (none picked, no lstm run beside it) a tuner does not train.
     let mut alone = tuner(&lstm);
     alone.from = None;
     let events = common::collect(&common::start_run(alone, &models.join("c"), None));
     assert!(matches!(
         events.last(),
-        Some(muselab::training::TrainingEvent::Finished(Err(e))) if e.contains("--from")
+        Some(muselab::training::TrainingEvent::Finished(Err(e))) if e.contains("train an lstm on celtic first")
     ));
     let _ = std::fs::remove_dir_all(&models);
 }

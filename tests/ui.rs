@@ -946,3 +946,50 @@ fn code_units_of_a_sparse_autoencoder_are_drawn_and_combined() {
     harness.run_steps(2);
     assert!(harness.state().code_units.on.is_empty());
 }
+
+/// RL-Tuner from the dashboard: the form asks which lstm run to start from; with one chosen
+/// the run trains and its validation reports the rules' statistics beside the start's.
+#[test]
+fn tune_an_lstm_from_the_dashboard() {
+    let app = new_app("rl-tuner");
+    let models = app.dashboard.models_dir.clone();
+    let lstm = one_small_epoch(
+        muselab::models::ModelKind::Lstm,
+        &models,
+        (8, 3),
+        &[("hidden", "16"), ("layers", "1"), ("sequence", "16")],
+    );
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 1600.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(&mut harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+    start_small_run(
+        &mut harness,
+        muselab::models::ModelKind::RlTuner,
+        |config| {
+            config.epochs = 1;
+            config.max_steps_per_epoch = Some(40);
+            config.from = Some(lstm);
+        },
+    );
+    // The tuner's form is long: the window above is tall enough to show its Train button.
+    harness.get_by_label("Start from");
+    step_until(&mut harness, "the tuner to finish", |app| {
+        app.dashboard.run.as_ref().is_some_and(|r| !r.is_running())
+    });
+    let run = harness.state().dashboard.run.as_ref().expect("a run");
+    let validation = run
+        .epochs
+        .last()
+        .map(|e| e.validation.clone())
+        .unwrap_or_default();
+    assert!(
+        validation
+            .iter()
+            .any(|(name, _)| name == "excessively repeated (start)"),
+        "{validation:?}"
+    );
+}

@@ -270,11 +270,26 @@ fn run(
     // Settings out of range are refused before the corpus is read (build_session checks again,
     // after a resume has merged the saved settings).
     config.check()?;
-    if config.model == crate::models::ModelKind::RlTuner && config.from.is_none() {
-        return Err(
-            "an rl-tuner run starts from a trained lstm run: give it with --from RUN (or pick one in the form)"
-                .into(),
-        );
+    if config.model == crate::models::ModelKind::RlTuner
+        && config.from.is_none()
+        && resume_from.is_none()
+    {
+        // The newest lstm run on the same corpus, when none was picked.
+        let newest = checkpoint::list_runs(models_dir)
+            .into_iter()
+            .find(|r| r.model == crate::models::ModelKind::Lstm && r.corpus == config.corpus);
+        let Some(start) = newest else {
+            return Err(format!(
+                "an rl-tuner run starts from a trained lstm run: give it with --from RUN, pick one in the form, or train an lstm on {} first",
+                config.corpus
+            ));
+        };
+        reporter.send(TrainingEvent::Status(format!(
+            "tuning the newest lstm run on {}: {}",
+            config.corpus,
+            start.dir.display()
+        )));
+        config.from = Some(start.dir);
     }
     let started = Instant::now();
     let mut history = History::default();

@@ -342,7 +342,42 @@ impl TrainingDashboard {
                     }
                 });
             ui.label(RichText::new(self.settings.model.description()).weak());
+            let lstm_runs: Vec<std::path::PathBuf> = self
+                .runs
+                .iter()
+                .filter(|r| r.model == ModelKind::Lstm)
+                .map(|r| r.dir.clone())
+                .collect();
+            let tuner = self.settings.model == ModelKind::RlTuner;
             let config = self.settings.config_mut();
+            if tuner {
+                ui.horizontal(|ui| {
+                    ui.label("Start from");
+                    let name = |p: &std::path::Path| {
+                        p.file_name()
+                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                    };
+                    egui::ComboBox::from_id_salt("rl-from")
+                        .selected_text(
+                            config
+                                .from
+                                .as_deref()
+                                .map_or_else(|| "choose an lstm run".into(), name),
+                        )
+                        .show_ui(ui, |ui| {
+                            for run in &lstm_runs {
+                                ui.selectable_value(&mut config.from, Some(run.clone()), name(run));
+                            }
+                        })
+                        .response
+                        .on_hover_text("The trained lstm run the tuner copies into its Q-, target and reward networks (its sizes and range come with it)");
+                });
+                if lstm_runs.is_empty() {
+                    ui.label(
+                        RichText::new("No lstm runs yet: train one first (model lstm).").weak(),
+                    );
+                }
+            }
             ui.horizontal(|ui| {
                 ui.label("Corpus");
                 for (id, title) in [("bach", "Bach"), ("celtic", "Celtic")] {
