@@ -3,8 +3,6 @@
 //! so that "Fill" answers in a fraction of a second after the first load.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
@@ -50,63 +48,23 @@ pub enum FillReply {
 }
 
 /// The view's handle on the worker; dropping it ends the thread.
-pub struct FillWorker {
-    requests: Option<Sender<FillRequest>>,
-    /// Replies, oldest first.
-    pub replies: Receiver<FillReply>,
-    thread: Option<JoinHandle<()>>,
-}
+pub type FillWorker = crate::util::RequestWorker<FillRequest, FillReply>;
 
-impl FillWorker {
-    /// Starts the worker; `notify` wakes the UI after each reply.
-    pub fn start(notify: impl Fn() + Send + 'static) -> Self {
-        let (requests, inbox) = channel::<FillRequest>();
-        let (outbox, replies) = channel();
-        let thread = std::thread::Builder::new()
-            .name("anticipation".into())
-            .spawn(move || {
-                let device = Device::flex();
-                let mut loaded: Option<(AnticipationRnn, PitchRange)> = None;
-                for request in inbox {
-                    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve(request, &mut loaded, &device)
-                    }))
-                    .unwrap_or_else(|panic| {
-                        loaded = None;
-                        FillReply::Error(format!(
-                            "the model stopped by an internal error: {}; choose the run again",
-                            crate::util::panic_text(&panic)
-                        ))
-                    });
-                    if outbox.send(reply).is_err() {
-                        break;
-                    }
-                    notify();
-                }
-            })
-            .ok();
-        Self {
-            requests: Some(requests),
-            replies,
-            thread,
-        }
-    }
-
-    /// Sends a request (ignored if the worker has ended).
-    pub fn send(&self, request: FillRequest) {
-        if let Some(requests) = &self.requests {
-            let _ = requests.send(request);
-        }
-    }
-}
-
-impl Drop for FillWorker {
-    fn drop(&mut self) {
-        self.requests = None;
-        if let Some(thread) = self.thread.take() {
-            crate::util::join_within(thread, Duration::from_millis(500));
-        }
-    }
+/// Starts the worker; `notify` wakes the UI after each reply.
+pub fn start(notify: impl Fn() + Send + 'static) -> FillWorker {
+    let device = Device::flex();
+    FillWorker::start(
+        "anticipation",
+        None,
+        move |loaded, request| serve(request, loaded, &device),
+        |loaded, panic| {
+            *loaded = None;
+            FillReply::Error(format!(
+                "the model stopped by an internal error: {panic}; choose the run again"
+            ))
+        },
+        notify,
+    )
 }
 
 fn serve(

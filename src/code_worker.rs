@@ -3,9 +3,6 @@
 //! units the user switches on.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -45,63 +42,23 @@ pub enum CodeReply {
 }
 
 /// The view's handle on the worker; dropping it ends the thread.
-pub struct CodeWorker {
-    requests: Option<Sender<CodeRequest>>,
-    /// Replies, oldest first.
-    pub replies: Receiver<CodeReply>,
-    thread: Option<JoinHandle<()>>,
-}
+pub type CodeWorker = crate::util::RequestWorker<CodeRequest, CodeReply>;
 
-impl CodeWorker {
-    /// Starts the worker; `notify` wakes the UI after each reply.
-    pub fn start(notify: impl Fn() + Send + 'static) -> Self {
-        let (requests, inbox) = channel::<CodeRequest>();
-        let (outbox, replies) = channel();
-        let thread = std::thread::Builder::new()
-            .name("code-units".into())
-            .spawn(move || {
-                let device = Device::flex();
-                let mut loaded: Option<(Autoencoder, PitchRange)> = None;
-                for request in inbox {
-                    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve(request, &mut loaded, &device)
-                    }))
-                    .unwrap_or_else(|panic| {
-                        loaded = None;
-                        CodeReply::Error(format!(
-                            "the decoder stopped by an internal error: {}; choose the run again",
-                            crate::util::panic_text(&panic)
-                        ))
-                    });
-                    if outbox.send(reply).is_err() {
-                        break;
-                    }
-                    notify();
-                }
-            })
-            .ok();
-        Self {
-            requests: Some(requests),
-            replies,
-            thread,
-        }
-    }
-
-    /// Sends a request (ignored if the worker has ended).
-    pub fn send(&self, request: CodeRequest) {
-        if let Some(requests) = &self.requests {
-            let _ = requests.send(request);
-        }
-    }
-}
-
-impl Drop for CodeWorker {
-    fn drop(&mut self) {
-        self.requests = None;
-        if let Some(thread) = self.thread.take() {
-            crate::util::join_within(thread, Duration::from_millis(500));
-        }
-    }
+/// Starts the worker; `notify` wakes the UI after each reply.
+pub fn start(notify: impl Fn() + Send + 'static) -> CodeWorker {
+    let device = Device::flex();
+    CodeWorker::start(
+        "code-units",
+        None,
+        move |loaded, request| serve(request, loaded, &device),
+        |loaded, panic| {
+            *loaded = None;
+            CodeReply::Error(format!(
+                "the decoder stopped by an internal error: {panic}; choose the run again"
+            ))
+        },
+        notify,
+    )
 }
 
 /// Decodes codes `[count][units]` into the most likely melodies.

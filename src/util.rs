@@ -55,3 +55,64 @@ pub fn join_within(thread: std::thread::JoinHandle<()>, limit: std::time::Durati
     let _ = thread.join();
     true
 }
+
+/// A thread that answers requests one at a time with some state of its own (a loaded model),
+/// off the UI thread. A panic while serving becomes the reply `on_panic` makes (after it resets
+/// the state), and the thread serves on; dropping the handle ends the thread.
+pub struct RequestWorker<Q, R> {
+    requests: Option<std::sync::mpsc::Sender<Q>>,
+    /// Replies, oldest first.
+    pub replies: std::sync::mpsc::Receiver<R>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<Q: Send + 'static, R: Send + 'static> RequestWorker<Q, R> {
+    /// Starts the thread `name` with `state`; `serve` answers each request, `notify` wakes
+    /// the UI after each reply.
+    pub fn start<S: Send + 'static>(
+        name: &str,
+        mut state: S,
+        mut serve: impl FnMut(&mut S, Q) -> R + Send + 'static,
+        on_panic: impl Fn(&mut S, String) -> R + Send + 'static,
+        notify: impl Fn() + Send + 'static,
+    ) -> Self {
+        let (requests, inbox) = std::sync::mpsc::channel::<Q>();
+        let (outbox, replies) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                for request in inbox {
+                    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        serve(&mut state, request)
+                    }))
+                    .unwrap_or_else(|panic| on_panic(&mut state, panic_text(&panic)));
+                    if outbox.send(reply).is_err() {
+                        break;
+                    }
+                    notify();
+                }
+            })
+            .ok();
+        Self {
+            requests: Some(requests),
+            replies,
+            thread,
+        }
+    }
+
+    /// Sends a request (ignored if the thread has ended).
+    pub fn send(&self, request: Q) {
+        if let Some(requests) = &self.requests {
+            let _ = requests.send(request);
+        }
+    }
+}
+
+impl<Q, R> Drop for RequestWorker<Q, R> {
+    fn drop(&mut self) {
+        self.requests = None;
+        if let Some(thread) = self.thread.take() {
+            join_within(thread, std::time::Duration::from_millis(500));
+        }
+    }
+}

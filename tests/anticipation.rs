@@ -149,8 +149,8 @@ fn bar_positions_follow_the_time_signature() {
 /// The view's worker answers every request, a panic inside it included, and keeps serving.
 #[test]
 fn the_fill_worker_turns_a_panic_into_an_error_and_serves_on() {
-    use muselab::anticipation_worker::{FillReply, FillRequest, FillWorker};
-    let worker = FillWorker::start(|| {});
+    use muselab::anticipation_worker::{FillReply, FillRequest};
+    let worker = muselab::anticipation_worker::start(|| {});
     let next = || {
         worker
             .replies

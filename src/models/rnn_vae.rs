@@ -114,10 +114,11 @@ pub struct RnnVae {
     output: Linear,
 }
 
-fn one_hot_3d(rows: &[Vec<usize>], vocab: usize, device: &Device) -> Tensor<3> {
-    let steps = rows.first().map_or(0, Vec::len);
+/// Token melodies (all as long) as one-hot steps `[melodies, steps, vocab]`.
+pub fn one_hot_3d<T: AsRef<[usize]>>(rows: &[T], vocab: usize, device: &Device) -> Tensor<3> {
+    let steps = rows.first().map_or(0, |r| r.as_ref().len());
     let mut data = vec![0.0f32; rows.len() * steps * vocab];
-    for (r, row) in rows.iter().enumerate() {
+    for (r, row) in rows.iter().map(AsRef::as_ref).enumerate() {
         for (s, &t) in row.iter().enumerate() {
             data[(r * steps + s) * vocab + t.min(vocab - 1)] = 1.0;
         }

@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 
 use super::latent::{KlSchedule, LatentModel, reparameterise, vae_losses};
+use super::rnn_vae::one_hot_3d;
 use super::{Batches, Sample, Session, rows, sample_logits, scalar, targets};
 use crate::data::{MelodyWindows, PitchRange};
 
@@ -149,20 +150,6 @@ impl Vrae {
         }
         Tensor::stack::<3>(out, 1).reshape([batch * steps, vocab])
     }
-}
-
-fn one_hot_3d(melodies: &[&[usize]], vocab: usize, device: &Device) -> Tensor<3> {
-    let steps = melodies.first().map_or(0, |m| m.len());
-    let mut data = vec![0.0f32; melodies.len() * steps * vocab];
-    for (r, melody) in melodies.iter().enumerate() {
-        for (s, &t) in melody.iter().enumerate() {
-            data[(r * steps + s) * vocab + t.min(vocab - 1)] = 1.0;
-        }
-    }
-    Tensor::from_data(
-        TensorData::new(data, [melodies.len(), steps, vocab]),
-        device,
-    )
 }
 
 /// A trained VRAE.

@@ -29,32 +29,14 @@ impl Chord {
 
     /// Parses "C", "c#m", "Bb", "Ebm", "F#".
     pub fn parse(text: &str) -> Option<Self> {
-        let text = text.trim();
-        let mut chars = text.chars();
-        let letter = chars.next()?.to_ascii_uppercase();
-        let base: i32 = match letter {
-            'C' => 0,
-            'D' => 2,
-            'E' => 4,
-            'F' => 5,
-            'G' => 7,
-            'A' => 9,
-            'B' => 11,
-            _ => return None,
-        };
-        let rest: String = chars.collect();
-        let (shift, rest) = match rest.chars().next() {
-            Some('#') => (1, &rest[1..]),
-            Some('b') => (-1, &rest[1..]),
-            _ => (0, rest.as_str()),
-        };
+        let (class, rest) = super::note_name_prefix(text.trim())?;
         let minor = match rest {
             "" => false,
             "m" | "min" => true,
             _ => return None,
         };
         Some(Self {
-            root: (base + shift).rem_euclid(12) as u8,
+            root: class.rem_euclid(12) as u8,
             minor,
         })
     }

@@ -260,9 +260,18 @@ pub fn parse_pitch(text: &str) -> Option<u8> {
     if let Ok(number) = text.parse::<u8>() {
         return (number <= 127).then_some(number);
     }
+    let (class, octave) = note_name_prefix(text)?;
+    let octave: i32 = octave.parse().ok()?;
+    u8::try_from((octave + 1) * 12 + class)
+        .ok()
+        .filter(|&p| p <= 127)
+}
+
+/// The letter and accidental a note or chord name starts with ("C", "f#", "Bb…"): semitones
+/// above C (−1 for C♭ to 12 for B♯) and the rest of the text.
+pub fn note_name_prefix(text: &str) -> Option<(i32, &str)> {
     let mut chars = text.chars();
-    let letter = chars.next()?.to_ascii_uppercase();
-    let base: i32 = match letter {
+    let base: i32 = match chars.next()?.to_ascii_uppercase() {
         'C' => 0,
         'D' => 2,
         'E' => 4,
@@ -272,16 +281,12 @@ pub fn parse_pitch(text: &str) -> Option<u8> {
         'B' => 11,
         _ => return None,
     };
-    let rest: String = chars.collect();
-    let (accidental, octave) = match rest.chars().next() {
-        Some('#') => (1, &rest[1..]),
-        Some('b') if rest.len() > 1 => (-1, &rest[1..]),
-        _ => (0, &rest[..]),
-    };
-    let octave: i32 = octave.parse().ok()?;
-    u8::try_from((octave + 1) * 12 + base + accidental)
-        .ok()
-        .filter(|&p| p <= 127)
+    let rest = chars.as_str();
+    Some(match rest.chars().next() {
+        Some('#') => (base + 1, &rest[1..]),
+        Some('b') => (base - 1, &rest[1..]),
+        _ => (base, rest),
+    })
 }
 
 #[cfg(test)]

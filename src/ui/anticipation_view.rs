@@ -105,7 +105,7 @@ impl AnticipationView {
     fn worker(&mut self, ctx: &egui::Context) -> &FillWorker {
         self.worker.get_or_insert_with(|| {
             let ctx = ctx.clone();
-            FillWorker::start(move || ctx.request_repaint())
+            crate::anticipation_worker::start(move || ctx.request_repaint())
         })
     }
 

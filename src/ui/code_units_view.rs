@@ -53,7 +53,7 @@ impl CodeUnitsView {
     fn worker(&mut self, ctx: &egui::Context) -> &CodeWorker {
         self.worker.get_or_insert_with(|| {
             let ctx = ctx.clone();
-            CodeWorker::start(move || ctx.request_repaint())
+            crate::code_worker::start(move || ctx.request_repaint())
         })
     }
 
