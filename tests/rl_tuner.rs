@@ -140,3 +140,34 @@ fn a_tuner_run_is_reproducible_and_resumes() {
     ));
     let _ = std::fs::remove_dir_all(&models);
 }
+
+/// A rule's weight steers its statistic: the same tuning with the motif rules weighted 0
+/// leaves fewer notes in motifs than with them weighted 5 (same seed, same start; measured
+/// 0.583 against 0.708 — at weight 1 this short run barely tells them apart, 0.583 against
+/// 0.596). With weight 0 the statistic does not simply stay where the LSTM had it: the other
+/// rules move the melody too (the default run: 0.557 at the start, 0.456 without the motif
+/// rules, 0.667 with them).
+#[test]
+fn a_rules_weight_steers_its_statistic() {
+    let models = common::temp_dir("rl-tuner-weights");
+    let lstm = small_lstm(&models.join("lstm"));
+    let in_motif = |weight: &str| {
+        let mut config = tuner(&lstm);
+        for name in ["w_motif", "w_repeated_motif"] {
+            config.hyperparameters.set(name, weight).expect("valid");
+        }
+        let (mut session, _, _) = {
+            let _rng = common::rng_lock();
+            common::seeded_session(&mut config, "celtic")
+        };
+        common::train_steps(session.as_mut(), 900);
+        measure(&session.validate(), "in motif")
+    };
+    let (with, without) = (in_motif("5"), in_motif("0"));
+    eprintln!("notes in motifs: {with:.3} with the motif rules, {without:.3} without");
+    assert!(
+        with > without + 0.05,
+        "{with} with against {without} without"
+    );
+    let _ = std::fs::remove_dir_all(&models);
+}

@@ -11,7 +11,7 @@ use egui::{RichText, Ui};
 use super::live_run::{Applied, LiveRun};
 use super::piano_roll::PianoRoll;
 use super::theme;
-use super::training_plots::{PlotSpec, loss_plot, metric_curves, onset_curves};
+use super::training_plots::{PlotSpec, loss_plot, metric_curves, onset_curves, rule_curves};
 use crate::compute::{ComputeDevice, DeviceChoice};
 use crate::models::{FieldValue, ModelKind, Sample};
 use crate::music::Score;
@@ -758,6 +758,7 @@ impl TrainingDashboard {
         }
         let Some(run) = &self.run else { return action };
         onset_curves(ui, run);
+        rule_curves(ui, run);
         metric_curves(ui, run);
         if let Some(last_epoch) = run.epochs.last() {
             ui.label(RichText::new(format!("After epoch {}", last_epoch.epoch)).strong());

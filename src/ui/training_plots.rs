@@ -156,3 +156,57 @@ pub(super) fn onset_curves(ui: &mut Ui, run: &LiveRun) {
             }
         });
 }
+
+/// RL-Tuner's Table 1 statistics per epoch (the validation's compositions), each beside its
+/// level in the starting network's compositions (dotted): what the rewards moved.
+pub(super) fn rule_curves(ui: &mut Ui, run: &LiveRun) {
+    const RULES: [&str; 6] = [
+        "excessively repeated",
+        "not in key",
+        "starts with tonic",
+        "leaps resolved",
+        "in motif",
+        "unique max",
+    ];
+    let Some(last) = run.epochs.last() else {
+        return;
+    };
+    let value = |e: &crate::training::EpochRecord, name: &str| {
+        e.validation
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    };
+    if value(last, "excessively repeated (start)").is_none() {
+        return;
+    }
+    ui.label(
+        RichText::new("The rules' statistics per epoch (shares of notes or compositions); dotted: the starting LSTM's")
+            .weak(),
+    );
+    Plot::new("rule-statistics")
+        .height(160.0)
+        .legend(Legend::default())
+        .x_axis_label("epoch")
+        .include_y(0.0)
+        .include_y(1.0)
+        .include_x(1.0)
+        .show(ui, |plot| {
+            for (i, name) in RULES.iter().enumerate() {
+                let colour = theme::track_color(i);
+                let points: Vec<[f64; 2]> = run
+                    .epochs
+                    .iter()
+                    .filter_map(|e| Some([e.epoch as f64, value(e, name)?]))
+                    .collect();
+                plot.line(Line::new(name.to_string(), points).color(colour).width(2.0));
+                if let Some(start) = value(last, &format!("{name} (start)")) {
+                    plot.hline(
+                        HLine::new(format!("{name} (start)"), start)
+                            .color(colour)
+                            .style(egui_plot::LineStyle::dotted_loose()),
+                    );
+                }
+            }
+        });
+}
