@@ -171,3 +171,34 @@ fn a_rules_weight_steers_its_statistic() {
     );
     let _ = std::fs::remove_dir_all(&models);
 }
+
+/// Ψ-learning and G-learning (the reference's variants: a soft maximum over the next values;
+/// log p(a|s) moved from the reward into the next state's value) raise the rules' reward too.
+#[test]
+fn psi_and_g_learning_raise_the_rules_reward() {
+    let models = common::temp_dir("rl-tuner-variants");
+    let lstm = small_lstm(&models.join("lstm"));
+    for algorithm in ["1", "2"] {
+        let mut config = tuner(&lstm);
+        config
+            .hyperparameters
+            .set("algorithm", algorithm)
+            .expect("valid");
+        let (mut session, _, _) = {
+            let _rng = common::rng_lock();
+            common::seeded_session(&mut config, "celtic")
+        };
+        common::train_steps(session.as_mut(), 900);
+        let after = session.validate();
+        let (reward, start) = (
+            measure(&after, "mean music-theory reward"),
+            measure(&after, "mean music-theory reward (start)"),
+        );
+        eprintln!("algorithm {algorithm}: music-theory reward {start:.3} → {reward:.3}");
+        assert!(
+            reward > start + 1.0,
+            "algorithm {algorithm}: {start} → {reward}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&models);
+}

@@ -61,6 +61,8 @@ crate::hyperparameters! {
     pub struct RlTunerConfig {
         /// Weight w of the music-theory reward against log p(a|s) (the paper's 1/c; its code's reward_scaler).
         pub music_theory_weight: f64 = 0.1; 0.0..=100.0,
+        /// 0 = Q-learning (target: the best next value), 1 = Ψ-learning (the soft maximum log Σ exp of the next values), 2 = G-learning (log p(a|s) leaves the reward; the next state's value is log Σ p(a′|s′) exp G).
+        pub algorithm: usize = 0; 0..=2,
         /// Discount γ of future rewards (the reference: 0.5).
         pub discount: f64 = 0.5; 0.0..=0.99,
         /// Steps over which the exploration rate ε falls from 1 to its final value.
@@ -180,9 +182,14 @@ struct Transition {
     input: usize,
     /// The token played.
     action: usize,
-    reward: f32,
+    /// log p(a|s) under the frozen network.
+    data: f32,
+    /// The weighted rules' reward.
+    theory: f32,
     /// The state after the step.
     next: Vec<f32>,
+    /// The frozen network's state after the step (G-learning reads p(a′|s′) from it).
+    reward_next: Vec<f32>,
     /// The composition ended with this step.
     done: bool,
 }
@@ -248,6 +255,12 @@ fn row_states(rows: &[&[f32]], layers: usize, hidden: usize, device: &Device) ->
 fn tokens_tensor(tokens: &[usize], device: &Device) -> Tensor<2, Int> {
     let data: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
     Tensor::from_data(TensorData::new(data, [tokens.len(), 1]), device)
+}
+
+/// log Σ exp of some values, computed stably.
+fn log_sum_exp(values: impl Iterator<Item = f32> + Clone) -> f32 {
+    let max = values.clone().fold(f32::NEG_INFINITY, f32::max);
+    max + values.map(|v| (v - max).exp()).sum::<f32>().ln()
 }
 
 /// The key most of `scores`' melodies are in (estimated per piece).
@@ -368,8 +381,10 @@ impl RlTunerSession {
             state: before,
             input: episode.previous,
             action,
-            reward: (data + theory) as f32,
+            data: data as f32,
+            theory: theory as f32,
             next: state_rows(&q_state).remove(0),
+            reward_next: state_rows(&reward_state).remove(0),
             done,
         };
         episode.q_state = Some(q_state);
@@ -515,12 +530,34 @@ impl Session for RlTunerSession {
                 Some(row_states(&next, layers, hidden, &inner)),
             );
             let gamma = self.config.discount as f32;
+            let algorithm = self.config.algorithm;
+            // G-learning weighs the next values by the frozen network's p(a′|s′).
+            let prior: Option<Vec<Vec<f32>>> = (algorithm == 2).then(|| {
+                let states: Vec<&[f32]> = batch.iter().map(|t| t.reward_next.as_slice()).collect();
+                let (scores, _) = self.reward_net.forward(
+                    tokens_tensor(&actions, &inner),
+                    Some(row_states(&states, layers, hidden, &inner)),
+                );
+                rows(log_softmax(scores, 1))
+            });
             let goals: Vec<f32> = rows(target)
                 .iter()
+                .enumerate()
                 .zip(&batch)
-                .map(|(row, t)| {
-                    let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    t.reward + if t.done { 0.0 } else { gamma * best }
+                .map(|((b, row), t)| {
+                    let next = match (algorithm, &prior) {
+                        (1, _) => log_sum_exp(row.iter().copied()),
+                        (2, Some(prior)) => {
+                            log_sum_exp(row.iter().zip(&prior[b]).map(|(g, p)| g + p))
+                        }
+                        _ => row.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                    };
+                    let reward = if algorithm == 2 {
+                        t.theory
+                    } else {
+                        t.data + t.theory
+                    };
+                    reward + if t.done { 0.0 } else { gamma * next }
                 })
                 .collect();
             let before: Vec<&[f32]> = batch.iter().map(|t| t.state.as_slice()).collect();
