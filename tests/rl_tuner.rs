@@ -130,6 +130,12 @@ fn a_tuner_run_is_reproducible_and_resumes() {
         )
         .expect("writes");
     assert!(score.notes().next().is_some());
+    // Evaluated as a melody model, with its compositions scored by the network it started
+    // from (kept in the tuned checkpoint).
+    let report = common::evaluate(&tuned);
+    let rules = report.measures.rules.expect("the rules' statistics");
+    assert!(rules.log_p_start.is_some_and(f64::is_finite));
+    assert!(rules.log_p_start_own.is_some_and(f64::is_finite));
     // Without a starting run (none picked, no lstm run beside it) a tuner does not train.
     let mut alone = tuner(&lstm);
     alone.from = None;

@@ -312,6 +312,11 @@ pub fn table(report: &Report) -> String {
                 .collect();
             out.push_str(&format!("  {name:<26}{cells}\n"));
         }
+        if let (Some(tuned), Some(own)) = (model.log_p_start, model.log_p_start_own) {
+            out.push_str(&format!(
+                "  log p(a|s) under the starting lstm: {tuned:.3} nats a step (its own compositions: {own:.3})\n"
+            ));
+        }
     }
     if let Some(code) = report.measures.code {
         out.push_str(&format!(

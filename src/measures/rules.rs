@@ -451,6 +451,13 @@ pub struct RuleStats {
     pub in_motif: f64,
     /// Share of steps inside a repeated motif.
     pub in_repeated_motif: f64,
+    /// RL-Tuner: mean log p(a|s) per step of the tuned network's compositions under the
+    /// network it started from (how much of the data it keeps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_p_start: Option<f64>,
+    /// RL-Tuner: the same for the starting network's own compositions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_p_start_own: Option<f64>,
 }
 
 /// Judges each composition (tokens over `range`, in its own key) and sums Table 1.

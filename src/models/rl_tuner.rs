@@ -156,8 +156,17 @@ fn build_session(
     Ok((Box::new(session), vocabulary))
 }
 
+/// What an RL-Tuner checkpoint holds: the tuned Q-network and the frozen network it started
+/// from (so that a tuned run is measured against its start even if that run is deleted).
+#[derive(Module, Debug)]
+pub struct TunedNets {
+    q: LstmMelody,
+    start: LstmMelody,
+}
+
 /// The registry's `load`: a tuned network is an LSTM melody model (its Q-values are its
-/// logits), generated from and measured like one.
+/// logits), generated from and measured like one, and its compositions are also scored by the
+/// network it started from.
 fn load(
     config: &super::ModelConfig,
     vocabulary: super::Vocabulary,
@@ -169,8 +178,92 @@ fn load(
         return Err(super::missing_vocabulary(path));
     };
     let lstm = c.lstm();
-    let model = super::load_module(LstmMelody::new(&lstm, &range, device), path)?;
-    Ok(Box::new(TrainedLstm::from_parts(model, lstm, range)))
+    let nets = super::load_module(
+        TunedNets {
+            q: LstmMelody::new(&lstm, &range, device),
+            start: LstmMelody::new(&lstm, &range, device),
+        },
+        path,
+    )?;
+    Ok(Box::new(TrainedRlTuner {
+        tuned: TrainedLstm::from_parts(nets.q.clone(), lstm, range),
+        q: nets.q,
+        start: nets.start,
+        range,
+        composition: c.composition,
+    }))
+}
+
+/// A tuned run.
+pub struct TrainedRlTuner {
+    tuned: TrainedLstm,
+    q: LstmMelody,
+    start: LstmMelody,
+    range: PitchRange,
+    composition: usize,
+}
+
+/// Mean log p(a|s) per step of `compositions` under `net` (each fed from the start token).
+fn mean_log_p(
+    net: &LstmMelody,
+    range: &PitchRange,
+    compositions: &[Vec<usize>],
+    device: &Device,
+) -> f64 {
+    let steps = compositions.first().map_or(0, Vec::len);
+    if steps == 0 {
+        return f64::NAN;
+    }
+    let data: Vec<i64> = compositions
+        .iter()
+        .flat_map(|c| {
+            std::iter::once(start_token(range))
+                .chain(c[..steps - 1].iter().copied())
+                .map(|t| t as i64)
+        })
+        .collect();
+    let input =
+        Tensor::<2, Int>::from_data(TensorData::new(data, [compositions.len(), steps]), device);
+    let (scores, _) = net.forward(input, None);
+    let scores = rows(log_softmax(scores, 1));
+    let total: f64 = compositions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.iter().enumerate().map(move |(s, &t)| (i * steps + s, t)))
+        .map(|(row, t)| f64::from(scores[row][t]))
+        .sum();
+    total / (compositions.len() * steps) as f64
+}
+
+impl super::Trained for TrainedRlTuner {
+    fn generate(
+        &self,
+        options: &super::GenerateOptions,
+        device: &Device,
+    ) -> Result<crate::music::Score, String> {
+        self.tuned.generate(options, device)
+    }
+
+    /// As an LSTM is measured, plus the mean log p(a|s) of its compositions under the network
+    /// it started from (how much of the data it keeps) and that network's own.
+    fn evaluate(
+        &self,
+        data: &crate::measures::HeldOut<'_>,
+        options: &crate::measures::EvaluateOptions,
+        device: &Device,
+        progress: crate::measures::Progress<'_>,
+    ) -> Result<crate::measures::Evaluated, String> {
+        let mut evaluated = self.tuned.evaluate(data, options, device, progress)?;
+        let count = options.samples.clamp(1, 1000);
+        let steps = self.composition.max(1);
+        let tuned = compose(&self.q, &self.range, count, steps, options.seed, device);
+        let start = compose(&self.start, &self.range, count, steps, options.seed, device);
+        if let Some(rules) = evaluated.model.rules.as_mut() {
+            rules.log_p_start = Some(mean_log_p(&self.start, &self.range, &tuned, device));
+            rules.log_p_start_own = Some(mean_log_p(&self.start, &self.range, &start, device));
+        }
+        Ok(evaluated)
+    }
 }
 
 /// One stored transition.
@@ -632,11 +725,21 @@ impl Session for RlTunerSession {
     }
 
     fn save(&self, path: &std::path::Path) -> Result<(), String> {
-        super::save_with_optimizer(&self.q, &self.optimizer, path)
+        let nets = TunedNets {
+            q: self.q.clone(),
+            start: self.reward_net.clone(),
+        };
+        super::save_with_optimizer(&nets, &self.optimizer, path)
     }
 
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.q = super::load_with_optimizer(self.q.clone(), &mut self.optimizer, path)?;
+        let nets = TunedNets {
+            q: self.q.clone(),
+            start: self.reward_net.clone(),
+        };
+        let nets = super::load_with_optimizer(nets, &mut self.optimizer, path)?;
+        self.q = nets.q;
+        self.reward_net = nets.start;
         self.target = self.q.valid();
         Ok(())
     }
