@@ -201,8 +201,9 @@ pub(super) fn rule_curves(ui: &mut Ui, run: &LiveRun) {
                     .collect();
                 plot.line(Line::new(name.to_string(), points).color(colour).width(2.0));
                 if let Some(start) = value(last, &format!("{name} (start)")) {
+                    // Unnamed, so that the legend lists each rule once.
                     plot.hline(
-                        HLine::new(format!("{name} (start)"), start)
+                        HLine::new("", start)
                             .color(colour)
                             .style(egui_plot::LineStyle::dotted_loose()),
                     );
