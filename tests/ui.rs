@@ -46,6 +46,29 @@ fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(&Mus
     harness.step();
 }
 
+/// A harness over `app`, 1200 px wide and `height` high.
+fn harness_of(app: MuseApp, height: f32) -> Harness<'static, MuseApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, height))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app)
+}
+
+/// Lists the saved runs and waits until there are some.
+fn list_runs(harness: &mut Harness<'_, MuseApp>) {
+    harness.state_mut().dashboard.refresh_runs(None);
+    step_until(harness, "the runs list", |app| {
+        !app.dashboard.runs.is_empty()
+    });
+}
+
+/// Opens the bundled chorale and waits until it is open.
+fn open_chorale(harness: &mut Harness<'_, MuseApp>) {
+    harness
+        .state_mut()
+        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
+    step_until(harness, "the chorale", |app| app.score.is_some());
+}
+
 /// Opens the Training view and starts a small CPU run of `model` (20 pieces, batch 16);
 /// `adjust` sets the rest of its form.
 fn start_small_run(
@@ -134,10 +157,7 @@ fn broken_file_shows_an_error_and_keeps_the_piece() {
     let broken = dir.join("broken.mid");
     std::fs::write(&broken, b"MThd\0\0\0\x06\0\x01\0\x01").expect("write");
     let mut harness = harness("broken");
-    harness
-        .state_mut()
-        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
-    step_until(&mut harness, "the chorale", |app| app.score.is_some());
+    open_chorale(&mut harness);
     harness
         .state_mut()
         .push(muselab::app::AppCommand::OpenPiece(broken));
@@ -258,13 +278,8 @@ fn click_the_latent_map_and_hear_the_point() {
     let app = new_app("map");
     let models = app.dashboard.models_dir.clone();
     let run = small_vae(&models);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    let mut harness = harness_of(app, 760.0);
+    list_runs(&mut harness);
     harness.get_by_label("Latent map").click();
     harness.run_steps(2);
     harness.get_by_role(Role::ComboBox).click();
@@ -442,10 +457,7 @@ fn compare_evaluates_a_run_in_the_background_beside_the_baselines() {
     let mut harness = harness("compare");
     let models = harness.state().dashboard.models_dir.clone();
     let run = small_vae(&models);
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    list_runs(&mut harness);
     harness.get_by_label("Compare").click();
     harness.run_steps(2);
     harness.get_by_label("O'Neill's Celtic tunes").click();
@@ -564,9 +576,7 @@ fn resume_a_saved_run_from_the_runs_list() {
         (16, 3),
         &[("hidden", "16")],
     );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
+    let mut harness = harness_of(app, 760.0);
     harness.get_by_label("Training").click();
     harness.state_mut().dashboard.refresh_runs(None);
     step_until(&mut harness, "the runs list", |app| {
@@ -644,13 +654,8 @@ fn watch_an_rbm_gibbs_chain_and_open_its_piece() {
         (16, 3),
         &[("hidden", "16")],
     );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    let mut harness = harness_of(app, 760.0);
+    list_runs(&mut harness);
     harness.get_by_label("Gibbs chain").click();
     harness.run_steps(2);
     {
@@ -708,17 +713,9 @@ fn watch_a_constrained_crbm_chain() {
         (8, 2),
         &[("filters", "8"), ("window", "16"), ("gibbs_steps", "3")],
     );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
-    harness
-        .state_mut()
-        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
-    step_until(&mut harness, "the chorale", |app| app.score.is_some());
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    let mut harness = harness_of(app, 760.0);
+    open_chorale(&mut harness);
+    list_runs(&mut harness);
     harness.get_by_label("Gibbs chain").click();
     {
         let gibbs = &mut harness.state_mut().gibbs;
@@ -764,17 +761,9 @@ fn an_rnn_rbm_chain_continues_the_open_piece_and_keeps_painted_pins() {
         (4, 2),
         &[("hidden", "16"), ("recurrent", "8"), ("cd_steps", "2")],
     );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
-    harness
-        .state_mut()
-        .push(muselab::app::AppCommand::OpenPiece(common::chorale()));
-    step_until(&mut harness, "the chorale", |app| app.score.is_some());
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    let mut harness = harness_of(app, 760.0);
+    open_chorale(&mut harness);
+    list_runs(&mut harness);
     harness.get_by_label("Gibbs chain").click();
     {
         let gibbs = &mut harness.state_mut().gibbs;
@@ -839,13 +828,8 @@ fn pin_two_notes_and_fill_around_them() {
         (8, 2),
         &[("hidden", "16"), ("layers", "1"), ("sequence", "16")],
     );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    let mut harness = harness_of(app, 760.0);
+    list_runs(&mut harness);
     harness.get_by_label("Anticipation").click();
     harness.run_steps(2);
     let ctx = harness.ctx.clone();
@@ -906,13 +890,8 @@ fn code_units_of_a_sparse_autoencoder_are_drawn_and_combined() {
         (16, 3),
         &[("code", "24")],
     );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 760.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    let mut harness = harness_of(app, 760.0);
+    list_runs(&mut harness);
     harness.get_by_label("Code units").click();
     harness.run_steps(2);
     let ctx = harness.ctx.clone();
@@ -959,13 +938,8 @@ fn tune_an_lstm_from_the_dashboard() {
         (8, 3),
         &[("hidden", "16"), ("layers", "1"), ("sequence", "16")],
     );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 1600.0))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app);
-    harness.state_mut().dashboard.refresh_runs(None);
-    step_until(&mut harness, "the runs list", |app| {
-        !app.dashboard.runs.is_empty()
-    });
+    let mut harness = harness_of(app, 1600.0);
+    list_runs(&mut harness);
     start_small_run(
         &mut harness,
         muselab::models::ModelKind::RlTuner,
