@@ -6,13 +6,14 @@
 #   OUT           where the runs go (default: target/default-runs)
 #   EPOCHS_<ID>   epochs of one model (ids with _ for -, e.g. EPOCHS_RNN_VAE). Default: the app's
 #                 20, except the three slow recurrent models on a 2-core CPU: lstm 5, rnn-vae 2,
-#                 crnn-gan 5 (the README's table was measured so)
+#                 crnn-gan 5, anticipation-rnn 12 (the README's tables were measured so);
+#                 rl-tuner tunes the lstm run trained before it (the newest on its corpus)
 # Prints how long each training took, then the evaluation tables and a markdown summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${MUSELAB_BIN:-target/release/muselab}"
 OUT="${OUT:-target/default-runs}"
-MODELS="${MODELS:-minibach autoencoder stacked-autoencoder lstm vae rnn-vae gan crnn-gan midinet}"
+MODELS="${MODELS:-minibach autoencoder stacked-autoencoder sparse-autoencoder lstm rl-tuner vae rnn-vae vrae gan crnn-gan midinet rbm rnn-rbm crbm anticipation-rnn}"
 mkdir -p "$OUT"
 runs=()
 for model in $MODELS; do
@@ -20,6 +21,7 @@ for model in $MODELS; do
   case "$model" in
     lstm | crnn-gan) fallback=5 ;;
     rnn-vae) fallback=2 ;;
+    anticipation-rnn) fallback=12 ;;
     *) fallback=20 ;;
   esac
   epochs="${!var:-$fallback}"
