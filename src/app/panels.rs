@@ -278,83 +278,60 @@ pub(super) fn compare(app: &mut MuseApp, ui: &mut Ui) {
     }
 }
 
-/// The Gibbs chain of a Boltzmann machine's run.
-pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
-    use crate::ui::gibbs_view::GibbsAction;
-    let runs: Vec<PathBuf> = app
-        .dashboard
+/// The checkpoints of these models, from the runs list.
+fn runs_of(app: &MuseApp, kinds: &[crate::models::ModelKind]) -> Vec<PathBuf> {
+    app.dashboard
         .runs
         .iter()
-        .filter(|r| {
-            matches!(
-                r.model,
-                crate::models::ModelKind::Rbm
-                    | crate::models::ModelKind::RnnRbm
-                    | crate::models::ModelKind::Crbm
-            )
-        })
+        .filter(|r| kinds.contains(&r.model))
         .map(|r| r.dir.clone())
-        .collect();
-    let melody = app.score.clone();
-    let actions = egui::CentralPanel::default_margins()
-        .show(ui, |ui| app.gibbs.ui(ui, &runs, melody.as_deref()))
-        .inner;
+        .collect()
+}
+
+/// Carries out what a view that writes music asked for.
+fn score_actions(app: &mut MuseApp, actions: Vec<crate::ui::ScoreAction>) {
+    use crate::ui::ScoreAction;
     for action in actions {
         match action {
-            GibbsAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
-            GibbsAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
+            ScoreAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
+            ScoreAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
         }
     }
 }
 
+/// The Gibbs chain of a Boltzmann machine's run.
+pub(super) fn gibbs(app: &mut MuseApp, ui: &mut Ui) {
+    use crate::models::ModelKind;
+    let runs = runs_of(app, &[ModelKind::Rbm, ModelKind::RnnRbm, ModelKind::Crbm]);
+    let melody = app.score.clone();
+    let actions = egui::CentralPanel::default_margins()
+        .show(ui, |ui| app.gibbs.ui(ui, &runs, melody.as_deref()))
+        .inner;
+    score_actions(app, actions);
+}
+
 /// Pinned notes and the Anticipation-RNN.
 pub(super) fn anticipation(app: &mut MuseApp, ui: &mut Ui) {
-    use crate::ui::anticipation_view::AnticipationAction;
-    let runs: Vec<PathBuf> = app
-        .dashboard
-        .runs
-        .iter()
-        .filter(|r| r.model == crate::models::ModelKind::AnticipationRnn)
-        .map(|r| r.dir.clone())
-        .collect();
+    let runs = runs_of(app, &[crate::models::ModelKind::AnticipationRnn]);
     let actions = egui::CentralPanel::default_margins()
         .show(ui, |ui| app.anticipation.ui(ui, &runs))
         .inner;
-    for action in actions {
-        match action {
-            AnticipationAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
-            AnticipationAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
-        }
-    }
+    score_actions(app, actions);
 }
 
 /// The code units of an autoencoder.
 pub(super) fn code_units(app: &mut MuseApp, ui: &mut Ui) {
     use crate::models::ModelKind;
-    use crate::ui::code_units_view::CodeAction;
-    let runs: Vec<PathBuf> = app
-        .dashboard
-        .runs
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.model,
-                ModelKind::SparseAutoencoder
-                    | ModelKind::Autoencoder
-                    | ModelKind::StackedAutoencoder
-            )
-        })
-        .map(|r| r.dir.clone())
-        .collect();
+    let kinds = [
+        ModelKind::SparseAutoencoder,
+        ModelKind::Autoencoder,
+        ModelKind::StackedAutoencoder,
+    ];
+    let runs = runs_of(app, &kinds);
     let actions = egui::CentralPanel::default_margins()
         .show(ui, |ui| app.code_units.ui(ui, &runs))
         .inner;
-    for action in actions {
-        match action {
-            CodeAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
-            CodeAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
-        }
-    }
+    score_actions(app, actions);
 }
 
 /// The latent map.

@@ -708,48 +708,39 @@ impl super::Trained for TrainedAnticipation {
             return Err("no held-out tunes with notes".into());
         }
         progress(0.1, "scoring held-out tunes");
-        let teacher = |pins_of: &dyn Fn(&[usize], &[usize]) -> Pins| {
+        // The tunes fed in with these pins (one row per tune): next-token measures and each
+        // step's probabilities.
+        let teacher = |pins: &[Pins]| {
             let mut sum = crate::measures::predictive::PredictiveSum::default();
-            let mut probabilities = Vec::new();
-            for (tokens, positions) in &held {
-                let pins = pins_of(tokens, positions);
+            let mut probabilities = Vec::with_capacity(held.len());
+            for ((tokens, positions), pins) in held.iter().zip(pins) {
                 let logits = self.model.forward(
                     std::slice::from_ref(tokens),
-                    std::slice::from_ref(&pins),
+                    std::slice::from_ref(pins),
                     std::slice::from_ref(positions),
                     range,
                     device,
                 );
-                let p = rows(softmax(logits.clone(), 1));
+                probabilities.push(rows(softmax(logits.clone(), 1)));
                 for (row, &t) in rows(logits).iter().zip(tokens) {
                     sum.add_logits(row, t);
                 }
-                probabilities.push((p, pins));
             }
             (sum.finish(), probabilities)
         };
-        let (predictive, _) = teacher(&|t, _| vec![None; t.len()]);
-        let seeded = |salt: u64| rand::rngs::StdRng::seed_from_u64(options.seed ^ salt);
-        let mut rng = seeded(0x5eed);
+        let no_pins: Vec<Pins> = held.iter().map(|(t, _)| vec![None; t.len()]).collect();
+        let (predictive, hidden) = teacher(&no_pins);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed ^ 0x5eed);
         let random_pins: Vec<Pins> = held
             .iter()
             .map(|(t, p)| constraints::pins_of("random", t, p, &mut rng))
             .collect();
-        let index = std::cell::Cell::new(0);
-        let (constrained, shown) = teacher(&|_, _| {
-            let i = index.get();
-            index.set(i + 1);
-            random_pins[i].clone()
-        });
+        let (constrained, shown) = teacher(&random_pins);
         let is_pitch = |t: usize| range.pitch(t).is_some();
-        let mut curve = AnticipationSum::default();
-        for (p, pins) in &shown {
+        let (mut curve, mut blind_curve) = (AnticipationSum::default(), AnticipationSum::default());
+        for ((p, blind), pins) in shown.iter().zip(&hidden).zip(&random_pins) {
             curve.add(p, pins, is_pitch);
-        }
-        let (_, hidden) = teacher(&|t, _| vec![None; t.len()]);
-        let mut blind_curve = AnticipationSum::default();
-        for ((p, _), pins) in hidden.iter().zip(&random_pins) {
-            blind_curve.add(p, pins, is_pitch);
+            blind_curve.add(blind, pins, is_pitch);
         }
 
         progress(0.3, "writing around pins");

@@ -8,21 +8,12 @@ use std::path::PathBuf;
 
 use egui::{Color32, Rect, RichText, Sense, Ui, pos2, vec2};
 
-use super::theme;
+use super::{ScoreAction, theme};
 use crate::anticipation_worker::{FillReply, FillRequest, FillWorker};
 use crate::data::PitchRange;
 use crate::measures::constraints::{Pins, met};
 use crate::models::anticipation::{regular_positions, tokens_to_score};
 use crate::music::Score;
-
-/// What the view asks the app to do.
-#[derive(Clone, Debug)]
-pub enum AnticipationAction {
-    /// Play a score.
-    Play(Score),
-    /// Show a score in the main piano roll.
-    Open(Score),
-}
 
 /// The view's settings (kept while the app runs).
 #[derive(Clone, Debug, PartialEq)]
@@ -193,7 +184,7 @@ impl AnticipationView {
     }
 
     /// Draws the view. `runs` are the Anticipation-RNN checkpoints.
-    pub fn ui(&mut self, ui: &mut Ui, runs: &[PathBuf]) -> Vec<AnticipationAction> {
+    pub fn ui(&mut self, ui: &mut Ui, runs: &[PathBuf]) -> Vec<ScoreAction> {
         self.poll();
         let mut actions = Vec::new();
         let ctx = ui.ctx().clone();
@@ -269,10 +260,10 @@ impl AnticipationView {
             }
             if let Some(score) = self.result() {
                 if ui.button("Play").clicked() {
-                    actions.push(AnticipationAction::Play(score.clone()));
+                    actions.push(ScoreAction::Play(score.clone()));
                 }
                 if ui.button("Open in piano roll").clicked() {
-                    actions.push(AnticipationAction::Open(score));
+                    actions.push(ScoreAction::Open(score));
                 }
             }
             let pinned = self.pins.iter().flatten().count();

@@ -9,20 +9,11 @@ use std::path::PathBuf;
 
 use egui::{Color32, Rect, RichText, Sense, Ui, pos2, vec2};
 
-use super::theme;
+use super::{ScoreAction, theme};
 use crate::code_worker::{CodeReply, CodeRequest, CodeWorker};
 use crate::data::PitchRange;
 use crate::models::latent::melody_score;
 use crate::music::Score;
-
-/// What the view asks the app to do.
-#[derive(Clone, Debug)]
-pub enum CodeAction {
-    /// Play a score.
-    Play(Score),
-    /// Show a score in the main piano roll.
-    Open(Score),
-}
 
 /// The view's state.
 #[derive(Default)]
@@ -130,10 +121,10 @@ impl CodeUnitsView {
     }
 
     /// Draws the view. `runs` are the autoencoder checkpoints.
-    pub fn ui(&mut self, ui: &mut Ui, runs: &[PathBuf]) -> Vec<CodeAction> {
+    pub fn ui(&mut self, ui: &mut Ui, runs: &[PathBuf]) -> Vec<ScoreAction> {
         let mut actions = Vec::new();
         if let Some(score) = self.poll() {
-            actions.push(CodeAction::Play(score));
+            actions.push(ScoreAction::Play(score));
         }
         let ctx = ui.ctx().clone();
         ui.horizontal_wrapped(|ui| {
@@ -178,7 +169,7 @@ impl CodeUnitsView {
             if let Some(score) = melody
                 && ui.button("Open in piano roll").clicked()
             {
-                actions.push(CodeAction::Open(score));
+                actions.push(ScoreAction::Open(score));
             }
             if !self.on.is_empty() && ui.button(format!("All {} off", self.on.len())).clicked() {
                 self.on.clear();

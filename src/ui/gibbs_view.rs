@@ -14,7 +14,7 @@ use std::time::Duration;
 use egui::{Color32, Rect, RichText, Sense, Ui, pos2, vec2};
 use egui_plot::{Line, Plot, PlotPoints};
 
-use super::theme;
+use super::{ScoreAction, theme};
 use crate::gibbs_worker::{ChainEvent, ChainOptions, GibbsChain};
 use crate::models::ModelKind;
 use crate::music::Score;
@@ -66,15 +66,6 @@ impl Default for GibbsSettings {
             beats: 4,
         }
     }
-}
-
-/// What the view asks the app to do.
-#[derive(Clone, Debug)]
-pub enum GibbsAction {
-    /// Play a score.
-    Play(Score),
-    /// Show a score in the main piano roll.
-    Open(Score),
 }
 
 /// The view's state.
@@ -315,7 +306,7 @@ impl GibbsView {
         ui: &mut Ui,
         runs: &[PathBuf],
         melody: Option<&Score>,
-    ) -> Vec<GibbsAction> {
+    ) -> Vec<ScoreAction> {
         self.poll();
         let mut actions = Vec::new();
         if self.is_running() {
@@ -434,10 +425,10 @@ impl GibbsView {
             }
             if let Some(score) = &self.result {
                 if ui.button("Play result").clicked() {
-                    actions.push(GibbsAction::Play(score.clone()));
+                    actions.push(ScoreAction::Play(score.clone()));
                 }
                 if ui.button("Open in piano roll").clicked() {
-                    actions.push(GibbsAction::Open(score.clone()));
+                    actions.push(ScoreAction::Open(score.clone()));
                 }
             }
             let progress = match (&self.current, &self.constrained, self.layout) {

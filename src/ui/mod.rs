@@ -13,3 +13,13 @@ pub mod piano_roll;
 pub mod theme;
 pub mod training_dashboard;
 pub mod training_plots;
+
+/// What a view that writes music asks the app to do with a piece (the Gibbs chain, the
+/// Anticipation and the Code units views).
+#[derive(Clone, Debug)]
+pub enum ScoreAction {
+    /// Play it.
+    Play(crate::music::Score),
+    /// Show it in the main piano roll.
+    Open(crate::music::Score),
+}
