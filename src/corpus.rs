@@ -91,16 +91,39 @@ pub fn assets_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
 }
 
-/// The `models/` folder for checkpoints: `$MUSELAB_MODELS`, else `models/` beside `assets/`.
+/// The folder where the user's runs go: `$MUSELAB_MODELS`, else the platform's data folder
+/// (`~/.local/share/muselab/models` on Linux, `~/Library/Application Support/muselab/models` on
+/// macOS, `%APPDATA%\\muselab\\models` on Windows), else `models/` in the working folder. Never
+/// the repository's or the install's `models/`: that one holds the shipped runs, read-only.
 pub fn models_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("MUSELAB_MODELS") {
         return PathBuf::from(dir);
     }
-    let assets = assets_dir();
-    assets
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("models"), |p| p.join("models"))
+    dirs::data_dir().map_or_else(
+        || PathBuf::from("models"),
+        |d| d.join("muselab").join("models"),
+    )
+}
+
+/// The shipped, pretrained runs: `$MUSELAB_SHIPPED`, else `models/` beside `assets/` (the
+/// repository's, or the install's). `None` when that folder does not exist or is the user's own
+/// folder (then its runs are the user's, writable).
+pub fn shipped_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("MUSELAB_SHIPPED") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let assets = assets_dir();
+            assets
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("models"), |p| p.join("models"))
+        }
+    };
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    (dir.is_dir() && !same(&dir, &models_dir())).then_some(dir)
 }
 
 /// The folder of a bundled corpus.

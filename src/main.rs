@@ -7,8 +7,9 @@ use muselab::cli::{Cli, run};
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    let sound = cli.sound();
     let code = match cli.command {
-        Some(command) => run(command, cli.device),
+        Some(command) => run(command, cli.device, sound),
         None => muselab::app::run_gui(muselab::app::GuiOptions {
             device: cli.device,
             open: cli.file,
@@ -20,6 +21,7 @@ fn main() {
             map_grid: cli.map_grid,
             map_demo: cli.map_demo,
             compare: cli.compare,
+            sound,
         }),
     };
     std::process::exit(code);

@@ -67,10 +67,12 @@ fn soak_training_latent_map_and_playback() {
         probe_device: false,
         open: None,
         models_dir: models.clone(),
+        shipped_dir: None,
         start_training: None,
         latent_map: None,
         gibbs: None,
         anticipation: None,
+        sound: muselab::audio::SoundChoice::builtin(),
     });
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))

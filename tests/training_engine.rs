@@ -330,6 +330,7 @@ fn a_panic_in_the_training_thread_ends_the_run_with_an_error() {
         config: quick(ModelKind::Minibach),
         assets: common::assets(),
         models_dir: models.to_path_buf(),
+        shipped_dir: None,
         resume_from: None,
         compute: Some(muselab::compute::ComputeDevice::cpu("test")),
         notify: Some(Box::new(move || {

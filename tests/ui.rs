@@ -19,10 +19,12 @@ fn new_app(name: &str) -> MuseApp {
         probe_device: false,
         open: None,
         models_dir: common::temp_dir(&format!("ui-models-{name}")),
+        shipped_dir: None,
         start_training: None,
         latent_map: None,
         gibbs: None,
         anticipation: None,
+        sound: muselab::audio::SoundChoice::builtin(),
     })
 }
 
@@ -260,6 +262,7 @@ fn small_vae(models: &std::path::Path) -> std::path::PathBuf {
         config,
         assets: common::assets(),
         models_dir: models.to_path_buf(),
+        shipped_dir: None,
         resume_from: None,
         compute: Some(muselab::compute::ComputeDevice::cpu("test")),
         notify: None,

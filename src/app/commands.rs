@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{DialogPurpose, JobResult, MuseApp, Playback};
-use crate::audio::{AudioCommand, SynthOptions, render, render_note, wav::write_wav_file};
+use crate::audio::{AudioCommand, SynthOptions, wav::write_wav_file};
 use crate::corpus::CorpusListing;
 use crate::music::{read_midi_file, write_midi_file};
 
@@ -38,9 +38,22 @@ pub enum AppCommand {
         velocity: u8,
         /// Length in seconds.
         seconds: f32,
-        /// Track index, for its timbre.
+        /// Track index, for its timbre (built-in synthesiser).
         track: usize,
+        /// Its General MIDI program (SoundFont).
+        program: u8,
     },
+    /// Give a track of the open piece another General MIDI program.
+    SetProgram {
+        /// Track index.
+        track: usize,
+        /// The program, 0..=127.
+        program: u8,
+    },
+    /// Ask for a SoundFont with the system dialog.
+    OpenSoundFontDialog,
+    /// Play with this SoundFont file, or with the built-in synthesiser (`None`).
+    UseSound(Option<PathBuf>),
     /// Ask where to export MIDI.
     ExportMidiDialog,
     /// Ask where to export WAV.
@@ -80,6 +93,9 @@ fn dialog(purpose: DialogPurpose, suggested: String) -> Option<PathBuf> {
         DialogPurpose::OpenFile => midi.pick_file(),
         DialogPurpose::OpenFolder => rfd::FileDialog::new().pick_folder(),
         DialogPurpose::ExportMidi => midi.set_file_name(format!("{suggested}.mid")).save_file(),
+        DialogPurpose::OpenSoundFont => rfd::FileDialog::new()
+            .add_filter("SoundFont", &["sf2"])
+            .pick_file(),
         DialogPurpose::ExportWav => rfd::FileDialog::new()
             .add_filter("WAV", &["wav"])
             .set_file_name(format!("{suggested}.wav"))
@@ -118,6 +134,17 @@ impl MuseApp {
             AppCommand::OpenFolderDialog => self.open_dialog(DialogPurpose::OpenFolder),
             AppCommand::ExportMidiDialog => self.open_dialog(DialogPurpose::ExportMidi),
             AppCommand::ExportWavDialog => self.open_dialog(DialogPurpose::ExportWav),
+            AppCommand::OpenSoundFontDialog => self.open_dialog(DialogPurpose::OpenSoundFont),
+            AppCommand::UseSound(file) => self.choose_sound(file.as_deref(), file.is_none()),
+            AppCommand::SetProgram { track, program } => {
+                if let Some(score) = &self.score
+                    && track < score.tracks.len()
+                {
+                    let mut changed = (**score).clone();
+                    changed.tracks[track].program = program.min(127);
+                    self.score = Some(Arc::new(changed));
+                }
+            }
             AppCommand::AddFolder(folder) => {
                 self.jobs.spawn("list-folder", move || {
                     let title = crate::ui::corpus_browser::piece_name(&folder);
@@ -136,6 +163,7 @@ impl MuseApp {
                 }
             }
             AppCommand::ShowScore(score) => {
+                let score = with_instruments(score);
                 self.stop();
                 self.bpm = None;
                 self.score = Some(score);
@@ -143,23 +171,32 @@ impl MuseApp {
                 self.settings.view = super::View::PianoRoll;
             }
             AppCommand::SetScore(score) => {
+                let score = with_instruments(score);
                 self.stop();
                 self.bpm = None;
                 self.score = Some(score);
                 self.piece_path = None;
             }
             AppCommand::PlaySamples(score, samples) => {
+                let score = with_instruments(score);
                 self.stop();
                 self.bpm = None;
-                self.score = Some(score);
+                self.score = Some(Arc::clone(&score));
                 self.piece_path = None;
-                self.apply(JobResult::Rendered {
-                    generation: self.play_generation,
-                    samples,
-                    from_seconds: 0.0,
-                });
+                if matches!(self.sound, crate::audio::Sound::Builtin) {
+                    self.apply(JobResult::Rendered {
+                        generation: self.play_generation,
+                        samples,
+                        from_seconds: 0.0,
+                    });
+                } else {
+                    // The worker rendered with the built-in synthesiser; the instruments
+                    // sound only when rendered again.
+                    self.play_score(score);
+                }
             }
             AppCommand::PlayScore(score) => {
+                let score = with_instruments(score);
                 self.stop();
                 self.bpm = None;
                 self.score = Some(Arc::clone(&score));
@@ -210,9 +247,15 @@ impl MuseApp {
                 velocity,
                 seconds,
                 track,
+                program,
             } => {
-                // One note renders in well under a millisecond: no job needed.
-                let samples = render_note(pitch, velocity, seconds.clamp(0.05, 2.0), track);
+                // One note renders in about a millisecond: no job needed.
+                let samples = self.sound.render_note(
+                    pitch,
+                    velocity,
+                    seconds.clamp(0.05, 2.0),
+                    (track, program),
+                );
                 self.audio.send(AudioCommand::Preview(samples));
             }
             AppCommand::ExportMidi(path) => self.export(path, false),
@@ -237,12 +280,23 @@ impl MuseApp {
             return;
         }
         self.rendering = true;
+        let sound = self.sound.clone();
         self.jobs
             .spawn("render-audio", move || JobResult::Rendered {
                 generation,
-                samples: render(&score, &options),
+                samples: sound.render(&score, &options),
                 from_seconds: 0.0,
             });
+    }
+
+    /// Reads a SoundFont (or finds the system's) off the UI thread; `builtin` chooses the
+    /// built-in synthesiser. What plays now stays until the answer comes.
+    pub(super) fn choose_sound(&mut self, file: Option<&std::path::Path>, builtin: bool) {
+        let file = file.map(std::path::Path::to_path_buf);
+        self.sound_pending = true;
+        self.jobs.spawn("load-soundfont", move || {
+            JobResult::SoundChosen(crate::audio::choose_sound(file.as_deref(), builtin))
+        });
     }
 
     fn stop(&mut self) {
@@ -261,10 +315,12 @@ impl MuseApp {
             tempo_scale: self.tempo_scale(),
             ..SynthOptions::default()
         };
+        let sound = self.sound.clone();
         self.jobs.spawn("export", move || {
             let result = if wav {
                 crate::audio::check_render_length(&score, &options).and_then(|()| {
-                    write_wav_file(&render(&score, &options), &path).map_err(|e| e.to_string())
+                    write_wav_file(&sound.render(&score, &options), &path)
+                        .map_err(|e| e.to_string())
                 })
             } else {
                 write_midi_file(&score, &path).map_err(|e| e.to_string())
@@ -311,11 +367,23 @@ impl MuseApp {
                             // is not the whole file.
                             self.error(format!("{}: {damage}", path.display()));
                         }
+                        // The bundled corpora's program 0 means "not chosen": they get organ
+                        // (chorales) or flute (tunes); a user's file keeps its own programs.
+                        let bundled = path.starts_with(self.assets.join("corpora"));
+                        let score = if bundled {
+                            crate::music::instruments::with_default_programs(score)
+                        } else {
+                            score
+                        };
                         self.score = Some(Arc::new(score));
                         self.settings.last_piece = Some(path.clone());
                         self.piece_path = Some(path);
+                        if let Some(command) = self.after_load.take() {
+                            self.push(command);
+                        }
                     }
                     Err(e) => {
+                        self.after_load = None;
                         // A piece that no longer opens is not reopened at the next start.
                         if self.settings.last_piece.as_ref() == Some(&path) && self.score.is_none()
                         {
@@ -356,6 +424,7 @@ impl MuseApp {
                     DialogPurpose::OpenFolder => AppCommand::AddFolder(path),
                     DialogPurpose::ExportMidi => AppCommand::ExportMidi(path),
                     DialogPurpose::ExportWav => AppCommand::ExportWav(path),
+                    DialogPurpose::OpenSoundFont => AppCommand::UseSound(Some(path)),
                 }),
                 None if open_for < DIALOG_NEVER_SHOWN => {
                     self.show_path_field = true;
@@ -379,6 +448,16 @@ impl MuseApp {
                     Err(e) => self.error(e),
                 }
             }
+            JobResult::SoundChosen(Ok((sound, fallback))) => {
+                self.sound_pending = false;
+                self.sound = sound;
+                self.sound_note = fallback;
+                self.info(format!("Sound: {}", self.sound.label()));
+            }
+            JobResult::SoundChosen(Err(e)) => {
+                self.sound_pending = false;
+                self.error(e);
+            }
             JobResult::DeviceProbed(device) => {
                 log::info!("compute device: {}", device.label());
                 self.compute = Some(device);
@@ -396,4 +475,15 @@ impl MuseApp {
             }
         }
     }
+}
+
+/// A piece a model wrote (or a corpus piece a view shows), with the default instrument of each
+/// track whose program was left at 0.
+fn with_instruments(score: Arc<crate::music::Score>) -> Arc<crate::music::Score> {
+    if score.tracks.iter().all(|t| t.program != 0) {
+        return score;
+    }
+    Arc::new(crate::music::instruments::with_default_programs(
+        (*score).clone(),
+    ))
 }

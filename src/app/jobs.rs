@@ -20,6 +20,8 @@ pub enum DialogPurpose {
     ExportMidi,
     /// Export the piece as WAV.
     ExportWav,
+    /// Play with a SoundFont file.
+    OpenSoundFont,
 }
 
 /// The result of one background job.
@@ -59,6 +61,9 @@ pub enum JobResult {
     DeviceProbed(ComputeDevice),
     /// A trained model generated a piece (or failed to).
     Generated(Result<Score, String>),
+    /// A SoundFont was read (or the built-in synthesiser chosen): the sound, and why the
+    /// built-in one plays when no SoundFont was found.
+    SoundChosen(Result<(crate::audio::Sound, Option<String>), String>),
     /// A job panicked: which job, and the panic's message.
     Failed {
         /// The job's name ("generate", "export", …).

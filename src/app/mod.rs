@@ -62,6 +62,8 @@ pub struct Settings {
     pub map: crate::ui::latent_map::MapSettings,
     /// Compare view settings.
     pub compare: crate::ui::compare::CompareSettings,
+    /// The "Start here" panel was closed for good.
+    pub start_here_dismissed: bool,
 }
 
 /// A message in the status bar.
@@ -105,8 +107,10 @@ pub struct AppConfig {
     pub probe_device: bool,
     /// A file to open at start (overrides the last piece).
     pub open: Option<PathBuf>,
-    /// Where checkpoints live.
+    /// Where the user's checkpoints live.
     pub models_dir: PathBuf,
+    /// The shipped, read-only runs (`models/` of the repository or install).
+    pub shipped_dir: Option<PathBuf>,
     /// Start training this model at once (on the dashboard).
     pub start_training: Option<crate::models::ModelKind>,
     /// Open the latent map on this checkpoint: (checkpoint, grid mode, demo path).
@@ -115,6 +119,9 @@ pub struct AppConfig {
     pub gibbs: Option<PathBuf>,
     /// Open the Anticipation view on this checkpoint, with these pins ("0:D5,16:A4"), and fill.
     pub anticipation: Option<(PathBuf, Option<String>)>,
+    /// What plays the notes: a SoundFont file, the built-in synthesiser, or (neither) the
+    /// system's General MIDI bank when one is installed.
+    pub sound: crate::audio::SoundChoice,
 }
 
 /// Command-line options of the GUI.
@@ -140,6 +147,8 @@ pub struct GuiOptions {
     pub anticipation: Option<PathBuf>,
     /// Pins for it ("0:D5,16:A4").
     pub pins: Option<String>,
+    /// What plays the notes.
+    pub sound: crate::audio::SoundChoice,
 }
 
 /// The whole application state.
@@ -182,6 +191,13 @@ pub struct MuseApp {
     pub code_units: crate::ui::code_units_view::CodeUnitsView,
     /// A generation job is running.
     pub generating: bool,
+    /// What plays the notes.
+    pub sound: crate::audio::Sound,
+    /// Why the built-in synthesiser plays although a SoundFont was looked for.
+    pub sound_note: Option<String>,
+    /// A SoundFont is being read.
+    pub sound_pending: bool,
+    sound_choice: Option<crate::audio::SoundChoice>,
     audio: AudioOutput,
     jobs: Jobs,
     commands: Vec<AppCommand>,
@@ -195,6 +211,8 @@ pub struct MuseApp {
     pending_gibbs: Option<PathBuf>,
     /// A run (and pins) to open on the Anticipation view at the first frame.
     pending_anticipation: Option<(PathBuf, Option<String>)>,
+    /// What to do once the piece being opened has loaded (harmonize it, from "Start here").
+    pub(crate) after_load: Option<AppCommand>,
     assets: PathBuf,
 }
 
@@ -204,6 +222,7 @@ impl MuseApp {
         let dashboard = TrainingDashboard::new(
             config.settings.dashboard.clone(),
             config.models_dir,
+            config.shipped_dir,
             config.assets.clone(),
         );
         Self {
@@ -214,6 +233,10 @@ impl MuseApp {
             anticipation: crate::ui::anticipation_view::AnticipationView::default(),
             code_units: crate::ui::code_units_view::CodeUnitsView::default(),
             generating: false,
+            sound: crate::audio::Sound::Builtin,
+            sound_note: None,
+            sound_pending: false,
+            sound_choice: Some(config.sound),
             settings: config.settings,
             corpora: Vec::new(),
             score: None,
@@ -237,6 +260,7 @@ impl MuseApp {
             latent_map: config.latent_map,
             pending_gibbs: config.gibbs,
             pending_anticipation: config.anticipation,
+            after_load: None,
             assets: config.assets,
         }
     }
@@ -290,6 +314,11 @@ impl MuseApp {
             }
             JobResult::CorporaListed(listings)
         });
+        if let Some(choice) = self.sound_choice.take()
+            && !(choice.builtin && choice.soundfont.is_none())
+        {
+            self.choose_sound(choice.soundfont.as_deref(), choice.builtin);
+        }
         if self.probe_device {
             let choice = self.settings.device;
             self.jobs.spawn("device-probe", move || {
@@ -353,6 +382,9 @@ impl MuseApp {
             View::Gibbs => panels::gibbs(self, ui),
             View::Anticipation => panels::anticipation(self, ui),
             View::CodeUnits => panels::code_units(self, ui),
+        }
+        if !self.settings.start_here_dismissed {
+            panels::start_here(self, &ctx);
         }
 
         for command in std::mem::take(&mut self.commands) {
@@ -473,6 +505,7 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
         gibbs,
         anticipation,
         pins,
+        sound,
     } = gui;
     if let Some(corpus) = &compare
         && !crate::corpus::BUNDLED.iter().any(|c| c.id == corpus)
@@ -527,10 +560,12 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
                 probe_device: true,
                 open,
                 models_dir: crate::corpus::models_dir(),
+                shipped_dir: crate::corpus::shipped_dir(),
                 start_training,
                 latent_map,
                 gibbs,
                 anticipation: anticipation.map(|run| (run, pins)),
+                sound,
             })))
         }),
     );

@@ -90,6 +90,7 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
             {
                 app.push(AppCommand::ExportWavDialog);
             }
+            sound_menu(app, ui);
             ui.toggle_value(&mut app.show_path_field, "Path")
                 .on_hover_text("Type a file or folder path instead of using the system dialog");
         });
@@ -157,6 +158,17 @@ pub(super) fn status_bar(app: &mut MuseApp, ui: &mut Ui) {
                     ui.colored_label(theme::ERROR, format!("no audio output: {reason}"))
                 }
             };
+            ui.separator();
+            if app.sound_pending {
+                ui.spinner();
+                ui.label("reading the SoundFont…");
+            } else {
+                let response = ui.label(format!("sound: {}", app.sound.label()));
+                if let Some(note) = &app.sound_note {
+                    response.on_hover_text(note.clone());
+                    ui.label(RichText::new("(no SoundFont found)").weak());
+                }
+            }
             if let Some(score) = &app.score {
                 ui.separator();
                 ui.label(format!(
@@ -217,7 +229,9 @@ pub(super) fn central(app: &mut MuseApp, ui: &mut Ui) {
             });
             return;
         };
-        app.settings.piano_roll.toolbar(ui, &score);
+        if let Some((track, program)) = app.settings.piano_roll.toolbar(ui, &score) {
+            app.push(AppCommand::SetProgram { track, program });
+        }
         let playhead = app.playhead_tick();
         if let Some(PianoRollAction::NoteClicked { track, note }) =
             app.settings.piano_roll.ui(ui, &score, playhead)
@@ -228,6 +242,7 @@ pub(super) fn central(app: &mut MuseApp, ui: &mut Ui) {
                 velocity: note.velocity,
                 seconds,
                 track,
+                program: score.tracks.get(track).map_or(0, |t| t.program),
             });
         }
     });
@@ -349,6 +364,20 @@ pub(super) fn latent_map(app: &mut MuseApp, ui: &mut Ui) {
         .iter()
         .map(|c| crate::corpus::bundled_dir(&assets, c))
         .collect();
+    if !app.map.opened_any {
+        // The first visit opens a map at once: the user's newest latent run, else the shipped
+        // VAE, so that the first click already plays music.
+        let first = app
+            .dashboard
+            .runs
+            .iter()
+            .filter(|r| r.model.has_latent())
+            .min_by_key(|r| (r.shipped, r.model != crate::models::ModelKind::Vae))
+            .map(|r| r.dir.clone());
+        if let Some(run) = first {
+            app.map.load(ui.ctx(), run, dirs.clone());
+        }
+    }
     let actions = egui::CentralPanel::default_margins()
         .show(ui, |ui| app.map.ui(ui, &runs, &dirs))
         .inner;
@@ -365,4 +394,94 @@ pub(super) fn latent_map(app: &mut MuseApp, ui: &mut Ui) {
             }
         }
     }
+}
+
+/// The first file of a bundled corpus (`bach` or `celtic`), once the corpora are listed.
+fn first_piece_of(app: &MuseApp, corpus: &str) -> Option<PathBuf> {
+    let bundled = crate::corpus::BUNDLED.iter().find(|c| c.id == corpus)?;
+    let dir = crate::corpus::bundled_dir(&app.assets, bundled);
+    app.corpora
+        .iter()
+        .find(|listing| listing.dir == dir)
+        .and_then(|listing| listing.files.first().cloned())
+}
+
+/// The newest run of a model: the user's first, else the shipped one.
+fn newest_run(app: &MuseApp, kind: crate::models::ModelKind) -> Option<PathBuf> {
+    app.dashboard
+        .runs
+        .iter()
+        .find(|r| r.model == kind)
+        .map(|r| r.dir.clone())
+}
+
+/// The "Start here" panel of a first launch.
+pub(super) fn start_here(app: &mut MuseApp, ctx: &egui::Context) {
+    use crate::ui::start_here::{StartAction, StartContext};
+    let harmonizer = newest_run(app, crate::models::ModelKind::Minibach);
+    let state = StartContext {
+        has_piece: app.score.is_some(),
+        can_harmonize: harmonizer.is_some() && first_piece_of(app, "celtic").is_some(),
+        has_latent: app.dashboard.runs.iter().any(|r| r.model.has_latent()),
+    };
+    match crate::ui::start_here::show(ctx, state) {
+        Some(StartAction::OpenChorale) => {
+            if let Some(piece) = first_piece_of(app, "bach") {
+                app.settings.view = super::View::PianoRoll;
+                app.push(AppCommand::OpenPiece(piece));
+            }
+        }
+        Some(StartAction::Play) => app.push(AppCommand::Play),
+        Some(StartAction::Harmonize) => {
+            if let (Some(piece), Some(checkpoint)) = (first_piece_of(app, "celtic"), harmonizer) {
+                app.settings.view = super::View::PianoRoll;
+                app.after_load = Some(AppCommand::Generate {
+                    checkpoint,
+                    from_open_piece: true,
+                    seed: app.dashboard.settings.generate_seed,
+                    temperature: app.dashboard.settings.temperature,
+                    chords: None,
+                });
+                app.push(AppCommand::OpenPiece(piece));
+            }
+        }
+        Some(StartAction::LatentMap) => app.settings.view = super::View::LatentMap,
+        Some(StartAction::Train) => app.settings.view = super::View::Training,
+        Some(StartAction::Dismiss) => app.settings.start_here_dismissed = true,
+        None => {}
+    }
+}
+
+/// What plays the notes: the system's SoundFont, one the user opens, or the built-in
+/// synthesiser.
+fn sound_menu(app: &mut MuseApp, ui: &mut Ui) {
+    ui.menu_button("Sound", |ui| {
+        ui.label(RichText::new(format!("now: {}", app.sound.label())).weak());
+        if let Some(found) = crate::audio::soundfont::find()
+            && ui
+                .button(format!("General MIDI: {}", found.display()))
+                .on_hover_text(
+                    "Play each track with its General MIDI instrument from this SoundFont",
+                )
+                .clicked()
+        {
+            app.push(AppCommand::UseSound(Some(found)));
+        }
+        if ui
+            .button("Open SoundFont…")
+            .on_hover_text("Play with any .sf2 SoundFont file")
+            .clicked()
+        {
+            app.push(AppCommand::OpenSoundFontDialog);
+        }
+        if ui
+            .button("Built-in synthesiser")
+            .on_hover_text(
+                "A simple additive synthesiser with a timbre per track: clear for checking notes",
+            )
+            .clicked()
+        {
+            app.push(AppCommand::UseSound(None));
+        }
+    });
 }

@@ -124,7 +124,7 @@ fn add_note(out: &mut [f32], offset: usize, note: &Note, held: f32, timbre: usiz
 }
 
 /// Scales the buffer down so its peak is at most [`PEAK_LIMIT`].
-fn limit(samples: &mut [f32]) {
+pub fn limit(samples: &mut [f32]) {
     let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
     if peak > PEAK_LIMIT {
         let scale = PEAK_LIMIT / peak;

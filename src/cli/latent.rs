@@ -32,12 +32,12 @@ fn opening(path: &Path, model: &dyn LatentModel) -> Result<Vec<usize>, String> {
 }
 
 fn write(score: &Score, out: &Path) -> Result<(), String> {
+    let score = &crate::music::instruments::with_default_programs(score.clone());
     if out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
     {
-        let samples = crate::audio::render(score, &crate::audio::SynthOptions::default());
-        crate::audio::wav::write_wav_file(&samples, out).map_err(|e| e.to_string())
+        super::write_wav(score, &crate::audio::SynthOptions::default(), out).map(|_| ())
     } else {
         crate::music::write_midi_file(score, out).map_err(|e| e.to_string())
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::audio::{SynthOptions, render, wav::write_wav_file};
+use crate::audio::{SynthOptions, wav::write_wav_file};
 use crate::compute::{self, DeviceChoice};
 use crate::music::{metrics, read_midi_file};
 
@@ -52,6 +52,54 @@ pub struct Cli {
     /// Open the GUI on the Compare view with the runs of this corpus (bach or celtic).
     #[arg(long, value_name = "CORPUS")]
     pub compare: Option<String>,
+    /// Play and render with this General MIDI SoundFont (.sf2) instead of the system's.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub soundfont: Option<PathBuf>,
+    /// Play and render with the built-in synthesiser, even where a SoundFont is installed.
+    #[arg(long, global = true, conflicts_with = "soundfont")]
+    pub builtin: bool,
+}
+
+impl Cli {
+    /// What plays the notes, as the options say.
+    pub fn sound(&self) -> crate::audio::SoundChoice {
+        crate::audio::SoundChoice {
+            soundfont: self.soundfont.clone(),
+            builtin: self.builtin,
+        }
+    }
+}
+
+/// The sound choice of this process's command (set by [`run`]).
+static SOUND_CHOICE: std::sync::OnceLock<crate::audio::SoundChoice> = std::sync::OnceLock::new();
+
+/// What WAV output is rendered with: the choice given to [`run`], read once; a fallback to the
+/// built-in synthesiser is said on stderr.
+pub fn output_sound() -> Result<crate::audio::Sound, String> {
+    static SOUND: std::sync::OnceLock<Result<crate::audio::Sound, String>> =
+        std::sync::OnceLock::new();
+    SOUND
+        .get_or_init(|| {
+            let choice = SOUND_CHOICE.get().cloned().unwrap_or_default();
+            let (sound, note) =
+                crate::audio::choose_sound(choice.soundfont.as_deref(), choice.builtin)?;
+            if let Some(note) = note {
+                eprintln!("muselab: {note}");
+            }
+            Ok(sound)
+        })
+        .clone()
+}
+
+/// Renders `score` with [`output_sound`] and writes it as WAV.
+pub fn write_wav(
+    score: &crate::music::Score,
+    options: &SynthOptions,
+    out: &Path,
+) -> Result<usize, String> {
+    let samples = output_sound()?.render(score, options);
+    write_wav_file(&samples, out).map_err(|e| e.to_string())?;
+    Ok(samples.len())
 }
 
 /// Headless subcommands.
@@ -119,6 +167,24 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Pack trained runs as shipped ones: no optimiser state, parameters in half precision,
+    /// marked read-only (scripts/pretrain.sh fills the repository's models/ with it).
+    Pack {
+        /// Checkpoint folders (models/<model>/<run>).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// The shipped folder to pack into (as <model>/<name>).
+        #[arg(long, default_value = "models")]
+        to: PathBuf,
+        /// The packed run's folder name.
+        #[arg(long, default_value = "shipped")]
+        name: String,
+        /// Keep 32-bit parameters.
+        #[arg(long)]
+        full: bool,
+    },
+    /// List the runs muselab sees: the user's (writable) and the shipped ones (read-only).
+    Runs,
     /// Generate music with a trained checkpoint.
     Generate(GenerateArgs),
     /// Print the latent mean of each melody (JSON lines), with a vae or rnn-vae checkpoint.
@@ -257,8 +323,10 @@ pub struct GenerateArgs {
     pub out: PathBuf,
 }
 
-/// Runs a headless subcommand and returns the process exit code.
-pub fn run(command: Command, device: DeviceChoice) -> i32 {
+/// Runs a headless subcommand and returns the process exit code. `sound` is what WAV output
+/// is rendered with.
+pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundChoice) -> i32 {
+    let _ = SOUND_CHOICE.set(sound);
     match command {
         Command::Eval { json, files } => eval(&files, json),
         Command::Render {
@@ -305,6 +373,13 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             };
             evaluate::evaluate(&runs, format, samples, seed, device)
         }
+        Command::Pack {
+            runs,
+            to,
+            name,
+            full,
+        } => pack(&runs, &to, &name, !full),
+        Command::Runs => list_runs(),
         Command::Generate(args) => train::generate(args, device),
         Command::Encode { checkpoint, files } => latent::encode(&checkpoint, &files),
         Command::Decode { checkpoint, z, out } => latent::decode(&checkpoint, &z, &out),
@@ -317,6 +392,53 @@ pub fn run(command: Command, device: DeviceChoice) -> i32 {
             out,
         } => latent::interpolate(&checkpoint, &a, &b, steps, !linear, &out),
     }
+}
+
+/// `muselab pack`: each run packed into `to`; exit code 1 when any failed.
+fn pack(runs: &[PathBuf], to: &Path, name: &str, half: bool) -> i32 {
+    let mut failed = false;
+    for run in runs {
+        let started = std::time::Instant::now();
+        match crate::training::shipped::pack(run, to, name, half) {
+            Ok(dir) => {
+                let bytes = crate::training::shipped::info(&dir).map_or(0, |i| i.parameter_bytes);
+                println!(
+                    "{} -> {} ({:.1} MB of parameters, {:.1} s)",
+                    run.display(),
+                    dir.display(),
+                    bytes as f64 / 1e6,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => {
+                eprintln!("muselab pack: {e}");
+                failed = true;
+            }
+        }
+    }
+    i32::from(failed)
+}
+
+/// `muselab runs`: the user's runs, then the shipped ones.
+fn list_runs() -> i32 {
+    let user = crate::corpus::models_dir();
+    let shipped = crate::corpus::shipped_dir();
+    println!("your runs: {}", user.display());
+    match &shipped {
+        Some(dir) => println!("shipped runs (read-only): {}", dir.display()),
+        None => println!("shipped runs: none found"),
+    }
+    for run in crate::training::list_all_runs(&user, shipped.as_deref()) {
+        println!(
+            "{:<8} {:<20} {:<7} {:>3} epochs  {}",
+            if run.shipped { "shipped" } else { "yours" },
+            run.model.id(),
+            run.corpus,
+            run.epochs,
+            run.dir.display()
+        );
+    }
+    0
 }
 
 /// `muselab eval`: metrics per file; exit code 1 when any file could not be read.
@@ -400,9 +522,9 @@ pub fn render_file(input: &Path, output: &Path, tempo_scale: f64) -> anyhow::Res
         ..SynthOptions::default()
     };
     crate::audio::check_render_length(&score, &options).map_err(anyhow::Error::msg)?;
-    let samples = render(&score, &options);
-    write_wav_file(&samples, output)?;
-    Ok(samples.len() as f64 / f64::from(crate::audio::SAMPLE_RATE))
+    // A file's program 0 is its own choice (piano): it is played as written.
+    let samples = write_wav(&score, &options, output).map_err(anyhow::Error::msg)?;
+    Ok(samples as f64 / f64::from(crate::audio::SAMPLE_RATE))
 }
 
 fn devices(choice: DeviceChoice) -> i32 {

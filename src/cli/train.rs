@@ -69,6 +69,7 @@ pub fn train(args: TrainArgs, device: DeviceChoice) -> i32 {
         config,
         assets: crate::corpus::assets_dir(),
         models_dir: args.out.clone().unwrap_or_else(crate::corpus::models_dir),
+        shipped_dir: crate::corpus::shipped_dir(),
         resume_from: args.resume.clone(),
         compute: None,
         notify: None,
@@ -248,14 +249,15 @@ fn generate_file(args: &GenerateArgs, device: DeviceChoice) -> Result<String, St
         constraints: args.constraints.clone(),
         clamp: args.clamp,
     };
-    let score = model.generate(&options, compute.device())?;
+    let score = crate::music::instruments::with_default_programs(
+        model.generate(&options, compute.device())?,
+    );
     let is_wav = args
         .out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
     if is_wav {
-        let samples = crate::audio::render(&score, &crate::audio::SynthOptions::default());
-        crate::audio::wav::write_wav_file(&samples, &args.out).map_err(|e| e.to_string())?;
+        super::write_wav(&score, &crate::audio::SynthOptions::default(), &args.out)?;
     } else {
         crate::music::write_midi_file(&score, &args.out).map_err(|e| e.to_string())?;
     }

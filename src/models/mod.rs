@@ -911,8 +911,10 @@ pub fn load_module<M: burn::module::Module>(
     module: M,
     path: &std::path::Path,
 ) -> Result<M, String> {
+    // Cast to the module's precision: shipped runs store half-precision floats.
     let record = burn::store::ModuleRecord::load(path)
-        .map_err(|e| format!("{}: cannot read the model: {e}", path.display()))?;
+        .map_err(|e| format!("{}: cannot read the model: {e}", path.display()))?
+        .cast_to_module_dtype();
     module.try_load_record(record).map_err(|e| {
         format!(
             "{}: the saved parameters do not fit this model: {e}",

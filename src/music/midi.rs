@@ -197,6 +197,11 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
                 TrackEventKind::Meta(MetaMessage::TrackName(bytes)) if name.is_empty() => {
                     name = String::from_utf8_lossy(bytes).trim().to_string();
                 }
+                TrackEventKind::Meta(MetaMessage::KeySignature(sharps, minor))
+                    if score.key_signature.is_none() && (-7..=7).contains(&sharps) =>
+                {
+                    score.key_signature = Some(super::KeySignature { sharps, minor });
+                }
                 TrackEventKind::Meta(MetaMessage::Tempo(micros)) => {
                     let micros_per_quarter = micros.as_int();
                     if micros_per_quarter == 0 {
@@ -399,11 +404,7 @@ pub const MAX_PIECE_SECONDS: f64 = 7200.0;
 /// encodings): 200 000, over 3 hours at 120 beats a minute.
 pub const MAX_PIECE_STEPS: u64 = 200_000;
 
-/// MIDI channel for the n-th voice: 0..15 skipping 9, General MIDI's drum channel.
-fn channel_for(index: usize) -> u8 {
-    let c = (index % 15) as u8;
-    if c >= 9 { c + 1 } else { c }
-}
+use super::performance::channel_for;
 
 /// Turns absolute-tick events into delta-time track events.
 fn with_deltas<'a>(
@@ -463,6 +464,16 @@ pub fn export_smf(score: &Score, file: &str) -> Result<Vec<u8>, MidiError> {
                 24,
                 8,
             )),
+        ));
+    }
+    let key = score
+        .key_signature
+        .or_else(|| super::key::estimate_key(score).map(super::KeySignature::of));
+    if let Some(key) = key {
+        conductor.push((
+            0,
+            2,
+            TrackEventKind::Meta(MetaMessage::KeySignature(key.sharps, key.minor)),
         ));
     }
     smf.tracks.push(with_deltas(conductor, file)?);
@@ -702,5 +713,59 @@ mod tests {
         assert_eq!(back.time_signatures, score.time_signatures);
         assert_eq!(back.tracks[0].name, "Soprano");
         assert_eq!(back.tracks[0].notes, score.tracks[0].notes);
+    }
+
+    #[test]
+    fn programs_and_key_signatures_round_trip() {
+        let mut score = Score::new("x", 480);
+        for (name, program) in [("Melody", 73u8), ("Chords", 24)] {
+            let notes = [62u8, 66, 69, 74]
+                .iter()
+                .enumerate()
+                .map(|(i, &pitch)| Note {
+                    pitch,
+                    start: i as u64 * 480,
+                    duration: 480,
+                    velocity: 80,
+                })
+                .collect();
+            let mut track = Track::new(name, notes);
+            track.program = program;
+            score.tracks.push(track);
+        }
+        score.key_signature = Some(crate::music::KeySignature {
+            sharps: -2,
+            minor: true,
+        });
+        let back = import_smf(&export_smf(&score, "x.mid").unwrap(), "x").unwrap();
+        let programs: Vec<u8> = back.tracks.iter().map(|t| t.program).collect();
+        assert_eq!(programs, vec![73, 24]);
+        assert_eq!(back.key_signature, score.key_signature);
+        // Without one, the estimated key is written: a D major arpeggio → two sharps.
+        score.key_signature = None;
+        let back = import_smf(&export_smf(&score, "x.mid").unwrap(), "x").unwrap();
+        assert_eq!(back.key_signature.map(|k| k.sharps), Some(2));
+    }
+
+    #[test]
+    fn key_signatures_of_keys() {
+        use crate::music::KeySignature;
+        use crate::music::key::{Key, Mode};
+        let sig = |tonic, mode| KeySignature::of(Key { tonic, mode }).sharps;
+        assert_eq!(sig(0, Mode::Major), 0);
+        assert_eq!(sig(7, Mode::Major), 1);
+        assert_eq!(sig(5, Mode::Major), -1);
+        assert_eq!(sig(10, Mode::Major), -2);
+        assert_eq!(sig(6, Mode::Major), 6);
+        assert_eq!(sig(9, Mode::Minor), 0);
+        assert_eq!(sig(4, Mode::Minor), 1);
+        assert_eq!(sig(2, Mode::Minor), -1);
+        assert!(
+            KeySignature::of(Key {
+                tonic: 9,
+                mode: Mode::Minor
+            })
+            .minor
+        );
     }
 }

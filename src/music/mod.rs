@@ -5,9 +5,11 @@
 
 pub mod chords;
 pub mod harmony;
+pub mod instruments;
 pub mod key;
 pub mod metrics;
 pub mod midi;
+pub mod performance;
 pub mod quantize;
 
 pub use midi::{MidiError, export_smf, import_smf, read_midi_file, write_midi_file};
@@ -112,6 +114,38 @@ pub struct Score {
     /// file: read 98 notes before byte 1234 (…)". The score holds what could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damage: Option<String>,
+    /// The key signature the file gave (the first one), if any; export writes it, or the
+    /// estimated key when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_signature: Option<KeySignature>,
+}
+
+/// A MIDI key signature: sharps (positive) or flats (negative), and major or minor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeySignature {
+    /// −7 (seven flats) ..= 7 (seven sharps).
+    pub sharps: i8,
+    /// A minor key.
+    pub minor: bool,
+}
+
+impl KeySignature {
+    /// The signature of a key: its tonic's place on the circle of fifths (minor keys by their
+    /// relative major), spelled with at most six flats (F♯ major: six sharps).
+    pub fn of(key: key::Key) -> Self {
+        let minor = key.mode == key::Mode::Minor;
+        let major_tonic = if minor {
+            (key.tonic + 3) % 12
+        } else {
+            key.tonic % 12
+        };
+        // Fifths above C of each pitch class: C 0, G 1, D 2, … F −1, B♭ −2, …
+        const FIFTHS: [i8; 12] = [0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5];
+        Self {
+            sharps: FIFTHS[usize::from(major_tonic)],
+            minor,
+        }
+    }
 }
 
 impl Score {
@@ -131,6 +165,7 @@ impl Score {
             }],
             tracks: Vec::new(),
             damage: None,
+            key_signature: None,
         }
     }
 

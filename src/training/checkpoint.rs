@@ -128,6 +128,12 @@ pub fn write(
     history: &History,
     session: &dyn Session,
 ) -> Result<(), CheckpointError> {
+    if super::shipped::is_shipped(dir) {
+        return Err(io(
+            dir,
+            "a shipped run is read-only; training goes on in a copy in your models folder",
+        ));
+    }
     let parent = dir.parent().ok_or_else(|| io(dir, "no parent folder"))?;
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
     let name = dir
@@ -235,6 +241,20 @@ pub struct RunSummary {
     pub corpus: String,
     /// Its saved settings (what a resume starts from).
     pub config: RunConfig,
+    /// A shipped, read-only run (see [`super::shipped`]).
+    pub shipped: bool,
+}
+
+/// Lists the user's checkpoints under `models_dir`, newest first, then the shipped ones under
+/// `shipped` (if any), by model.
+pub fn list_all_runs(models_dir: &Path, shipped: Option<&Path>) -> Vec<RunSummary> {
+    let mut runs = list_runs(models_dir);
+    if let Some(shipped) = shipped {
+        let mut packed = list_runs(shipped);
+        packed.sort_by_key(|r| r.model.id());
+        runs.extend(packed);
+    }
+    runs
 }
 
 /// Lists the checkpoints under `models_dir`, newest first.
@@ -254,6 +274,7 @@ pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
                 continue;
             }
             if let Ok((config, history)) = read(&dir, None) {
+                let shipped = super::shipped::is_shipped(&dir);
                 runs.push(RunSummary {
                     dir,
                     model: config.model,
@@ -261,6 +282,7 @@ pub fn list_runs(models_dir: &Path) -> Vec<RunSummary> {
                     final_loss: history.steps.last().and_then(|s| s.losses.first().copied()),
                     corpus: config.corpus.clone(),
                     config,
+                    shipped,
                 });
             }
         }

@@ -4,9 +4,10 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod shipped;
 mod worker;
 
-pub use checkpoint::{EpochRecord, History, RunSummary, StepRecord, list_runs};
+pub use checkpoint::{EpochRecord, History, RunSummary, StepRecord, list_all_runs, list_runs};
 pub use config::{ModelConfig, RunConfig, Vocabulary};
 pub use worker::{TrainingEvent, TrainingHandle, TrainingRequest, spawn};
 

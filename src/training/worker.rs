@@ -74,7 +74,10 @@ pub struct TrainingRequest {
     pub assets: PathBuf,
     /// Where checkpoints go (`models/`).
     pub models_dir: PathBuf,
-    /// Resume from this checkpoint instead of starting fresh.
+    /// The shipped runs (read-only): an rl-tuner may start from their lstm.
+    pub shipped_dir: Option<PathBuf>,
+    /// Resume from this checkpoint instead of starting fresh (a shipped one: a copy of it in
+    /// `models_dir`).
     pub resume_from: Option<PathBuf>,
     /// The probed compute device (probed again when absent).
     pub compute: Option<ComputeDevice>,
@@ -149,7 +152,7 @@ pub fn spawn(request: TrainingRequest) -> TrainingHandle {
                 run(
                     request.config,
                     &request.assets,
-                    &request.models_dir,
+                    (&request.models_dir, request.shipped_dir.as_deref()),
                     request.resume_from,
                     request.compute,
                     &flags.0,
@@ -260,8 +263,8 @@ fn choose_device(choice: DeviceChoice, probed: Option<ComputeDevice>) -> Compute
 fn run(
     mut config: RunConfig,
     assets: &std::path::Path,
-    models_dir: &std::path::Path,
-    resume_from: Option<PathBuf>,
+    (models_dir, shipped_dir): (&std::path::Path, Option<&std::path::Path>),
+    mut resume_from: Option<PathBuf>,
     compute: Option<ComputeDevice>,
     stop: &AtomicBool,
     pause: &AtomicBool,
@@ -275,7 +278,7 @@ fn run(
         && resume_from.is_none()
     {
         // The newest lstm run on the same corpus, when none was picked.
-        let newest = checkpoint::list_runs(models_dir)
+        let newest = checkpoint::list_all_runs(models_dir, shipped_dir)
             .into_iter()
             .find(|r| r.model == crate::models::ModelKind::Lstm && r.corpus == config.corpus);
         let Some(start) = newest else {
@@ -290,6 +293,17 @@ fn run(
             start.dir.display()
         )));
         config.from = Some(start.dir);
+    }
+    if let Some(dir) = resume_from
+        .as_ref()
+        .filter(|d| super::shipped::is_shipped(d))
+    {
+        let copy = super::shipped::copy_to_user(dir, models_dir)?;
+        reporter.send(TrainingEvent::Status(format!(
+            "a shipped run is read-only: training goes on in a copy, {}",
+            copy.display()
+        )));
+        resume_from = Some(copy);
     }
     let started = Instant::now();
     let mut history = History::default();

@@ -101,6 +101,8 @@ pub struct LatentMap {
     next_id: u64,
     roll: PianoRoll,
     path_roll: PianoRoll,
+    /// A checkpoint was asked for (by the user, the command line or the first visit).
+    pub opened_any: bool,
 }
 
 impl Default for LatentMap {
@@ -143,6 +145,7 @@ impl LatentMap {
             next_id: 0,
             roll: PianoRoll::compact(),
             path_roll: PianoRoll::compact(),
+            opened_any: false,
         }
     }
 
@@ -156,6 +159,7 @@ impl LatentMap {
 
     /// Loads a checkpoint and encodes the corpora `dirs` onto the map.
     pub fn load(&mut self, ctx: &egui::Context, run: PathBuf, dirs: Vec<PathBuf>) {
+        self.opened_any = true;
         self.dots.clear();
         self.path = None;
         self.grid_cells.clear();

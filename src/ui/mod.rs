@@ -10,6 +10,7 @@ pub mod gibbs_view;
 pub mod latent_map;
 pub mod live_run;
 pub mod piano_roll;
+pub mod start_here;
 pub mod theme;
 pub mod training_dashboard;
 pub mod training_plots;

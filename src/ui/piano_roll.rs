@@ -109,8 +109,10 @@ impl PianoRoll {
         }
     }
 
-    /// Horizontal and vertical zoom controls and a legend of the tracks.
-    pub fn toolbar(&mut self, ui: &mut Ui, score: &Score) {
+    /// Horizontal and vertical zoom controls and a legend of the tracks, each with its General
+    /// MIDI instrument; returns a track whose instrument the user changed, with the new program.
+    pub fn toolbar(&mut self, ui: &mut Ui, score: &Score) -> Option<(usize, u8)> {
+        let mut changed = None;
         ui.horizontal_wrapped(|ui| {
             ui.label("Time zoom");
             ui.add(egui::Slider::new(&mut self.px_per_quarter, 4.0..=240.0).logarithmic(true))
@@ -134,8 +136,25 @@ impl PianoRoll {
                 ui.painter()
                     .rect_filled(rect, 2.0, theme::track_color(index));
                 ui.label(&track.name);
+                let mut program = track.program;
+                egui::ComboBox::from_id_salt(("program", index))
+                    .selected_text(crate::music::instruments::name(program))
+                    .width(150.0)
+                    .show_ui(ui, |ui| {
+                        for (p, name) in crate::music::instruments::GM_NAMES.iter().enumerate() {
+                            ui.selectable_value(&mut program, p as u8, *name);
+                        }
+                    })
+                    .response
+                    .on_hover_text(
+                        "General MIDI instrument of this track: what a SoundFont or a MIDI port plays it with, saved in exported MIDI files as a program change",
+                    );
+                if program != track.program {
+                    changed = Some((index, program));
+                }
             }
         });
+        changed
     }
 
     /// Draws the roll into the remaining space. `playhead` is the tick being played, if any.

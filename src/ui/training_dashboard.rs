@@ -106,8 +106,10 @@ pub struct TrainingDashboard {
     pub message: Option<String>,
     sample_roll: PianoRoll,
     runs_rx: Option<Receiver<Vec<RunSummary>>>,
-    /// Where checkpoints live.
+    /// Where the user's checkpoints live.
     pub models_dir: PathBuf,
+    /// The shipped, read-only runs.
+    pub shipped_dir: Option<PathBuf>,
     assets: PathBuf,
     /// Frames that ended their share of event reading with events left (the soak test reads it:
     /// the run's events must not back up).
@@ -115,8 +117,14 @@ pub struct TrainingDashboard {
 }
 
 impl TrainingDashboard {
-    /// A dashboard over `models_dir`, with corpora under `assets`.
-    pub fn new(settings: DashboardSettings, models_dir: PathBuf, assets: PathBuf) -> Self {
+    /// A dashboard over the user's `models_dir` and the `shipped_dir` runs, with corpora under
+    /// `assets`.
+    pub fn new(
+        settings: DashboardSettings,
+        models_dir: PathBuf,
+        shipped_dir: Option<PathBuf>,
+        assets: PathBuf,
+    ) -> Self {
         let mut dashboard = Self {
             settings,
             run: None,
@@ -126,6 +134,7 @@ impl TrainingDashboard {
             sample_roll: PianoRoll::compact(),
             runs_rx: None,
             models_dir,
+            shipped_dir,
             assets,
             frames_behind: 0,
         };
@@ -137,13 +146,14 @@ impl TrainingDashboard {
     pub fn refresh_runs(&mut self, delete: Option<PathBuf>) {
         let (tx, rx) = channel();
         let dir = self.models_dir.clone();
+        let shipped = self.shipped_dir.clone();
         let spawned = std::thread::Builder::new()
             .name("list-runs".into())
             .spawn(move || {
                 if let Some(run) = delete {
                     let _ = std::fs::remove_dir_all(run);
                 }
-                let _ = tx.send(crate::training::list_runs(&dir));
+                let _ = tx.send(crate::training::list_all_runs(&dir, shipped.as_deref()));
             });
         if spawned.is_ok() {
             self.runs_rx = Some(rx);
@@ -189,6 +199,7 @@ impl TrainingDashboard {
             config: config.clone(),
             assets: self.assets.clone(),
             models_dir: self.models_dir.clone(),
+            shipped_dir: self.shipped_dir.clone(),
             resume_from,
             compute: compute.cloned(),
             notify: Some(Box::new(move || ctx.request_repaint())),
@@ -524,8 +535,13 @@ impl TrainingDashboard {
                 .map_or_else(|| "–".to_string(), |l| format!("{l:.3}"));
             ui.horizontal(|ui| {
                 let selected = self.selected.as_ref() == Some(&run.dir);
+                let label = if run.shipped {
+                    format!("{} · shipped", run.model.id())
+                } else {
+                    format!("{} · {name}", run.model.id())
+                };
                 if ui
-                    .selectable_label(selected, format!("{} · {name}", run.model.id()))
+                    .selectable_label(selected, label)
                     .on_hover_text(format!(
                         "{} epochs, final loss {loss}\n{}",
                         run.epochs,
@@ -541,16 +557,25 @@ impl TrainingDashboard {
                 } else {
                     "for as many more epochs as the Epochs field says".to_string()
                 };
+                let resume_tip = if run.shipped {
+                    format!(
+                        "A shipped run is read-only: Resume trains a copy of it in your models folder ({}), {more}, with a fresh optimiser",
+                        self.models_dir.display()
+                    )
+                } else {
+                    format!(
+                        "Train this run further, {more}, with its saved settings and optimiser state (resumed at an epoch's end, it continues exactly as if it had not stopped)"
+                    )
+                };
                 if ui
                     .add_enabled(!running, egui::Button::new("Resume").small())
-                    .on_hover_text(format!(
-                        "Train this run further, {more}, with its saved settings and optimiser state (resumed at an epoch's end, it continues exactly as if it had not stopped)"
-                    ))
+                    .on_hover_text(resume_tip)
                     .clicked()
                 {
                     resume = Some(run.clone());
                 }
-                if ui
+                if !run.shipped
+                    && ui
                     .small_button("Delete")
                     .on_hover_text("Delete this checkpoint from disk")
                     .clicked()

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod sf2;
+
 use std::path::PathBuf;
 
 /// The bundled assets folder of this source tree.
@@ -64,6 +66,7 @@ pub fn start_run(
         config,
         assets: assets(),
         models_dir: models.to_path_buf(),
+        shipped_dir: None,
         resume_from: resume,
         compute: Some(muselab::compute::ComputeDevice::cpu("test")),
         notify: None,
