@@ -33,7 +33,17 @@ for model in $MODELS; do
 done
 
 start=$(date +%s)
-"$BIN" evaluate --samples 200 --seed 1 --markdown "${packed[@]}" > models/EVALUATION.md.new
+{
+  echo "# The shipped runs, measured"
+  echo
+  echo "Made by \`scripts/pretrain.sh\` on $(date -u +%F): $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)."
+  echo "Every run has its model's default settings and seed 42; parameters stored in half precision."
+  echo "Epochs: $(for m in $MODELS; do printf '%s %s, ' "$m" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epochs"])' "models/$m/shipped/config.json")"; done | sed 's/, $//')."
+  echo "Held-out pieces: every 10th piece of the corpus; 200 samples (seed 1) per model and baseline."
+  echo "Each run's full report is its \`evaluation.json\` (\`muselab evaluate models/<model>/shipped\`)."
+  echo
+  "$BIN" evaluate --samples 200 --seed 1 --save-shipped --markdown "${packed[@]}"
+} > models/EVALUATION.md.new
 mv models/EVALUATION.md.new models/EVALUATION.md
 echo "evaluated the packed runs in $(( $(date +%s) - start )) s (models/EVALUATION.md)"
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Takes the screenshots in screenshots/ from the running app under Xvfb:
+#   first-launch.png        a fresh clone's first start: the Start here panel over a chorale,
+#                           instruments from the system's SoundFont, the shipped runs listed
 #   piano-roll.png          a chorale in the piano roll
 #   training-dashboard.png  mini-bach training live on the dashboard
 #   training-lstm.png       the LSTM training on the Celtic tunes
@@ -41,7 +43,9 @@ shot() {
     return
   fi
   rm -rf "$STATE"/*
-  DISPLAY="$DISPLAY_NUM" XDG_DATA_HOME="$STATE" HOME="$STATE" MUSELAB_MODELS="${SHOT_MODELS:-$STATE/models}" \
+  local skip="MUSELAB_NO_START_HERE=1"
+  [ "$name" = first-launch ] && skip="MUSELAB_FIRST_LAUNCH=1"
+  env "$skip" DISPLAY="$DISPLAY_NUM" XDG_DATA_HOME="$STATE" HOME="$STATE" MUSELAB_MODELS="${SHOT_MODELS:-$STATE/models}" \
     "$BIN" "$@" >/dev/null 2>&1 &
   APP=$!
   sleep "$wait"
@@ -54,6 +58,7 @@ shot() {
 MODELS="$(mktemp -d)"
 trap 'kill $APP $XVFB 2>/dev/null || true; rm -rf "$STATE" "$MODELS"' EXIT
 
+shot first-launch 8 assets/corpora/bach_chorales/bwv10_7.mid
 shot piano-roll 8 assets/corpora/bach_chorales/bwv10_7.mid
 shot training-dashboard "${TRAIN_WAIT:-25}" --start-training minibach
 shot training-lstm "${TRAIN_WAIT:-25}" --start-training lstm

@@ -100,8 +100,59 @@ pub fn run(json: bool) -> i32 {
             audio / work
         ),
     );
+    soundfont_speed(json, &chorales);
     map_click_latency(json);
     0
+}
+
+/// The same chorales through the system's General MIDI SoundFont (rustysynth), beside the
+/// built-in synthesiser's figure above: the ratio of the two is measured in one run.
+fn soundfont_speed(json: bool, chorales: &[&crate::music::Score]) {
+    let Some(path) = crate::audio::soundfont::find() else {
+        report(
+            json,
+            serde_json::json!({"bench": "soundfont", "skipped": "no General MIDI SoundFont found"}),
+            "SoundFont synthesis: skipped (no General MIDI SoundFont found; scripts/setup.sh installs one)".into(),
+        );
+        return;
+    };
+    let started = Instant::now();
+    let bank = match crate::audio::soundfont::Bank::load(&path) {
+        Ok(bank) => bank,
+        Err(e) => {
+            report(
+                json,
+                serde_json::json!({"bench": "soundfont", "skipped": e}),
+                format!("SoundFont synthesis: skipped ({e})"),
+            );
+            return;
+        }
+    };
+    let load = started.elapsed().as_secs_f64();
+    let options = SynthOptions::default();
+    let started = Instant::now();
+    let mut audio_samples = 0usize;
+    for score in chorales {
+        let programmed = crate::music::instruments::with_default_programs((*score).clone());
+        audio_samples += bank
+            .render(&programmed, &options)
+            .map(|s| std::hint::black_box(s).len())
+            .unwrap_or(0);
+    }
+    let work = started.elapsed().as_secs_f64();
+    let audio = audio_samples as f64 / f64::from(SAMPLE_RATE);
+    report(
+        json,
+        serde_json::json!({"bench": "soundfont", "soundfont": path.display().to_string(),
+            "load_seconds": load, "pieces": chorales.len(), "audio_seconds": audio,
+            "render_seconds": work, "realtime_factor": audio / work}),
+        format!(
+            "SoundFont synthesis ({}, loaded in {load:.2} s): {:.0} s of organ chorales in {work:.3} s = {:.0}× real time",
+            bank.name(),
+            audio,
+            audio / work
+        ),
+    );
 }
 
 /// Training throughput of each model (default hyperparameters, `batch` examples per step) on

@@ -62,7 +62,10 @@ fn soak_training_latent_map_and_playback() {
 
     let app = MuseApp::new(AppConfig {
         assets: common::assets(),
-        settings: Settings::default(),
+        settings: Settings {
+            start_here_dismissed: true,
+            ..Settings::default()
+        },
         audio: AudioOutput::disabled("soak test"),
         probe_device: false,
         open: None,

@@ -152,3 +152,87 @@ fn render_takes_a_soundfont_or_the_builtin_synthesiser() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("missing.sf2"), "{stderr}");
 }
+
+/// MIDI out to a virtual port: the performance arrives in order and Stop sends all notes off.
+/// Needs a MIDI system that can make virtual ports (the ALSA sequencer on Linux, CoreMIDI);
+/// skipped with the reason where there is none (containers without /dev/snd/seq).
+#[cfg(unix)]
+#[test]
+fn midi_out_reaches_a_virtual_port_and_stop_silences_it() {
+    use midir::os::unix::VirtualInput;
+    use muselab::audio::midi_out::{MidiOut, MidiOutState};
+    use std::time::{Duration, Instant};
+    let input = match midir::MidiInput::new("muselab-test") {
+        Ok(input) => input,
+        Err(e) => {
+            println!("skipped: no MIDI system to make a virtual port ({e})");
+            return;
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let _port = match input.create_virtual(
+        "muselab-test-in",
+        move |_, bytes, _| {
+            let _ = tx.send(bytes.to_vec());
+        },
+        (),
+    ) {
+        Ok(port) => port,
+        Err(e) => {
+            println!("skipped: cannot make a virtual MIDI port ({e})");
+            return;
+        }
+    };
+    let out = MidiOut::start();
+    let wait_for = |what: &str, done: &dyn Fn(&MidiOutState) -> bool| {
+        let started = Instant::now();
+        while !done(&out.state()) {
+            assert!(started.elapsed() < Duration::from_secs(10), "no {what}");
+            out.refresh();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(
+        "virtual port listed",
+        &|s| matches!(s, MidiOutState::Off(ports) if ports.iter().any(|p| p.contains("muselab-test-in"))),
+    );
+    let MidiOutState::Off(ports) = out.state() else {
+        unreachable!()
+    };
+    let port = ports
+        .into_iter()
+        .find(|p| p.contains("muselab-test-in"))
+        .unwrap();
+    out.connect(Some(port));
+    wait_for("connection", &|s| matches!(s, MidiOutState::Connected(_)));
+    let score = chord(73);
+    out.play(muselab::music::performance::timeline(&score), 4.0);
+    let mut received = Vec::new();
+    while let Ok(bytes) = rx.recv_timeout(Duration::from_secs(2)) {
+        received.push(bytes);
+        if received.len() == 8 * 3 {
+            break;
+        }
+    }
+    // Eight program changes, eight note-ons, eight note-offs, in that order of kinds.
+    assert_eq!(received.len(), 24, "{received:?}");
+    assert!(
+        received[..8]
+            .iter()
+            .all(|m| m[0] & 0xF0 == 0xC0 && m[1] == 73)
+    );
+    assert!(received[8..16].iter().all(|m| m[0] & 0xF0 == 0x90));
+    assert!(received[16..].iter().all(|m| m[0] & 0xF0 == 0x80));
+    out.play(muselab::music::performance::timeline(&score), 0.25);
+    std::thread::sleep(Duration::from_millis(200));
+    out.stop();
+    let mut after: Vec<Vec<u8>> = Vec::new();
+    while let Ok(bytes) = rx.recv_timeout(Duration::from_millis(500)) {
+        after.push(bytes);
+    }
+    let offs = after
+        .iter()
+        .filter(|m| m[0] & 0xF0 == 0xB0 && m[1] == 123)
+        .count();
+    assert_eq!(offs, 16, "all notes off on every channel: {after:?}");
+}

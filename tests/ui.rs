@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::gui::{click_map_until_decoded, harness_of, step_until};
+
 use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
@@ -14,7 +16,10 @@ use muselab::audio::AudioOutput;
 fn new_app(name: &str) -> MuseApp {
     MuseApp::new(AppConfig {
         assets: common::assets(),
-        settings: Settings::default(),
+        settings: Settings {
+            start_here_dismissed: true,
+            ..Settings::default()
+        },
         audio: AudioOutput::disabled("disabled in tests"),
         probe_device: false,
         open: None,
@@ -32,27 +37,6 @@ fn harness(name: &str) -> Harness<'static, MuseApp> {
     Harness::builder()
         .with_size(egui::vec2(1200.0, 760.0))
         .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), new_app(name))
-}
-
-/// Steps the UI until `done` holds (background jobs answer on other threads).
-fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(&MuseApp) -> bool) {
-    let started = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-}
-
-/// A harness over `app`, 1200 px wide and `height` high.
-fn harness_of(app: MuseApp, height: f32) -> Harness<'static, MuseApp> {
-    Harness::builder()
-        .with_size(egui::vec2(1200.0, height))
-        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), app)
 }
 
 /// Lists the saved runs and waits until there are some.
@@ -299,37 +283,7 @@ fn click_the_latent_map_and_hear_the_point() {
     // Click on the plane away from any dot (a click on a dot opens that tune instead; where
     // the dots lie depends on the training run): the side piano roll gets a decoded melody.
     assert!(harness.state().map.current_score.is_none());
-    let candidates = [
-        (500.0, 420.0),
-        (330.0, 120.0),
-        (330.0, 700.0),
-        (760.0, 120.0),
-        (760.0, 700.0),
-    ];
-    let mut decoded = false;
-    for (x, y) in candidates {
-        let at = egui::pos2(x, y);
-        harness.event(egui::Event::PointerMoved(at));
-        harness.step();
-        let before = harness.state().map.current_score.clone();
-        for pressed in [true, false] {
-            harness.event(egui::Event::PointerButton {
-                pos: at,
-                button: egui::PointerButton::Primary,
-                pressed,
-                modifiers: egui::Modifiers::NONE,
-            });
-            harness.step();
-        }
-        step_until(&mut harness, "an answer to the click", |app| {
-            app.map.current_score.is_some() && app.map.current_score != before
-        });
-        if harness.state().map.current_label == "decoded point" {
-            decoded = true;
-            break;
-        }
-    }
-    assert!(decoded, "every candidate point lay on a dot");
+    click_map_until_decoded(&mut harness);
     let score = harness.state().map.current_score.clone().expect("score");
     assert!(score.note_count() > 0);
     // The decoded melody became the current piece and plays.

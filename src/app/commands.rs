@@ -54,6 +54,9 @@ pub enum AppCommand {
     OpenSoundFontDialog,
     /// Play with this SoundFont file, or with the built-in synthesiser (`None`).
     UseSound(Option<PathBuf>),
+    /// Write the piece as a MIDI file in the temporary folder and put its path on the
+    /// clipboard (paste it into a DAW's import dialog, or a file manager).
+    CopyAsMidi,
     /// Ask where to export MIDI.
     ExportMidiDialog,
     /// Ask where to export WAV.
@@ -134,6 +137,7 @@ impl MuseApp {
             AppCommand::OpenFolderDialog => self.open_dialog(DialogPurpose::OpenFolder),
             AppCommand::ExportMidiDialog => self.open_dialog(DialogPurpose::ExportMidi),
             AppCommand::ExportWavDialog => self.open_dialog(DialogPurpose::ExportWav),
+            AppCommand::CopyAsMidi => self.copy_as_midi(),
             AppCommand::OpenSoundFontDialog => self.open_dialog(DialogPurpose::OpenSoundFont),
             AppCommand::UseSound(file) => self.choose_sound(file.as_deref(), file.is_none()),
             AppCommand::SetProgram { track, program } => {
@@ -299,11 +303,56 @@ impl MuseApp {
         });
     }
 
+    /// Writes the open piece to `<temp>/muselab/<name>.mid` and copies the path.
+    fn copy_as_midi(&mut self) {
+        let Some(score) = self.score.clone() else {
+            self.error("Nothing to copy: open a piece first");
+            return;
+        };
+        let dir = std::env::temp_dir().join("muselab");
+        let name: String = score
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!(
+            "{}.mid",
+            if name.is_empty() {
+                "muselab".into()
+            } else {
+                name
+            }
+        ));
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))
+            .and_then(|()| write_midi_file(&score, &path).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => {
+                self.clipboard = Some(path.display().to_string());
+                self.copied_midi = Some(path.clone());
+                self.info(format!(
+                    "Copied the path of {} to the clipboard",
+                    path.display()
+                ));
+            }
+            Err(e) => self.error(e),
+        }
+    }
+
     fn stop(&mut self) {
         self.play_generation += 1;
         self.rendering = false;
         self.playback = None;
         self.audio.send(AudioCommand::Stop);
+        if let Some(midi) = &self.midi_out {
+            midi.stop();
+        }
     }
 
     fn export(&mut self, path: PathBuf, wav: bool) {
@@ -404,7 +453,18 @@ impl MuseApp {
                 self.rendering = false;
                 let seconds = samples.len() as f64 / f64::from(crate::audio::SAMPLE_RATE);
                 let tempo_scale = self.tempo_scale();
-                self.audio.send(AudioCommand::Play(samples));
+                let midi = self.midi_out.as_ref().filter(|m| m.is_connected());
+                if let (Some(midi), Some(score)) = (midi, &self.score) {
+                    // The port plays from the moment the sound card would.
+                    midi.play(crate::music::performance::timeline(score), tempo_scale);
+                    if !self.settings.midi_also_here {
+                        self.audio.send(AudioCommand::Stop);
+                    } else {
+                        self.audio.send(AudioCommand::Play(samples));
+                    }
+                } else {
+                    self.audio.send(AudioCommand::Play(samples));
+                }
                 self.playback = Some(Playback {
                     started: Instant::now(),
                     from_seconds,

@@ -64,6 +64,8 @@ pub struct Settings {
     pub compare: crate::ui::compare::CompareSettings,
     /// The "Start here" panel was closed for good.
     pub start_here_dismissed: bool,
+    /// With a MIDI port connected, play through the sound card too.
+    pub midi_also_here: bool,
 }
 
 /// A message in the status bar.
@@ -197,6 +199,12 @@ pub struct MuseApp {
     pub sound_note: Option<String>,
     /// A SoundFont is being read.
     pub sound_pending: bool,
+    /// The last MIDI file written by "Copy as MIDI file".
+    pub copied_midi: Option<PathBuf>,
+    /// Text to put on the clipboard at the end of the frame.
+    clipboard: Option<String>,
+    /// MIDI out to a DAW or synthesiser (started on the first frame).
+    pub midi_out: Option<crate::audio::midi_out::MidiOut>,
     sound_choice: Option<crate::audio::SoundChoice>,
     audio: AudioOutput,
     jobs: Jobs,
@@ -236,6 +244,9 @@ impl MuseApp {
             sound: crate::audio::Sound::Builtin,
             sound_note: None,
             sound_pending: false,
+            midi_out: None,
+            copied_midi: None,
+            clipboard: None,
             sound_choice: Some(config.sound),
             settings: config.settings,
             corpora: Vec::new(),
@@ -319,6 +330,7 @@ impl MuseApp {
         {
             self.choose_sound(choice.soundfont.as_deref(), choice.builtin);
         }
+        self.midi_out = Some(crate::audio::midi_out::MidiOut::start());
         if self.probe_device {
             let choice = self.settings.device;
             self.jobs.spawn("device-probe", move || {
@@ -389,6 +401,9 @@ impl MuseApp {
 
         for command in std::mem::take(&mut self.commands) {
             self.execute(command);
+        }
+        if let Some(text) = self.clipboard.take() {
+            ctx.copy_text(text);
         }
         if let Some(playback) = self.playback
             && playback.position() >= playback.until_seconds
@@ -548,6 +563,10 @@ pub fn run_gui(gui: GuiOptions) -> i32 {
                 .unwrap_or_default();
             if device != DeviceChoice::Auto {
                 settings.device = device;
+            }
+            // Screenshots of other views start from a fresh state without the panel.
+            if std::env::var_os("MUSELAB_NO_START_HERE").is_some() {
+                settings.start_here_dismissed = true;
             }
             if let Some(corpus) = compare {
                 settings.view = View::Compare;

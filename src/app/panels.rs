@@ -90,7 +90,15 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
             {
                 app.push(AppCommand::ExportWavDialog);
             }
+            if ui
+                .add_enabled(has_score, egui::Button::new("Copy as MIDI file"))
+                .on_hover_text("Write the piece as a .mid file in the temporary folder and copy its path: paste it into your DAW's import dialog or a file manager")
+                .clicked()
+            {
+                app.push(AppCommand::CopyAsMidi);
+            }
             sound_menu(app, ui);
+            midi_out_menu(app, ui);
             ui.toggle_value(&mut app.show_path_field, "Path")
                 .on_hover_text("Type a file or folder path instead of using the system dialog");
         });
@@ -484,4 +492,62 @@ fn sound_menu(app: &mut MuseApp, ui: &mut Ui) {
             app.push(AppCommand::UseSound(None));
         }
     });
+}
+
+/// MIDI out: a port picker; "no MIDI ports" is a state, not an error.
+fn midi_out_menu(app: &mut MuseApp, ui: &mut Ui) {
+    use crate::audio::midi_out::MidiOutState;
+    let Some(midi) = &app.midi_out else {
+        return;
+    };
+    let state = midi.state();
+    let title = match &state {
+        MidiOutState::Connected(port) => format!("MIDI out: {port}"),
+        _ => "MIDI out".to_string(),
+    };
+    let mut connect = None;
+    let mut refresh = false;
+    ui.menu_button(title, |ui| {
+        match &state {
+            MidiOutState::Unavailable(reason) => {
+                ui.label(format!("no MIDI ports: {reason}"));
+            }
+            MidiOutState::Off(ports) if ports.is_empty() => {
+                ui.label("no MIDI ports: start your DAW or synthesiser, then Refresh");
+            }
+            MidiOutState::Off(ports) => {
+                ui.label(RichText::new("Send playback to:").weak());
+                for port in ports {
+                    if ui.button(port).clicked() {
+                        connect = Some(Some(port.clone()));
+                    }
+                }
+            }
+            MidiOutState::Connected(port) => {
+                ui.label(format!("sending playback to {port}"));
+                ui.checkbox(&mut app.settings.midi_also_here, "also play here")
+                    .on_hover_text(
+                        "Play through the sound card too (a DAW usually plays it itself)",
+                    );
+                if ui.button("Disconnect").clicked() {
+                    connect = Some(None);
+                }
+            }
+        }
+        if ui
+            .button("Refresh")
+            .on_hover_text("List the MIDI ports again")
+            .clicked()
+        {
+            refresh = true;
+        }
+    });
+    if let Some(midi) = &app.midi_out {
+        if let Some(port) = connect {
+            midi.connect(port);
+        }
+        if refresh {
+            midi.refresh();
+        }
+    }
 }

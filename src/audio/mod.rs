@@ -1,5 +1,6 @@
 //! Sound: a pure synthesiser (score → samples), playback through rodio, and WAV export.
 
+pub mod midi_out;
 pub mod player;
 pub mod soundfont;
 pub mod synth;

@@ -17,12 +17,12 @@ pub enum Format {
 }
 
 /// Evaluates each run; prints its report and saves it beside the checkpoint (the Compare view
-/// reads it). Exit code 1 when any failed.
+/// reads it; a shipped run's only with `save_shipped`). Exit code 1 when any failed.
 pub fn evaluate(
     runs: &[PathBuf],
     format: Format,
-    samples: usize,
-    seed: u64,
+    (samples, seed): (usize, u64),
+    save_shipped: bool,
     device: DeviceChoice,
 ) -> i32 {
     // Evaluation is many small forward passes: the CPU answers them faster than a GPU's launch
@@ -39,7 +39,9 @@ pub fn evaluate(
     for run in runs {
         let mut progress = |_: f32, what: &str| log::info!("{}: {what}", run.display());
         let result = evaluate_run(run, &options, compute.device(), &mut progress);
+        let writable = save_shipped || !crate::training::shipped::is_shipped(run);
         if let Ok(report) = &result
+            && writable
             && let Err(e) = save_report(run, report)
         {
             eprintln!("muselab evaluate: {e}");

@@ -166,6 +166,10 @@ pub enum Command {
         /// Seed of the samples.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also save the report into shipped (read-only) runs, as scripts/pretrain.sh does;
+        /// otherwise their reports are only printed.
+        #[arg(long)]
+        save_shipped: bool,
     },
     /// Pack trained runs as shipped ones: no optimiser state, parameters in half precision,
     /// marked read-only (scripts/pretrain.sh fills the repository's models/ with it).
@@ -365,13 +369,14 @@ pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundCho
             markdown,
             samples,
             seed,
+            save_shipped,
         } => {
             let format = match (json, markdown) {
                 (true, _) => evaluate::Format::Json,
                 (_, true) => evaluate::Format::Markdown,
                 _ => evaluate::Format::Table,
             };
-            evaluate::evaluate(&runs, format, samples, seed, device)
+            evaluate::evaluate(&runs, format, (samples, seed), save_shipped, device)
         }
         Command::Pack {
             runs,

@@ -71,7 +71,14 @@ pub fn spawn(
                     crate::util::panic_text(&panic)
                 ))
             })
-            .and_then(|report| super::save_report(&run, &report).map(|()| report));
+            .and_then(|report| {
+                // A shipped run is read-only: its report stays in memory.
+                if crate::training::shipped::is_shipped(&run) {
+                    Ok(report)
+                } else {
+                    super::save_report(&run, &report).map(|()| report)
+                }
+            });
             let result = Box::new(result);
             send(EvaluationEvent::Done { run, result }, &sender);
         }

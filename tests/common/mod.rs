@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod gui;
 pub mod sf2;
 
 use std::path::PathBuf;
