@@ -147,8 +147,9 @@ fn soundfont_speed(json: bool, chorales: &[&crate::music::Score]) {
             "load_seconds": load, "pieces": chorales.len(), "audio_seconds": audio,
             "render_seconds": work, "realtime_factor": audio / work}),
         format!(
-            "SoundFont synthesis ({}, loaded in {load:.2} s): {:.0} s of organ chorales in {work:.3} s = {:.0}× real time",
+            "SoundFont synthesis ({}, loaded in {:.0} ms): {:.0} s of organ chorales in {work:.3} s = {:.0}× real time",
             bank.name(),
+            load * 1000.0,
             audio,
             audio / work
         ),

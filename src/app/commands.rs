@@ -512,7 +512,6 @@ impl MuseApp {
                 self.sound_pending = false;
                 self.sound = sound;
                 self.sound_note = fallback;
-                self.info(format!("Sound: {}", self.sound.label()));
             }
             JobResult::SoundChosen(Err(e)) => {
                 self.sound_pending = false;

@@ -76,10 +76,15 @@ impl Bank {
         })
     }
 
-    /// The file's name, for the status bar.
+    /// The file's name, for the status bar: of the file a link (Debian's `default-GM.sf2`)
+    /// points to.
     pub fn name(&self) -> String {
-        self.path.file_name().map_or_else(
-            || self.path.display().to_string(),
+        let path = self
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| self.path.clone());
+        path.file_name().map_or_else(
+            || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         )
     }

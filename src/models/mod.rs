@@ -906,15 +906,31 @@ pub fn save_module<M: burn::module::Module>(
         .map_err(|e| format!("{}: cannot save the model: {e}", path.display()))
 }
 
+/// The burnpack metadata key that says how a record's floats are stored.
+pub const PRECISION_KEY: &str = "muselab.precision";
+
+/// True when the burnpack file at `path` says its floats are stored in half precision (reads
+/// the file's header only).
+pub fn is_half_precision(path: &std::path::Path) -> bool {
+    burn_pack::Reader::from_file(path)
+        .is_ok_and(|r| r.metadata().get(PRECISION_KEY).is_some_and(|v| v == "f16"))
+}
+
 /// Reads parameters from a burnpack file into a freshly built module.
 pub fn load_module<M: burn::module::Module>(
     module: M,
     path: &std::path::Path,
 ) -> Result<M, String> {
-    // Cast to the module's precision: shipped runs store half-precision floats.
     let record = burn::store::ModuleRecord::load(path)
-        .map_err(|e| format!("{}: cannot read the model: {e}", path.display()))?
-        .cast_to_module_dtype();
+        .map_err(|e| format!("{}: cannot read the model: {e}", path.display()))?;
+    // Shipped runs store half-precision floats: cast them to the module's. Only those: the
+    // cast reads each parameter's dtype, which initialises it first (drawing from burn's
+    // random generator), and a full-precision record needs no cast.
+    let record = if is_half_precision(path) {
+        record.cast_to_module_dtype()
+    } else {
+        record
+    };
     module.try_load_record(record).map_err(|e| {
         format!(
             "{}: the saved parameters do not fit this model: {e}",

@@ -139,7 +139,7 @@ impl PianoRoll {
                 let mut program = track.program;
                 egui::ComboBox::from_id_salt(("program", index))
                     .selected_text(crate::music::instruments::name(program))
-                    .width(150.0)
+                    .width(120.0)
                     .show_ui(ui, |ui| {
                         for (p, name) in crate::music::instruments::GM_NAMES.iter().enumerate() {
                             ui.selectable_value(&mut program, p as u8, *name);
