@@ -66,6 +66,7 @@ mod tests {
 
     #[test]
     fn the_average_moves_a_fraction_of_the_way() {
+        let _rng = crate::models::test_rng();
         let device = Device::flex();
         let start = LinearConfig::new(3, 2).init(&device);
         let moved = start.clone().map(&mut Blend {

@@ -140,6 +140,7 @@ mod tests {
 
     #[test]
     fn layers_are_read_from_the_module() {
+        let _rng = crate::models::test_rng();
         let device = burn::tensor::Device::flex();
         let linear = LinearConfig::new(3, 5).init(&device);
         let found = layers("", &linear);

@@ -906,14 +906,12 @@ pub fn save_module<M: burn::module::Module>(
         .map_err(|e| format!("{}: cannot save the model: {e}", path.display()))
 }
 
-/// The burnpack metadata key that says how a record's floats are stored.
-pub const PRECISION_KEY: &str = "muselab.precision";
-
-/// True when the burnpack file at `path` says its floats are stored in half precision (reads
-/// the file's header only).
+/// True when the burnpack file at `path` stores any float tensor in half precision (reads the
+/// file's header only: the tensors' bytes stay on disk).
 pub fn is_half_precision(path: &std::path::Path) -> bool {
     burn_pack::Reader::from_file(path)
-        .is_ok_and(|r| r.metadata().get(PRECISION_KEY).is_some_and(|v| v == "f16"))
+        .and_then(burn_pack::Reader::into_tensors)
+        .is_ok_and(|tensors| tensors.iter().any(|t| t.dtype == burn::tensor::DType::F16))
 }
 
 /// Reads parameters from a burnpack file into a freshly built module.
@@ -937,6 +935,15 @@ pub fn load_module<M: burn::module::Module>(
             path.display()
         )
     })
+}
+
+/// Holds burn's process-wide random generator for a unit test that draws from it (initial
+/// weights, dropout masks), so that tests running in parallel do not interleave their draws.
+#[cfg(test)]
+pub(crate) fn test_rng() -> std::sync::MutexGuard<'static, ()> {
+    crate::training::RNG_GUARD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Shuffled batches over a set of example indices.
@@ -1013,6 +1020,7 @@ mod tests {
 
     #[test]
     fn dropout_keeps_the_expected_share_scaled_and_repeats_from_the_seed() {
+        let _rng = crate::models::test_rng();
         let layer = burn::nn::DropoutConfig::new(0.25).init();
         let device = Device::flex().autodiff();
         let draw = || {

@@ -168,12 +168,14 @@ mod tests {
 
     #[test]
     fn matches_burns_adam_on_small_and_large_parameters() {
+        let _rng = crate::models::test_rng();
         compare(5, 3);
         compare(300, 200);
     }
 
     #[test]
     fn saved_state_loads_into_burns_adam() {
+        let _rng = crate::models::test_rng();
         let device = Device::flex().autodiff();
         let mut layer: Linear = LinearConfig::new(4, 2).init(&device);
         let mut optimizer = adam(0.9);

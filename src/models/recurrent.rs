@@ -248,6 +248,7 @@ mod tests {
 
     #[test]
     fn matches_burns_lstm_in_outputs_and_gradients() {
+        let _rng = crate::models::test_rng();
         let device = Device::flex().autodiff();
         let (batch, steps, input, hidden) = (3, 7, 5, 4);
         let reference = LstmConfig::new(input, hidden, true).init(&device);
@@ -300,6 +301,7 @@ mod tests {
 
     #[test]
     fn reverse_runs_from_the_last_step_and_keeps_the_order() {
+        let _rng = crate::models::test_rng();
         let device = Device::flex();
         let layer = FusedLstm::new(2, 3, &device);
         let x = Tensor::<3>::random([1, 4, 2], Distribution::Normal(0.0, 1.0), &device);
@@ -317,6 +319,7 @@ mod tests {
     /// inputs, the weights and the initial state, forwards and reversed.
     #[test]
     fn sequence_kernel_matches_the_composed_layer() {
+        let _rng = crate::models::test_rng();
         let device = Device::flex().autodiff();
         let (batch, steps, input, hidden) = (3, 6, 5, 4);
         let random = |shape: [usize; 3]| {

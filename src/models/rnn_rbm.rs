@@ -807,6 +807,7 @@ mod tests {
     /// epoch after them trains the recurrence too.
     #[test]
     fn pretraining_trains_the_frame_rbm_alone() {
+        let _rng = crate::models::test_rng();
         let scores = crate::data::load_scores(
             &crate::corpus::resolve(&crate::corpus::assets_dir(), "bach"),
             Some(12),

@@ -72,7 +72,6 @@ pub fn halve_burnpack(source: &Path, target: &Path) -> Result<(), String> {
         halved.push(burn_pack::Tensor::new(name, dtype, shape, id, bytes));
     }
     burn_pack::Writer::new(halved)
-        .with_metadata(crate::models::PRECISION_KEY, "f16")
         .overwrite(true)
         .write_to_file(target)
         .map_err(|e| format!("{}: {e}", target.display()))
