@@ -14,7 +14,13 @@ use muselab::app::{AppConfig, MuseApp, Settings};
 use muselab::audio::AudioOutput;
 
 fn new_app(name: &str) -> MuseApp {
-    MuseApp::new(AppConfig {
+    MuseApp::new(config(name))
+}
+
+/// The app's start-up settings in a test: no device probe, no audio device, the built-in
+/// synthesiser, an empty models folder of its own, no Start here panel.
+fn config(name: &str) -> AppConfig {
+    AppConfig {
         assets: common::assets(),
         settings: Settings {
             start_here_dismissed: true,
@@ -30,7 +36,7 @@ fn new_app(name: &str) -> MuseApp {
         gibbs: None,
         anticipation: None,
         sound: muselab::audio::SoundChoice::builtin(),
-    })
+    }
 }
 
 fn harness(name: &str) -> Harness<'static, MuseApp> {
@@ -922,5 +928,91 @@ fn tune_an_lstm_from_the_dashboard() {
             .iter()
             .any(|(name, _)| name == "excessively repeated (start)"),
         "{validation:?}"
+    );
+}
+
+/// The track legend changes a voice's instrument; a SoundFont given at start is what plays (the
+/// status bar says so); MIDI out without a MIDI system is a state in its menu, not an error.
+#[test]
+fn instruments_sound_and_midi_out_from_the_toolbar() {
+    let dir = common::temp_dir("ui-sound");
+    let font = common::sf2::write_tiny_soundfont(&dir);
+    let app = MuseApp::new(AppConfig {
+        sound: muselab::audio::SoundChoice {
+            soundfont: Some(font),
+            builtin: false,
+        },
+        ..config("sound")
+    });
+    let mut harness = harness_of(app, 760.0);
+    step_until(&mut harness, "the SoundFont", |app| {
+        matches!(app.sound, muselab::audio::Sound::SoundFont(_)) && !app.sound_pending
+    });
+    harness.get_by_label_contains("sound: SoundFont tiny.sf2");
+    open_chorale(&mut harness);
+    // A bundled chorale's program 0 means "not chosen": its voices get the organ.
+    let programs: Vec<u8> = harness
+        .state()
+        .score
+        .as_ref()
+        .unwrap()
+        .tracks
+        .iter()
+        .map(|t| t.program)
+        .collect();
+    assert_eq!(programs, vec![muselab::music::instruments::CHURCH_ORGAN; 4]);
+    // The legend's first instrument box is the soprano's.
+    harness
+        .get_all_by_role(Role::ComboBox)
+        .next()
+        .expect("a legend entry")
+        .click();
+    harness.run_steps(2);
+    // (One near the top of the list: the popup shows the first few of 128.)
+    harness.get_by_label("Harpsichord").click();
+    harness.run_steps(2);
+    let soprano = harness.state().score.as_ref().unwrap().tracks[0].program;
+    assert_eq!(
+        soprano, 6,
+        "Harpsichord is General MIDI program 7, numbered 6 from 0"
+    );
+    // The piece plays through the SoundFont (rendered off the UI thread).
+    harness.get_by_label("Play").click();
+    step_until(&mut harness, "playback", |app| app.playback.is_some());
+    harness.get_by_label("Stop").click();
+    harness.run_steps(2);
+
+    // Sound → Built-in synthesiser.
+    harness.get_by_label("Sound").click();
+    harness.run_steps(2);
+    harness.get_by_label("Built-in synthesiser").click();
+    step_until(&mut harness, "the built-in synthesiser", |app| {
+        matches!(app.sound, muselab::audio::Sound::Builtin) && !app.sound_pending
+    });
+    harness.get_by_label_contains("sound: built-in synthesiser");
+
+    // MIDI out: here (no ALSA sequencer) the menu says why there are no ports.
+    harness.get_by_label("MIDI out").click();
+    harness.run_steps(3);
+    let state = harness.state().midi_out.as_ref().map(|m| m.state());
+    match state {
+        Some(muselab::audio::midi_out::MidiOutState::Unavailable(_)) => {
+            harness.get_by_label_contains("no MIDI ports:");
+        }
+        Some(muselab::audio::midi_out::MidiOutState::Off(ports)) if ports.is_empty() => {
+            harness.get_by_label_contains("no MIDI ports:");
+        }
+        other => println!("a MIDI system with ports here: {other:?}"),
+    }
+
+    // Copy as MIDI file: a file in the temporary folder, its path for the clipboard.
+    harness.get_by_label("Copy as MIDI file").click();
+    harness.run_steps(2);
+    let copied = harness.state().copied_midi.clone().expect("a file written");
+    let back = muselab::music::read_midi_file(&copied).unwrap();
+    assert_eq!(back.tracks[0].program, 6);
+    assert_eq!(
+        back.tracks[1].program,
+        muselab::music::instruments::CHURCH_ORGAN
     );
 }
