@@ -270,6 +270,7 @@ pub(super) fn training(app: &mut MuseApp, ui: &mut Ui) {
     match action {
         Some(DashboardAction::Open(score)) => app.push(AppCommand::ShowScore(Arc::new(score))),
         Some(DashboardAction::Play(score)) => app.push(AppCommand::PlayScore(Arc::new(score))),
+        Some(DashboardAction::CopyMidi(score)) => copy_midi(app, score),
         Some(DashboardAction::Generate {
             checkpoint,
             from_open_piece,
@@ -311,6 +312,13 @@ fn runs_of(app: &MuseApp, kinds: &[crate::models::ModelKind]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A piece a view wrote, as a temporary MIDI file whose path goes on the clipboard (it becomes
+/// the current piece, as Export does).
+fn copy_midi(app: &mut MuseApp, score: crate::music::Score) {
+    app.push(AppCommand::SetScore(Arc::new(score)));
+    app.push(AppCommand::CopyAsMidi);
+}
+
 /// Carries out what a view that writes music asked for.
 fn score_actions(app: &mut MuseApp, actions: Vec<crate::ui::ScoreAction>) {
     use crate::ui::ScoreAction;
@@ -318,6 +326,7 @@ fn score_actions(app: &mut MuseApp, actions: Vec<crate::ui::ScoreAction>) {
         match action {
             ScoreAction::Play(score) => app.push(AppCommand::PlayScore(Arc::new(score))),
             ScoreAction::Open(score) => app.push(AppCommand::ShowScore(Arc::new(score))),
+            ScoreAction::CopyMidi(score) => copy_midi(app, score),
         }
     }
 }
@@ -400,6 +409,7 @@ pub(super) fn latent_map(app: &mut MuseApp, ui: &mut Ui) {
                 app.push(AppCommand::SetScore(Arc::new(score)));
                 app.push(AppCommand::ExportMidiDialog);
             }
+            MapAction::CopyMidi(score) => copy_midi(app, score),
         }
     }
 }

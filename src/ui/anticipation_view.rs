@@ -262,6 +262,9 @@ impl AnticipationView {
                 if ui.button("Play").clicked() {
                     actions.push(ScoreAction::Play(score.clone()));
                 }
+                if super::copy_midi_button(ui) {
+                    actions.push(ScoreAction::CopyMidi(score.clone()));
+                }
                 if ui.button("Open in piano roll").clicked() {
                     actions.push(ScoreAction::Open(score));
                 }

@@ -166,10 +166,13 @@ impl CodeUnitsView {
             {
                 self.decode(&ctx, true);
             }
-            if let Some(score) = melody
-                && ui.button("Open in piano roll").clicked()
-            {
-                actions.push(ScoreAction::Open(score));
+            if let Some(score) = melody {
+                if ui.button("Open in piano roll").clicked() {
+                    actions.push(ScoreAction::Open(score.clone()));
+                }
+                if super::copy_midi_button(ui) {
+                    actions.push(ScoreAction::CopyMidi(score));
+                }
             }
             if !self.on.is_empty() && ui.button(format!("All {} off", self.on.len())).clicked() {
                 self.on.clear();

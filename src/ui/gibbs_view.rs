@@ -430,6 +430,9 @@ impl GibbsView {
                 if ui.button("Open in piano roll").clicked() {
                     actions.push(ScoreAction::Open(score.clone()));
                 }
+                if super::copy_midi_button(ui) {
+                    actions.push(ScoreAction::CopyMidi(score.clone()));
+                }
             }
             let progress = match (&self.current, &self.constrained, self.layout) {
                 (_, Some(c), Some(_)) if !c.temperatures.is_empty() => format!(

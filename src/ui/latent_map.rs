@@ -37,6 +37,8 @@ pub enum MapAction {
     Open(Score),
     /// Export a score as MIDI (through the file dialog).
     Export(Score),
+    /// Write a score to a temporary MIDI file and copy its path (for a DAW).
+    CopyMidi(Score),
 }
 
 /// Map settings kept between runs.
@@ -627,6 +629,9 @@ impl LatentMap {
                 }
                 if ui.button("Export path as MIDI…").clicked() {
                     actions.push(MapAction::Export(sequence.clone()));
+                }
+                if super::copy_midi_button(ui) {
+                    actions.push(MapAction::CopyMidi(sequence.clone()));
                 }
             });
             ui.label(RichText::new(format!("{} melodies, A to B", steps.len())).weak());

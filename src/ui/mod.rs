@@ -23,4 +23,15 @@ pub enum ScoreAction {
     Play(crate::music::Score),
     /// Show it in the main piano roll.
     Open(crate::music::Score),
+    /// Write it to a temporary MIDI file and copy the file's path (for a DAW).
+    CopyMidi(crate::music::Score),
+}
+
+/// The "Copy as MIDI file" button of the views that write music: true when clicked.
+pub fn copy_midi_button(ui: &mut egui::Ui) -> bool {
+    ui.button("Copy as MIDI file")
+        .on_hover_text(
+            "Write it as a .mid file in the temporary folder and copy the file's path: paste it into your DAW's import dialog or a file manager",
+        )
+        .clicked()
 }

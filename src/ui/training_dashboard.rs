@@ -25,6 +25,8 @@ pub enum DashboardAction {
     Open(Score),
     /// Play this score.
     Play(Score),
+    /// Write this score to a temporary MIDI file and copy its path.
+    CopyMidi(Score),
     /// Generate with a checkpoint (off the UI thread), then show the result.
     Generate {
         /// The checkpoint folder.
@@ -861,6 +863,9 @@ impl TrainingDashboard {
                 }
                 if ui.button("Open in piano roll").clicked() {
                     action = Some(DashboardAction::Open(sample.score.clone()));
+                }
+                if super::copy_midi_button(ui) {
+                    action = Some(DashboardAction::CopyMidi(sample.score.clone()));
                 }
             });
             let size = egui::vec2(ui.available_width(), 150.0);
