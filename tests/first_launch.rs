@@ -148,14 +148,7 @@ fn a_shipped_run_is_read_only_and_resumes_as_a_copy() {
         notify: None,
     });
     let events = common::collect(&handle);
-    assert!(
-        matches!(
-            events.last(),
-            Some(muselab::training::TrainingEvent::Finished(Ok(_)))
-        ),
-        "{:?}",
-        events.last()
-    );
+    common::assert_finished(&events);
     assert_eq!(std::fs::read(packed.join("model.bpk")).unwrap(), before);
     let copies = muselab::training::list_runs(&user);
     assert_eq!(copies.len(), 1, "the resumed copy is the user's");

@@ -96,14 +96,7 @@ fn a_tuner_run_is_reproducible_and_resumes() {
         config.epochs = epochs;
         config.max_steps_per_epoch = Some(20);
         let events = common::collect(&common::start_run(config, dir, resume));
-        assert!(
-            matches!(
-                events.last(),
-                Some(muselab::training::TrainingEvent::Finished(Ok(_)))
-            ),
-            "{:?}",
-            events.last()
-        );
+        common::assert_finished(&events);
         events
     };
     let (a, b) = (models.join("a"), models.join("b"));

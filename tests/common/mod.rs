@@ -57,6 +57,18 @@ pub fn train_steps(session: &mut dyn muselab::models::Session, steps: usize) -> 
         .collect()
 }
 
+/// Asserts that a run's events end with its successful finish (else shows how it ended).
+pub fn assert_finished(events: &[muselab::training::TrainingEvent]) {
+    assert!(
+        matches!(
+            events.last(),
+            Some(muselab::training::TrainingEvent::Finished(Ok(_)))
+        ),
+        "{:?}",
+        events.last()
+    );
+}
+
 /// Starts a training run on the CPU with the bundled corpora.
 pub fn start_run(
     config: muselab::training::RunConfig,
