@@ -5,6 +5,13 @@ use clap::Parser;
 use muselab::cli::{Cli, run};
 
 fn main() {
+    // A reader that closes the pipe early (`muselab runs | head`) ends the program quietly, as
+    // for other command-line tools, instead of a panic at the next println.
+    #[cfg(target_os = "linux")]
+    // SAFETY: restoring the default action of one signal at start, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let sound = cli.sound();
