@@ -7,14 +7,14 @@
 #   training-lstm.png       the LSTM training on the Celtic tunes
 #   training-gan.png        the adversarial dashboard of a GAN run
 #   training-midinet.png    MidiNet training, its chord-tone rates and gallery
-#   latent-map.png          a 2-D VAE's map with an interpolation path (trains one first)
+#   latent-map.png          the shipped 2-D VAE's map with an interpolation path
 #   latent-map-grid.png     the same map in grid mode
-#   rbm-gibbs.png           an RBM's Gibbs chain harmonising a chorale's soprano (trains one)
-#   rnn-rbm-heat.png        an RNN-RBM continuing a chorale's first 2 bars, with its heat map (trains one)
-#   anticipation.png        pins on a roll and the Anticipation-RNN's melody around them (trains a
-#                           small one unless ANTICIPATION_RUN names a run)
-#   rl-tuner.png            RL-Tuner tuning an lstm run on the dashboard (LSTM_RUN, or trains a small lstm)
-#   crbm-constraints.png    a C-RBM sampled under a chorale's structure, C major and 4/4 (trains one)
+#   rbm-gibbs.png           the shipped RBM's Gibbs chain harmonising a chorale's soprano
+#   rnn-rbm-heat.png        the shipped RNN-RBM continuing a chorale's first 2 bars, with its heat map
+#   anticipation.png        pins on a roll and the shipped Anticipation-RNN's melody around them
+#                           (ANTICIPATION_RUN names another run)
+#   rl-tuner.png            RL-Tuner tuning the shipped lstm run on the dashboard
+#   crbm-constraints.png    the shipped C-RBM sampled under a chorale's structure, C major and 4/4
 #   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
 #                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
@@ -55,8 +55,6 @@ shot() {
   echo "wrote screenshots/$name.png"
 }
 
-MODELS="$(mktemp -d)"
-trap 'kill $APP $XVFB 2>/dev/null || true; rm -rf "$STATE" "$MODELS"' EXIT
 
 shot first-launch 8 assets/corpora/bach_chorales/bwv10_7.mid
 shot piano-roll 8 assets/corpora/bach_chorales/bwv10_7.mid
@@ -68,43 +66,13 @@ if [ -n "${COMPARE_MODELS:-}" ]; then
   SHOT_MODELS="$COMPARE_MODELS" shot compare 10 --compare bach
 fi
 
-if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rbm-gibbs "* ]]; then
-  "$BIN" train rbm --device cpu --out "$MODELS" >/dev/null
-  RBM="$(ls -d "$MODELS"/rbm/*/ | head -1)"
-  shot rbm-gibbs 9 --gibbs "$RBM" assets/corpora/bach_chorales/bwv10_7.mid
-fi
-if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rnn-rbm-heat "* ]]; then
-  "$BIN" train rnn-rbm --device cpu --out "$MODELS" >/dev/null
-  RNNRBM="$(ls -d "$MODELS"/rnn-rbm/*/ | head -1)"
-  shot rnn-rbm-heat 9 --gibbs "$RNNRBM" assets/corpora/bach_chorales/bwv10_7.mid
-fi
-if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" anticipation "* ]]; then
-  RUN="${ANTICIPATION_RUN:-}"
-  if [ -z "$RUN" ]; then
-    "$BIN" train anticipation-rnn --device cpu --epochs 3 --set hidden=128 --out "$MODELS" >/dev/null
-    RUN="$(ls -d "$MODELS"/anticipation-rnn/*/ | head -1)"
-  fi
-  shot anticipation 8 --anticipation "$RUN" --pins "0:D5,12:F#5,16:A4,32:rest,36:B4,48:E5,63:D4"
-fi
-if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" rl-tuner "* ]]; then
-  mkdir -p "$MODELS/lstm"
-  if [ -n "${LSTM_RUN:-}" ]; then
-    cp -r "$LSTM_RUN" "$MODELS/lstm/"
-  else
-    "$BIN" train lstm --device cpu --epochs 1 --set hidden=64 --out "$MODELS" >/dev/null
-  fi
-  SHOT_MODELS="$MODELS" shot rl-tuner "${TRAIN_WAIT:-25}" --start-training rl-tuner
-fi
-if [ -z "${SHOTS:-}" ] || [[ " $SHOTS " == *" crbm-constraints "* ]]; then
-  "$BIN" train crbm --device cpu --out "$MODELS" >/dev/null
-  CRBM="$(ls -d "$MODELS"/crbm/*/ | head -1)"
-  shot crbm-constraints 9 --gibbs "$CRBM" assets/corpora/bach_chorales/bwv10_7.mid
-fi
-
-if [ -n "${SHOTS:-}" ] && [[ " $SHOTS " != *" latent-map"* ]]; then
-  exit 0
-fi
-"$BIN" train vae --device cpu --epochs "${VAE_EPOCHS:-15}" --max-pieces 800 --out "$MODELS" >/dev/null
-RUN="$(ls -d "$MODELS"/vae/*/ | head -1)"
-shot latent-map 12 --latent-map "$RUN" --map-demo
-shot latent-map-grid 14 --latent-map "$RUN" --map-grid
+# The views of trained models use the shipped runs in models/ (scripts/pretrain.sh).
+shot rbm-gibbs 9 --gibbs models/rbm/shipped assets/corpora/bach_chorales/bwv10_7.mid
+shot rnn-rbm-heat 9 --gibbs models/rnn-rbm/shipped assets/corpora/bach_chorales/bwv10_7.mid
+shot anticipation 8 --anticipation "${ANTICIPATION_RUN:-models/anticipation-rnn/shipped}" \
+  --pins "0:D5,12:F#5,16:A4,32:rest,36:B4,48:E5,63:D4"
+# RL-Tuner tunes the newest lstm run: the shipped one (the state folder has none of its own).
+shot rl-tuner "${TRAIN_WAIT:-25}" --start-training rl-tuner
+shot crbm-constraints 9 --gibbs models/crbm/shipped assets/corpora/bach_chorales/bwv10_7.mid
+shot latent-map 12 --latent-map models/vae/shipped --map-demo
+shot latent-map-grid 14 --latent-map models/vae/shipped --map-grid
