@@ -66,6 +66,29 @@ fn the_first_launch_harmonizes_and_plays_the_latent_map_without_training() {
             .all(|t| t.program == muselab::music::instruments::CHURCH_ORGAN)
     );
 
+    // The shipped runs generate from the dashboard: the LSTM continues the open piece, MidiNet
+    // writes over a chord progression.
+    harness.get_by_label("Training").click();
+    harness.run_steps(2);
+    for (run, button, tracks) in [
+        ("lstm · shipped", "Continue the open piece", 1),
+        ("midinet · shipped", "Generate over these chords", 2),
+    ] {
+        // (The list of sixteen runs is longer than the window: clicked through accessibility.)
+        harness.get_by_label(run).click_accesskit();
+        harness.run_steps(2);
+        let before = harness.state().score.clone();
+        harness.get_by_label(button).click_accesskit();
+        step_until(&mut harness, button, |app| {
+            !app.generating && app.score != before && app.score.is_some()
+        });
+        let score = harness.state().score.clone().expect("a piece");
+        assert_eq!(score.tracks.len(), tracks, "{run}");
+        assert!(score.note_count() > 0, "{run}");
+        harness.get_by_label("Training").click();
+        harness.run_steps(2);
+    }
+
     // Start here → Click the latent map: it opens on the shipped VAE by itself.
     harness.get_by_label("Click the latent map").click();
     harness.run_steps(2);

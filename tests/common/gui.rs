@@ -11,7 +11,8 @@ pub fn step_until(harness: &mut Harness<'_, MuseApp>, what: &str, done: impl Fn(
     while !done(harness.state()) {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
+            "timed out waiting for {what}; status messages: {:?}",
+            harness.state().messages
         );
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
