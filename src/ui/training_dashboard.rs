@@ -836,6 +836,13 @@ impl TrainingDashboard {
                             if ui.small_button("Play").clicked() {
                                 action = Some(DashboardAction::Play(sample.score.clone()));
                             }
+                            if ui
+                                .small_button("Copy")
+                                .on_hover_text("Copy as MIDI file: write this bar as a .mid file in the temporary folder and copy its path, for your DAW")
+                                .clicked()
+                            {
+                                action = Some(DashboardAction::CopyMidi(sample.score.clone()));
+                            }
                         });
                         let size = egui::vec2(width, 90.0);
                         ui.allocate_ui(size, |ui| {
