@@ -206,7 +206,7 @@ fn set(state: &Mutex<MidiOutState>, value: MidiOutState) {
 }
 
 /// The ports midir sees, or why there are none to see.
-fn list_ports() -> Result<Vec<String>, String> {
+pub fn list_ports() -> Result<Vec<String>, String> {
     let output = midir::MidiOutput::new("muselab").map_err(|e| format!("no MIDI system ({e})"))?;
     Ok(output
         .ports()

@@ -567,5 +567,14 @@ fn devices(choice: DeviceChoice) -> i32 {
             println!("audio: no audio output: {reason}");
         }
     }
+    match output_sound() {
+        Ok(sound) => println!("sound: {}", sound.label()),
+        Err(e) => println!("sound: {e}"),
+    }
+    match crate::audio::midi_out::list_ports() {
+        Ok(ports) if ports.is_empty() => println!("MIDI out: no MIDI ports"),
+        Ok(ports) => println!("MIDI out: {}", ports.join(", ")),
+        Err(reason) => println!("MIDI out: no MIDI ports: {reason}"),
+    }
     0
 }
