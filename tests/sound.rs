@@ -236,3 +236,32 @@ fn midi_out_reaches_a_virtual_port_and_stop_silences_it() {
         .count();
     assert_eq!(offs, 16, "all notes off on every channel: {after:?}");
 }
+
+/// Broken and hostile SoundFonts (cut anywhere, bytes overwritten) are errors or play; nothing
+/// panics out of loading or playing them.
+#[test]
+fn damaged_soundfonts_never_crash_loading_or_playing() {
+    let dir = common::temp_dir("sf-damaged");
+    let good = common::sf2::tiny_soundfont();
+    let path = dir.join("damaged.sf2");
+    let options = SynthOptions::default();
+    let mut loaded = 0;
+    let mut variants: Vec<Vec<u8>> = (0..good.len())
+        .step_by(53)
+        .map(|cut| good[..cut].to_vec())
+        .collect();
+    for at in (8..good.len()).step_by(97) {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0xFF;
+        variants.push(bytes);
+    }
+    for bytes in variants {
+        std::fs::write(&path, &bytes).unwrap();
+        if let Ok(bank) = Bank::load(&path) {
+            loaded += 1;
+            let samples = Sound::SoundFont(Arc::new(bank)).render(&chord(0), &options);
+            assert!(peak(&samples) <= 0.95 + 1e-6);
+        }
+    }
+    println!("{loaded} damaged variants still loaded and played");
+}

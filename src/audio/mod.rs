@@ -26,11 +26,12 @@ pub enum Sound {
 
 impl Sound {
     /// Renders a score (see [`render`] and [`soundfont::Bank::render`]); a SoundFont that
-    /// fails falls back to the built-in synthesiser.
+    /// fails — or panics: a hostile file the parser let through — falls back to the built-in
+    /// synthesiser.
     pub fn render(&self, score: &crate::music::Score, options: &SynthOptions) -> Vec<f32> {
         match self {
             Sound::Builtin => render(score, options),
-            Sound::SoundFont(bank) => bank.render(score, options).unwrap_or_else(|e| {
+            Sound::SoundFont(bank) => guarded(|| bank.render(score, options)).unwrap_or_else(|e| {
                 log::warn!("{e}: rendered with the built-in synthesiser");
                 render(score, options)
             }),
@@ -47,9 +48,10 @@ impl Sound {
     ) -> Vec<f32> {
         match self {
             Sound::Builtin => render_note(pitch, velocity, seconds, track),
-            Sound::SoundFont(bank) => bank
-                .render_note(pitch, velocity, seconds, program)
-                .unwrap_or_else(|_| render_note(pitch, velocity, seconds, track)),
+            Sound::SoundFont(bank) => {
+                guarded(|| bank.render_note(pitch, velocity, seconds, program))
+                    .unwrap_or_else(|_| render_note(pitch, velocity, seconds, track))
+            }
         }
     }
 
@@ -60,6 +62,17 @@ impl Sound {
             Sound::SoundFont(bank) => format!("SoundFont {}", bank.name()),
         }
     }
+}
+
+/// Runs a SoundFont rendering, turning a panic into an error (a note preview renders on the UI
+/// thread, which must not die of a bad file).
+fn guarded(work: impl FnOnce() -> Result<Vec<f32>, String>) -> Result<Vec<f32>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        Err(format!(
+            "the SoundFont synthesiser stopped: {}",
+            crate::util::panic_text(&panic)
+        ))
+    })
 }
 
 /// Chooses what plays: the built-in synthesiser when `builtin`; the SoundFont `file` when given

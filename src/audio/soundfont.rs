@@ -62,8 +62,16 @@ impl Bank {
     pub fn load(path: &Path) -> Result<Self, String> {
         let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut reader = std::io::BufReader::new(file);
-        let font = SoundFont::new(&mut reader)
-            .map_err(|e| format!("{}: not a usable SoundFont ({e})", path.display()))?;
+        // The parser trusts sizes in the file; a panic on a hostile one is an error here.
+        let font =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SoundFont::new(&mut reader)))
+                .map_err(|_| {
+                    format!(
+                        "{}: not a usable SoundFont (unreadable structure)",
+                        path.display()
+                    )
+                })?
+                .map_err(|e| format!("{}: not a usable SoundFont ({e})", path.display()))?;
         if font.get_presets().is_empty() {
             return Err(format!(
                 "{}: the SoundFont has no instruments",
