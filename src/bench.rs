@@ -130,12 +130,15 @@ fn soundfont_speed(json: bool, chorales: &[&crate::music::Score]) {
     };
     let load = started.elapsed().as_secs_f64();
     let options = SynthOptions::default();
+    let organ: Vec<_> = chorales
+        .iter()
+        .map(|s| crate::music::instruments::with_default_programs((*s).clone()))
+        .collect();
     let started = Instant::now();
     let mut audio_samples = 0usize;
-    for score in chorales {
-        let programmed = crate::music::instruments::with_default_programs((*score).clone());
+    for score in &organ {
         audio_samples += bank
-            .render(&programmed, &options)
+            .render(score, &options)
             .map(|s| std::hint::black_box(s).len())
             .unwrap_or(0);
     }

@@ -1007,7 +1007,9 @@ fn instruments_sound_and_midi_out_from_the_toolbar() {
 
     // Copy as MIDI file: a file in the temporary folder, its path for the clipboard.
     harness.get_by_label("Copy as MIDI file").click();
-    harness.run_steps(2);
+    step_until(&mut harness, "the MIDI file", |app| {
+        app.copied_midi.is_some()
+    });
     let copied = harness.state().copied_midi.clone().expect("a file written");
     let back = muselab::music::read_midi_file(&copied).unwrap();
     assert_eq!(back.tracks[0].program, 6);

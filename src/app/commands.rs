@@ -329,20 +329,13 @@ impl MuseApp {
                 name
             }
         ));
-        let written = std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))
-            .and_then(|()| write_midi_file(&score, &path).map_err(|e| e.to_string()));
-        match written {
-            Ok(()) => {
-                self.clipboard = Some(path.display().to_string());
-                self.copied_midi = Some(path.clone());
-                self.info(format!(
-                    "Copied the path of {} to the clipboard",
-                    path.display()
-                ));
-            }
-            Err(e) => self.error(e),
-        }
+        // Written off the UI thread; the path goes on the clipboard when it is there.
+        self.jobs.spawn("copy-midi", move || {
+            let written = std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))
+                .and_then(|()| write_midi_file(&score, &path).map_err(|e| e.to_string()));
+            JobResult::CopiedMidi(written.map(|()| path))
+        });
     }
 
     fn stop(&mut self) {
@@ -473,6 +466,15 @@ impl MuseApp {
                 });
             }
             JobResult::Exported(Ok(message)) => self.info(message),
+            JobResult::CopiedMidi(Ok(path)) => {
+                self.clipboard = Some(path.display().to_string());
+                self.info(format!(
+                    "Copied the path of {} to the clipboard",
+                    path.display()
+                ));
+                self.copied_midi = Some(path);
+            }
+            JobResult::CopiedMidi(Err(e)) => self.error(e),
             JobResult::Exported(Err(e)) => self.error(e),
             JobResult::Dialog {
                 purpose,

@@ -48,6 +48,8 @@ pub enum JobResult {
     },
     /// An export finished: a message to show or an error.
     Exported(Result<String, String>),
+    /// "Copy as MIDI file" wrote this file (its path goes on the clipboard), or failed.
+    CopiedMidi(Result<PathBuf, String>),
     /// A file dialog answered.
     Dialog {
         /// What the dialog was for.

@@ -424,19 +424,13 @@ fn first_piece_of(app: &MuseApp, corpus: &str) -> Option<PathBuf> {
         .and_then(|listing| listing.files.first().cloned())
 }
 
-/// The newest run of a model: the user's first, else the shipped one.
-fn newest_run(app: &MuseApp, kind: crate::models::ModelKind) -> Option<PathBuf> {
-    app.dashboard
-        .runs
-        .iter()
-        .find(|r| r.model == kind)
-        .map(|r| r.dir.clone())
-}
-
 /// The "Start here" panel of a first launch.
 pub(super) fn start_here(app: &mut MuseApp, ctx: &egui::Context) {
     use crate::ui::start_here::{StartAction, StartContext};
-    let harmonizer = newest_run(app, crate::models::ModelKind::Minibach);
+    // The runs list has the user's newest first, then the shipped ones.
+    let harmonizer = runs_of(app, &[crate::models::ModelKind::Minibach])
+        .into_iter()
+        .next();
     let state = StartContext {
         has_piece: app.score.is_some(),
         can_harmonize: harmonizer.is_some() && first_piece_of(app, "celtic").is_some(),

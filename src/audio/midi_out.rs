@@ -205,9 +205,14 @@ fn set(state: &Mutex<MidiOutState>, value: MidiOutState) {
     }
 }
 
+/// A client of the system's MIDI, or why there is none.
+fn client() -> Result<midir::MidiOutput, String> {
+    midir::MidiOutput::new("muselab").map_err(|e| format!("no MIDI system ({e})"))
+}
+
 /// The ports midir sees, or why there are none to see.
 pub fn list_ports() -> Result<Vec<String>, String> {
-    let output = midir::MidiOutput::new("muselab").map_err(|e| format!("no MIDI system ({e})"))?;
+    let output = client()?;
     Ok(output
         .ports()
         .iter()
@@ -216,7 +221,7 @@ pub fn list_ports() -> Result<Vec<String>, String> {
 }
 
 fn open_port(name: &str) -> Result<midir::MidiOutputConnection, String> {
-    let output = midir::MidiOutput::new("muselab").map_err(|e| format!("no MIDI system ({e})"))?;
+    let output = client()?;
     let port = output
         .ports()
         .into_iter()
@@ -263,7 +268,6 @@ fn midi_thread(commands: &Receiver<Command>, state: &Mutex<MidiOutState>) {
             Command::Connect(port) => {
                 if let Some(mut old) = connection.take() {
                     performer.stop(&mut old);
-                    all_notes_off(&mut old);
                     old.close();
                 }
                 match port {
@@ -294,7 +298,6 @@ fn midi_thread(commands: &Receiver<Command>, state: &Mutex<MidiOutState>) {
             Command::Quit => {
                 if let Some(mut sink) = connection.take() {
                     performer.stop(&mut sink);
-                    all_notes_off(&mut sink);
                     sink.close();
                 }
                 return;

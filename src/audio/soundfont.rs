@@ -13,7 +13,7 @@ use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
 
 use super::synth::{SAMPLE_RATE, SynthOptions, limit, rendered_len};
 use crate::music::Score;
-use crate::music::performance::{NOTE_OFF, NOTE_ON, PROGRAM_CHANGE, channel_for, timeline};
+use crate::music::performance::timeline;
 
 /// A loaded SoundFont.
 pub struct Bank {
@@ -134,7 +134,8 @@ impl Bank {
         Ok(mono_limited(&left, &right))
     }
 
-    /// One note of `program` on its own (the piano roll plays it when clicked).
+    /// One note of `program` on its own (the piano roll plays it when clicked): a one-note
+    /// score through [`Bank::render`].
     pub fn render_note(
         &self,
         pitch: u8,
@@ -142,23 +143,21 @@ impl Bank {
         seconds: f32,
         program: u8,
     ) -> Result<Vec<f32>, String> {
-        let mut synth = self.synthesizer()?;
-        let channel = i32::from(channel_for(0));
-        let held = (seconds.max(0.0) * SAMPLE_RATE as f32) as usize;
-        let tail = (SynthOptions::default().release_seconds * SAMPLE_RATE as f32) as usize;
-        let mut left = vec![0.0f32; held + tail];
-        let mut right = vec![0.0f32; held + tail];
-        synth.process_midi_message(channel, i32::from(PROGRAM_CHANGE), i32::from(program), 0);
-        synth.process_midi_message(
-            channel,
-            i32::from(NOTE_ON),
-            i32::from(pitch),
-            i32::from(velocity),
+        // 480 ticks a quarter at the default 120 BPM: 960 ticks a second.
+        let mut track = crate::music::Track::new(
+            "note",
+            vec![crate::music::Note {
+                pitch,
+                start: 0,
+                duration: ((f64::from(seconds) * 960.0).round() as u64).max(1),
+                velocity,
+            }],
         );
-        synth.render(&mut left[..held], &mut right[..held]);
-        synth.process_midi_message(channel, i32::from(NOTE_OFF), i32::from(pitch), 0);
-        synth.render(&mut left[held..], &mut right[held..]);
-        Ok(mono_limited(&left, &right))
+        track.program = program;
+        self.render(
+            &Score::new("note", 480).with_track(track),
+            &SynthOptions::default(),
+        )
     }
 }
 

@@ -21,7 +21,8 @@ pub enum Format {
 pub fn evaluate(
     runs: &[PathBuf],
     format: Format,
-    (samples, seed): (usize, u64),
+    samples: usize,
+    seed: u64,
     save_shipped: bool,
     device: DeviceChoice,
 ) -> i32 {

@@ -376,7 +376,7 @@ pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundCho
                 (_, true) => evaluate::Format::Markdown,
                 _ => evaluate::Format::Table,
             };
-            evaluate::evaluate(&runs, format, (samples, seed), save_shipped, device)
+            evaluate::evaluate(&runs, format, samples, seed, save_shipped, device)
         }
         Command::Pack {
             runs,

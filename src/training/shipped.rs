@@ -81,7 +81,7 @@ pub fn halve_burnpack(source: &Path, target: &Path) -> Result<(), String> {
 /// parameters in half precision when `half` (else copied), no optimiser state, and the marker.
 /// Replaces an earlier pack of the same name. Returns the packed folder.
 pub fn pack(run: &Path, shipped: &Path, name: &str, half: bool) -> Result<PathBuf, String> {
-    let (config, _) = checkpoint::read(run, None).map_err(|e| e.to_string())?;
+    let (config, history) = checkpoint::read(run, None).map_err(|e| e.to_string())?;
     let target = shipped.join(config.model.id()).join(name);
     let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
     if target.exists() {
@@ -90,7 +90,6 @@ pub fn pack(run: &Path, shipped: &Path, name: &str, half: bool) -> Result<PathBu
     std::fs::create_dir_all(&target).map_err(|e| io(&target, e))?;
     let from = run.join(CONFIG_FILE);
     std::fs::copy(&from, target.join(CONFIG_FILE)).map_err(|e| io(&from, e))?;
-    let (_, history) = checkpoint::read(run, None).map_err(|e| e.to_string())?;
     let history =
         serde_json::to_string(&thinned(history, SHIPPED_STEPS)).map_err(|e| e.to_string())?;
     std::fs::write(target.join(HISTORY_FILE), history).map_err(|e| io(&target, e))?;
