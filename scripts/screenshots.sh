@@ -15,8 +15,9 @@
 #                           (ANTICIPATION_RUN names another run)
 #   rl-tuner.png            RL-Tuner tuning the shipped lstm run on the dashboard
 #   crbm-constraints.png    the shipped C-RBM sampled under a chorale's structure, C major and 4/4
-#   compare.png             the Compare view over evaluated runs (COMPARE_MODELS=a folder of
-#                           runs evaluated by scripts/evaluate-defaults.sh; skipped without it)
+#   compare.png             the Compare view over the shipped runs of the chorales and their saved
+#                           evaluations (COMPARE_MODELS=a folder of runs evaluated by
+#                           scripts/evaluate-defaults.sh adds those)
 # Needs: xvfb, imagemagick, mesa-vulkan-drivers (scripts/setup.sh installs them).
 # MUSELAB_BIN=path uses that binary (e.g. a release build) instead of building the debug one;
 # SHOTS="training-gan training-midinet" takes only those.
@@ -62,9 +63,7 @@ shot training-dashboard "${TRAIN_WAIT:-25}" --start-training minibach
 shot training-lstm "${TRAIN_WAIT:-25}" --start-training lstm
 shot training-gan "${TRAIN_WAIT:-25}" --start-training gan
 shot training-midinet "${TRAIN_WAIT:-25}" --start-training midinet
-if [ -n "${COMPARE_MODELS:-}" ]; then
-  SHOT_MODELS="$COMPARE_MODELS" shot compare 10 --compare bach
-fi
+SHOT_MODELS="${COMPARE_MODELS:-$STATE/models}" shot compare 10 --compare bach
 
 # The views of trained models use the shipped runs in models/ (scripts/pretrain.sh).
 shot rbm-gibbs 9 --gibbs models/rbm/shipped assets/corpora/bach_chorales/bwv10_7.mid
