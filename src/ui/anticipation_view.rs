@@ -194,17 +194,14 @@ impl AnticipationView {
         ui.horizontal_wrapped(|ui| {
             let label = self
                 .selected
-                .as_ref()
-                .and_then(|p| p.file_name())
-                .map_or_else(|| "choose a run".into(), |n| n.to_string_lossy().into_owned());
+                .as_deref()
+                .map_or_else(|| "choose a run".into(), super::run_label);
             let before = self.selected.clone();
             egui::ComboBox::from_id_salt("anticipation-run")
                 .selected_text(label)
                 .show_ui(ui, |ui| {
                     for run in runs {
-                        let name = run
-                            .file_name()
-                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                        let name = super::run_label(run);
                         ui.selectable_value(&mut self.selected, Some(run.clone()), name);
                     }
                 });

@@ -315,17 +315,13 @@ impl GibbsView {
         ui.horizontal_wrapped(|ui| {
             let label = self
                 .selected
-                .as_ref()
-                .and_then(|p| p.file_name())
-                .map_or_else(|| "choose a run".into(), |n| n.to_string_lossy().into_owned());
+                .as_deref()
+                .map_or_else(|| "choose a run".into(), super::run_label);
             egui::ComboBox::from_id_salt("gibbs-run")
                 .selected_text(label)
                 .show_ui(ui, |ui| {
                     for run in runs {
-                        let model = kind_of(run).id();
-                        let name = run.file_name().map_or_else(String::new, |n| {
-                            format!("{model} · {}", n.to_string_lossy())
-                        });
+                        let name = super::run_label(run);
                         ui.selectable_value(&mut self.selected, Some(run.clone()), name);
                     }
                 });

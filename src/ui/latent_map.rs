@@ -343,14 +343,14 @@ impl LatentMap {
             let current = self.loaded.as_ref().map(|l| l.0.clone());
             let label = current
                 .as_ref()
-                .map_or("choose a checkpoint".into(), |run| run_label(run));
+                .map_or("choose a checkpoint".into(), |run| super::run_label(run));
             let mut chosen = None;
             egui::ComboBox::from_id_salt("latent-run")
                 .selected_text(label)
                 .width(260.0)
                 .show_ui(ui, |ui| {
                     for run in runs {
-                        let name = run_label(run);
+                        let name = super::run_label(run);
                         if ui
                             .selectable_label(current.as_ref() == Some(run), name)
                             .clicked()
@@ -634,16 +634,6 @@ impl LatentMap {
 }
 
 /// Draws a melody as short lines inside a grid cell of the plot.
-/// "model · run" for a checkpoint folder `models/<model>/<run>` ("vae · shipped").
-fn run_label(run: &std::path::Path) -> String {
-    let name = |p: Option<&std::ffi::OsStr>| p.map(|n| n.to_string_lossy().into_owned());
-    format!(
-        "{} · {}",
-        name(run.parent().and_then(|p| p.file_name())).unwrap_or_default(),
-        name(run.file_name()).unwrap_or_default()
-    )
-}
-
 fn draw_cell(plot: &mut egui_plot::PlotUi<'_>, origin: [f64; 2], size: [f64; 2], score: &Score) {
     let Some((lo, hi)) = score.pitch_range() else {
         return;

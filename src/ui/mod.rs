@@ -35,3 +35,13 @@ pub fn copy_midi_button(ui: &mut egui::Ui) -> bool {
         )
         .clicked()
 }
+
+/// "model · run" for a checkpoint folder `models/<model>/<run>` ("vae · shipped").
+pub fn run_label(run: &std::path::Path) -> String {
+    let name = |p: Option<&std::ffi::OsStr>| p.map(|n| n.to_string_lossy().into_owned());
+    format!(
+        "{} · {}",
+        name(run.parent().and_then(|p| p.file_name())).unwrap_or_default(),
+        name(run.file_name()).unwrap_or_default()
+    )
+}
