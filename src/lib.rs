@@ -8,6 +8,7 @@ pub mod anticipation_worker;
 pub mod app;
 pub mod audio;
 pub mod bench;
+pub mod benchmarks;
 pub mod cli;
 pub mod code_worker;
 pub mod compute;

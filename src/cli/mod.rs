@@ -2,6 +2,7 @@
 //! This file holds the arguments and the small commands; training and generation, the latent
 //! commands, evaluation and the model cards have a file each.
 
+mod benchmark;
 mod evaluate;
 mod latent;
 mod models;
@@ -148,6 +149,10 @@ pub enum Command {
     },
     /// Train a model on a corpus and write checkpoints to models/<model>/<run>/.
     Train(TrainArgs),
+    /// Train and measure a model on a standard polyphonic benchmark (JSB Chorales,
+    /// Nottingham, MuseData, Piano-midi.de): test NLL per step and frame accuracy beside the
+    /// published figures.
+    Benchmark(benchmark::BenchmarkArgs),
     /// Measure trained runs on the held-out pieces of their corpus, beside a unigram and a
     /// Markov baseline fitted on the same training pieces.
     Evaluate {
@@ -363,6 +368,7 @@ pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundCho
             ))
         }
         Command::Train(args) => train::train(args, device),
+        Command::Benchmark(args) => benchmark::benchmark(args, device),
         Command::Evaluate {
             runs,
             json,

@@ -13,6 +13,7 @@
 //!   independent Bernoulli baseline (the Boltzmann machines);
 //! - the cases below: a melody model's or an all-voice model's whole measurement.
 
+pub mod ais;
 pub mod constraints;
 pub mod frame_accuracy;
 pub mod frames;

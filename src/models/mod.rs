@@ -19,6 +19,7 @@ pub mod optim;
 pub mod rbm;
 pub mod recurrent;
 pub mod rl_tuner;
+pub mod rnn_nade;
 pub mod rnn_rbm;
 pub mod rnn_vae;
 pub mod vae;

@@ -151,8 +151,14 @@ impl RnnRbm {
         super::rbm::strongest_units(self.weights.val(), count)
     }
 
-    fn recurrent(&self) -> usize {
+    /// Units of the recurrence.
+    pub fn recurrent(&self) -> usize {
         self.u_bias.val().dims()[0]
+    }
+
+    /// The frame RBM's weights, `[visible, hidden]` (annealed importance sampling needs them).
+    pub fn weights(&self) -> Tensor<2> {
+        self.weights.val()
     }
 
     /// One step of the recurrence: u_t from frame v_t `[batch, visible]` and u_{t−1}.
