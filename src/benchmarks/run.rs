@@ -202,6 +202,22 @@ enum Net {
     Nade(RnnNade),
 }
 
+/// The network under training, on the autodiff device.
+enum Trainee {
+    Machine(RnnRbm),
+    Nade(RnnNade),
+}
+
+impl Trainee {
+    /// Its weights as they are now, for measuring.
+    fn snapshot(&self) -> Net {
+        match self {
+            Self::Nade(n) => Net::Nade(n.valid()),
+            Self::Machine(m) => Net::Machine(m.valid()),
+        }
+    }
+}
+
 /// One padded batch of sequences: frames `[batch, length, KEYS]` and a mask `[batch * length]`
 /// (1 on real frames).
 fn batch_tensors(chunks: &[&[Vec<f32>]], device: &Device) -> (Tensor<3>, Tensor<1>, usize) {
@@ -254,10 +270,6 @@ fn values(t: Tensor<1>) -> Vec<f64> {
         .into_iter()
         .map(f64::from)
         .collect()
-}
-
-fn rows_of(t: Tensor<2>) -> Vec<Vec<f32>> {
-    crate::models::rows(t)
 }
 
 /// Rows `[rows, d]` from one piece's frames.
@@ -316,7 +328,7 @@ fn score(
                     );
                     nll.extend(values(ll).into_iter().map(|x| -x));
                 }
-                let predicted = rows_of(model.greedy(b, c));
+                let predicted = crate::models::rows(model.greedy(b, c));
                 tally.add_piece(&nll, &predicted, piece);
                 if n % 16 == 0 {
                     progress(Progress::Phase(
@@ -341,7 +353,7 @@ fn score(
                 };
                 let (bv, bh) = model.biases(previous);
                 free.push(values(model.free_energy(v, bv.clone(), bh.clone())));
-                predicted.push(rows_of(model.predict(bv.clone(), bh.clone())));
+                predicted.push(crate::models::rows(model.predict(bv.clone(), bh.clone())));
                 steps.push((bv, bh));
             }
             let weights = model.weights();
@@ -475,10 +487,6 @@ pub fn run(
             best = Some((tally.nll(), 0, net));
         }
         BenchModel::Rbm | BenchModel::RnnRbm | BenchModel::RnnNade => {
-            enum Trainee {
-                Machine(RnnRbm),
-                Nade(RnnNade),
-            }
             let mut trainee = if model == BenchModel::RnnNade {
                 Trainee::Nade(RnnNade::new(
                     KEYS,
@@ -576,10 +584,7 @@ pub fn run(
                     epoch % options.validate_every.max(1) == 0 || epoch == options.epochs;
                 let mut valid_nll = None;
                 if validate {
-                    let net = match &trainee {
-                        Trainee::Nade(n) => Net::Nade(n.valid()),
-                        Trainee::Machine(m) => Net::Machine(m.valid()),
-                    };
+                    let net = trainee.snapshot();
                     let (tally, _) = score(
                         &net,
                         &valid,
@@ -622,10 +627,7 @@ pub fn run(
             }
             if best.is_none() {
                 // No validated candidate (stopped at once, or zero epochs): measure as it is.
-                let net = match &trainee {
-                    Trainee::Nade(n) => Net::Nade(n.valid()),
-                    Trainee::Machine(m) => Net::Machine(m.valid()),
-                };
+                let net = trainee.snapshot();
                 let (tally, _) = score(
                     &net,
                     &valid,

@@ -11,7 +11,7 @@
 //! optimisation; Adam is the usual substitute).
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{log_sigmoid, sigmoid, tanh};
+use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 /// The written part of the model card.
@@ -91,24 +91,7 @@ impl RnnNade {
     /// The state before each frame, u_{t−1} (u_{−1} = 0): frames `[batch, length, visible]` →
     /// `[batch * length, recurrent]`, rows in (sequence, frame) order.
     pub fn previous_states(&self, v: Tensor<3>) -> Tensor<2> {
-        let [batch, length, visible] = v.dims();
-        let (_, _, recurrent) = self.sizes();
-        let input = (v
-            .reshape([batch * length, visible])
-            .matmul(self.v_to_u.val())
-            + self.u_bias.val().unsqueeze_dim::<2>(0))
-        .reshape([batch, length, recurrent]);
-        let mut u = Tensor::<2>::zeros([batch, recurrent], &input.device());
-        let mut before = Vec::with_capacity(length);
-        for t in 0..length {
-            before.push(u.clone());
-            let x = input
-                .clone()
-                .slice([0..batch, t..t + 1, 0..recurrent])
-                .reshape([batch, recurrent]);
-            u = tanh(x + u.matmul(self.u_to_u.val()));
-        }
-        Tensor::stack::<3>(before, 1).reshape([batch * length, recurrent])
+        super::rnn_rbm::tanh_recurrence(v, self.v_to_u.val(), self.u_to_u.val(), self.u_bias.val())
     }
 
     /// The NADE biases of each frame from the states before it: (b_t `[rows, visible]`, c_t

@@ -173,24 +173,7 @@ impl RnnRbm {
     /// The state before each frame, u_{t−1} (u_{−1} = 0): frames `[batch, length, visible]` →
     /// `[batch * length, recurrent]`, rows in (sequence, frame) order.
     pub fn previous_states(&self, v: Tensor<3>) -> Tensor<2> {
-        let [batch, length, visible] = v.dims();
-        let recurrent = self.recurrent();
-        let input = (v
-            .reshape([batch * length, visible])
-            .matmul(self.v_to_u.val())
-            + self.u_bias.val().unsqueeze_dim::<2>(0))
-        .reshape([batch, length, recurrent]);
-        let mut u = Tensor::<2>::zeros([batch, recurrent], &input.device());
-        let mut before = Vec::with_capacity(length);
-        for t in 0..length {
-            before.push(u.clone());
-            let x = input
-                .clone()
-                .slice([0..batch, t..t + 1, 0..recurrent])
-                .reshape([batch, recurrent]);
-            u = tanh(x + u.matmul(self.u_to_u.val()));
-        }
-        Tensor::stack::<3>(before, 1).reshape([batch * length, recurrent])
+        tanh_recurrence(v, self.v_to_u.val(), self.u_to_u.val(), self.u_bias.val())
     }
 
     /// The biases of each frame's RBM from the states before it: (b_v(t), b_h(t)).
@@ -256,6 +239,33 @@ impl RnnRbm {
         let (bv, bh) = self.biases(self.previous_states(v));
         rows(self.predict(bv, bh))
     }
+}
+
+/// The tanh recurrence u_t = tanh(b_u + v_t W_vu + u_{t−1} W_uu) that the RNN-RBM and the
+/// RNN-NADE share, as the state before each frame u_{t−1} (u_{−1} = 0): frames
+/// `[batch, length, visible]` → `[batch * length, recurrent]`, rows in (sequence, frame) order.
+pub fn tanh_recurrence(
+    v: Tensor<3>,
+    v_to_u: Tensor<2>,
+    u_to_u: Tensor<2>,
+    u_bias: Tensor<1>,
+) -> Tensor<2> {
+    let [batch, length, visible] = v.dims();
+    let recurrent = u_bias.dims()[0];
+    let input = (v.reshape([batch * length, visible]).matmul(v_to_u)
+        + u_bias.unsqueeze_dim::<2>(0))
+    .reshape([batch, length, recurrent]);
+    let mut u = Tensor::<2>::zeros([batch, recurrent], &input.device());
+    let mut before = Vec::with_capacity(length);
+    for t in 0..length {
+        before.push(u.clone());
+        let x = input
+            .clone()
+            .slice([0..batch, t..t + 1, 0..recurrent])
+            .reshape([batch, recurrent]);
+        u = tanh(x + u.matmul(u_to_u.clone()));
+    }
+    Tensor::stack::<3>(before, 1).reshape([batch * length, recurrent])
 }
 
 /// The opening `bars` bars of `score` (all its voices; at least one bar) as frames of a model
