@@ -132,3 +132,33 @@ fn an_rnn_nade_trained_on_a_slice_beats_the_bernoulli_an_untrained_one_does_not(
     assert!(trained.test_nll < bernoulli.test_nll - 0.3);
     assert!(trained.test_acc >= untrained.test_acc);
 }
+
+#[test]
+fn a_benchmark_file_is_a_corpus_that_holds_out_valid_pieces_only() {
+    let path = asset("JSB Chorales.pickle");
+    let data = Benchmark::read(&path).unwrap();
+    let (scores, skipped) = muselab::data::load_scores(&path, None).unwrap();
+    assert_eq!(skipped, 0);
+    // Nine train pieces, then one valid piece: 229 train and 229 / 9 = 25 valid.
+    assert_eq!(scores.len(), 229 + 25);
+    let held = muselab::data::held_out_names(&scores);
+    assert_eq!(held.len(), 25);
+    assert!(held.iter().all(|n| n.contains(" valid ")), "{held:?}");
+    assert!(!scores.iter().any(|s| s.name.contains(" test ")));
+    // The notes give back the frames, one quarter note per step.
+    let quarter = u64::from(scores[0].ticks_per_quarter);
+    for (score, piece) in scores
+        .iter()
+        .filter(|s| s.name.contains(" train "))
+        .zip(&data.train)
+    {
+        let mut frames = vec![Vec::new(); piece.len()];
+        for note in &score.tracks[0].notes {
+            for t in note.start / quarter..note.end() / quarter {
+                frames[t as usize].push(note.pitch);
+            }
+        }
+        frames.iter_mut().for_each(|f| f.sort_unstable());
+        assert_eq!(&frames, piece, "{}", score.name);
+    }
+}

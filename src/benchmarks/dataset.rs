@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::music::{Note, Score, Track};
+
 use super::mat::{self, Array};
 use super::pickle::{self, Value};
 
@@ -137,6 +139,69 @@ impl Benchmark {
             valid: cut(&self.valid),
             test: cut(&self.test),
         }
+    }
+}
+
+/// Ticks per quarter note of the scores made by [`Benchmark::scores`].
+const SCORE_TICKS: u16 = 480;
+
+impl Benchmark {
+    /// Quarter notes per time step: the paper's quarter note for JSB Chorales, an eighth for
+    /// the others (Nottingham, MuseData, Piano-midi.de). The file does not say; the name does.
+    pub fn quarters_per_step(&self) -> f64 {
+        if self.name.to_lowercase().contains("jsb") {
+            1.0
+        } else {
+            0.5
+        }
+    }
+
+    /// The train and valid pieces as scores, for the app's polyphonic models (`--corpus FILE`).
+    /// They are ordered for the app's split rule (every 10th piece is held out): nine train
+    /// pieces, then one valid piece, so the models train on train and validate on valid pieces
+    /// only. Valid pieces beyond a ninth of train are left out; test pieces never appear. A pitch
+    /// that sounds on consecutive steps is one held note (the frames do not tell held from
+    /// repeated notes).
+    pub fn scores(&self) -> Vec<Score> {
+        let step = (f64::from(SCORE_TICKS) * self.quarters_per_step()).round() as u64;
+        let score = |piece: &Piece, split: &str, index: usize| {
+            let mut notes = Vec::new();
+            let mut sounding: std::collections::BTreeMap<u8, u64> = Default::default();
+            for t in 0..=piece.len() {
+                let now: &[u8] = piece.get(t).map_or(&[], Vec::as_slice);
+                sounding.retain(|&pitch, start| {
+                    let held = now.contains(&pitch);
+                    if !held {
+                        notes.push(Note {
+                            pitch,
+                            start: *start * step,
+                            duration: (t as u64 - *start) * step,
+                            velocity: 80,
+                        });
+                    }
+                    held
+                });
+                for &pitch in now {
+                    sounding.entry(pitch).or_insert(t as u64);
+                }
+            }
+            Score::new(
+                format!("{} {split} {:03}", self.name, index + 1),
+                SCORE_TICKS,
+            )
+            .with_track(Track::new("Piano", notes))
+        };
+        let mut scores = Vec::new();
+        let mut valid = self.valid.iter().enumerate();
+        for (i, piece) in self.train.iter().enumerate() {
+            scores.push(score(piece, "train", i));
+            if i % 9 == 8 {
+                if let Some((j, v)) = valid.next() {
+                    scores.push(score(v, "valid", j));
+                }
+            }
+        }
+        scores
     }
 }
 

@@ -240,7 +240,8 @@ pub enum Command {
 pub struct TrainArgs {
     /// minibach, autoencoder, stacked-autoencoder, lstm, vae, rnn-vae, gan, crnn-gan or midinet.
     pub model: String,
-    /// bach, celtic, or a folder of MIDI files (default: the model's own corpus).
+    /// bach, celtic, a folder of MIDI files, or a polyphonic benchmark file (.pickle, .json,
+    /// .mat: trains on its train split, holds out valid pieces) (default: the model's own corpus).
     #[arg(long)]
     pub corpus: Option<String>,
     /// Passes over the data.

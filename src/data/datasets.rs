@@ -32,7 +32,17 @@ pub fn held_out_names(scores: &[Score]) -> Vec<String> {
 
 /// Reads the MIDI files of a folder (at most `limit`, in name order). Unreadable files are
 /// skipped and counted; no readable file at all is an error.
+///
+/// `dir` may also be a benchmark file (pickle, JSON or `.mat` of the polyphonic benchmarks):
+/// its train and valid pieces, ordered so that the valid ones are held out
+/// ([`crate::benchmarks::Benchmark::scores`]).
 pub fn load_scores(dir: &Path, limit: Option<usize>) -> Result<(Vec<Score>, usize), String> {
+    if dir.is_file() && !crate::corpus::is_midi_path(dir) {
+        let benchmark = crate::benchmarks::Benchmark::read(dir).map_err(|e| e.to_string())?;
+        let mut scores = benchmark.scores();
+        scores.truncate(limit.unwrap_or(usize::MAX));
+        return Ok((scores, 0));
+    }
     let files =
         crate::corpus::list_midi_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut scores = Vec::new();
