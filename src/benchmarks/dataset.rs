@@ -195,10 +195,10 @@ impl Benchmark {
         let mut valid = self.valid.iter().enumerate();
         for (i, piece) in self.train.iter().enumerate() {
             scores.push(score(piece, "train", i));
-            if i % 9 == 8 {
-                if let Some((j, v)) = valid.next() {
-                    scores.push(score(v, "valid", j));
-                }
+            if i % 9 == 8
+                && let Some((j, v)) = valid.next()
+            {
+                scores.push(score(v, "valid", j));
             }
         }
         scores

@@ -14,7 +14,7 @@ use burn::tensor::{Device, Tensor};
 use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar, targets};
 use crate::data::encoding::{tokens_to_track, voice_tokens};
 use crate::data::{ChoraleWindows, PitchRange, REST};
-use crate::music::{Score, Track};
+use crate::music::{GridNote, Score, Track};
 
 /// The written part of the model card (the layers come from the module).
 pub const CARD: super::card::CardText = super::card::CardText {
@@ -186,7 +186,84 @@ pub fn voices_to_score(name: &str, voices: &[Vec<usize>; 4], ranges: &VoiceRange
     score
 }
 
+/// The whole-melody transposition in semitones (−12…12) that puts the most of `notes` inside
+/// `range`; among equals the smallest shift, so a melody that fits is not moved.
+pub fn fitting_shift(notes: &[GridNote], range: &PitchRange) -> i32 {
+    let outside = |shift: i32| {
+        notes
+            .iter()
+            .filter(|n| {
+                let p = i32::from(n.pitch) + shift;
+                p < i32::from(range.low) || p > i32::from(range.high)
+            })
+            .count()
+    };
+    (0..=12)
+        .flat_map(|d| [d, -d])
+        .min_by_key(|&shift| (outside(shift), shift.abs()))
+        .unwrap_or(0)
+}
+
+/// Steps of the melody where two or more of its notes sound at once (the top one is taken).
+pub fn chord_steps(notes: &[GridNote]) -> usize {
+    let end = notes
+        .iter()
+        .map(|n| n.start + n.duration)
+        .max()
+        .unwrap_or(0) as usize;
+    let mut sounding = vec![0u8; end];
+    for n in notes {
+        for step in n.start..n.start + n.duration {
+            sounding[step as usize] = sounding[step as usize].saturating_add(1);
+        }
+    }
+    sounding.iter().filter(|&&c| c > 1).count()
+}
+
+/// A harmonization and what was done to the melody on the way.
+pub struct Harmonized {
+    /// Soprano (the melody, note for note), alto, tenor, bass.
+    pub score: Score,
+    /// Semitones the melody was moved to fit the soprano's range while harmonizing (the
+    /// output is moved back: 0 when it fitted).
+    pub shift: i32,
+    /// Melody steps with more than one note, where the top note was taken as the melody.
+    pub chord_steps: usize,
+    /// Melody notes outside the soprano's range even after the shift (the model read them an
+    /// octave in; the output keeps them as written).
+    pub folded: usize,
+}
+
+impl Harmonized {
+    /// What a user should be told, or `None` when the melody went in as it was.
+    pub fn notice(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.shift != 0 {
+            parts.push(format!(
+                "the melody lies outside the soprano's range: harmonized {} semitones {} and moved back",
+                self.shift.abs(),
+                if self.shift > 0 { "up" } else { "down" }
+            ));
+        }
+        if self.chord_steps > 0 {
+            parts.push(format!(
+                "the melody track has chords on {} steps: its top line was harmonized",
+                self.chord_steps
+            ));
+        }
+        if self.folded > 0 {
+            parts.push(format!(
+                "{} notes lie beyond the soprano's range: the harmony under them was written for them an octave in",
+                self.folded
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
 /// Harmonizes the melody of `melody` (its track named `track`, else its first track with notes).
+/// The soprano of the result is the melody note for note: a melody outside the soprano's range
+/// is harmonized transposed by [`fitting_shift`] and the harmony moved back.
 pub fn harmonize_score(
     model: &MiniBach,
     ranges: &VoiceRanges,
@@ -195,13 +272,43 @@ pub fn harmonize_score(
     temperature: f64,
     rng: &mut impl rand::Rng,
     device: &Device,
-) -> Result<Score, String> {
+) -> Result<Harmonized, String> {
     let grid = melody.to_grid(4);
     let chosen = crate::data::encoding::pick_track(&grid.tracks, track)
         .ok_or_else(|| format!("{}: no notes to harmonize", melody.name))?;
-    let soprano = voice_tokens(&chosen.notes, 0, grid.total_steps() as usize, &ranges.0[0]);
+    let shift = fitting_shift(&chosen.notes, &ranges.0[0]);
+    let moved: Vec<GridNote> = chosen
+        .notes
+        .iter()
+        .map(|n| GridNote {
+            pitch: (i32::from(n.pitch) + shift).clamp(0, 127) as u8,
+            ..*n
+        })
+        .collect();
+    let folded = moved
+        .iter()
+        .filter(|n| n.pitch < ranges.0[0].low || n.pitch > ranges.0[0].high)
+        .count();
+    let soprano = voice_tokens(&moved, 0, grid.total_steps() as usize, &ranges.0[0]);
     let voices = harmonize_tokens(model, ranges, &soprano, temperature, rng, device);
     let mut score = voices_to_score(&format!("{} harmonized", melody.name), &voices, ranges);
+    for track in &mut score.tracks[1..] {
+        for note in &mut track.notes {
+            note.pitch = (i32::from(note.pitch) - shift).clamp(0, 127) as u8;
+        }
+    }
+    // The melody itself, as given (its top line on the grid), not as the model read it.
+    let step = u64::from(score.ticks_per_quarter) / 4;
+    let notes: Vec<crate::music::Note> = tokens_to_grid_notes_of(&chosen.notes, soprano.len())
+        .iter()
+        .map(|n| crate::music::Note {
+            pitch: n.pitch,
+            start: u64::from(n.start) * step,
+            duration: u64::from(n.duration) * step,
+            velocity: n.velocity,
+        })
+        .collect();
+    score.tracks[0] = Track::new(VOICES[0], notes);
     score.tempos = melody
         .tempos
         .iter()
@@ -210,7 +317,45 @@ pub fn harmonize_score(
             ..*t
         })
         .collect();
-    Ok(score)
+    Ok(Harmonized {
+        score,
+        shift,
+        chord_steps: chord_steps(&chosen.notes),
+        folded,
+    })
+}
+
+/// The melody's top line as notes on the grid: at each step the highest sounding note, a note
+/// cut where a higher one starts over it (what the soprano tokens hold, with the real pitches).
+fn tokens_to_grid_notes_of(notes: &[GridNote], steps: usize) -> Vec<GridNote> {
+    let mut top: Vec<Option<GridNote>> = vec![None; steps];
+    for n in notes {
+        for step in n.start..(n.start + n.duration).min(steps as u32) {
+            let slot = &mut top[step as usize];
+            if slot.is_none_or(|t| n.pitch > t.pitch) {
+                *slot = Some(*n);
+            }
+        }
+    }
+    let mut line: Vec<GridNote> = Vec::new();
+    // The onset of the written note each line note comes from.
+    let mut origin: Option<u32> = None;
+    for (step, slot) in top.iter().enumerate() {
+        let Some(n) = slot else {
+            origin = None;
+            continue;
+        };
+        match line.last_mut() {
+            Some(last) if origin == Some(n.start) && last.pitch == n.pitch => last.duration += 1,
+            _ => line.push(GridNote {
+                start: step as u32,
+                duration: 1,
+                ..*n
+            }),
+        }
+        origin = Some(n.start);
+    }
+    line
 }
 
 /// A trained mini-bach, ready to harmonize and to be measured.
@@ -252,6 +397,12 @@ impl super::Trained for TrainedMiniBach {
             &mut rng,
             device,
         )
+        .map(|h| {
+            if let Some(notice) = h.notice() {
+                log::warn!("{notice}");
+            }
+            h.score
+        })
     }
 
     fn evaluate(
@@ -644,4 +795,79 @@ fn voice_baselines(
 /// Reads `config` for the hyperparameters when building for inference.
 pub fn build(config: &MiniBachConfig, ranges: &VoiceRanges, device: &Device) -> MiniBach {
     MiniBach::new(config, ranges, device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(pitch: u8, start: u32, duration: u32) -> GridNote {
+        GridNote {
+            pitch,
+            start,
+            duration,
+            velocity: 90,
+        }
+    }
+
+    #[test]
+    fn a_high_melody_is_harmonized_moved_and_comes_back_note_for_note() {
+        let ranges = VoiceRanges([
+            PitchRange { low: 60, high: 79 },
+            PitchRange { low: 55, high: 74 },
+            PitchRange { low: 48, high: 67 },
+            PitchRange { low: 40, high: 60 },
+        ]);
+        // Up to B5 (83): four semitones above the soprano's range, eight semitones wide.
+        let line = [(75u8, 0u32), (79, 4), (83, 8), (81, 12), (77, 16)];
+        let notes: Vec<GridNote> = line.iter().map(|&(p, s)| note(p, s, 4)).collect();
+        assert_eq!(fitting_shift(&notes, &ranges.0[0]), -4);
+        assert_eq!(fitting_shift(&notes[..2], &ranges.0[0]), 0);
+        let mut melody = Score::new("high", 480);
+        melody.tracks.push(Track::new(
+            "Melody",
+            notes
+                .iter()
+                .map(|n| crate::music::Note {
+                    pitch: n.pitch,
+                    start: u64::from(n.start) * 120,
+                    duration: u64::from(n.duration) * 120,
+                    velocity: 90,
+                })
+                .collect(),
+        ));
+        let device = Device::flex();
+        let model = MiniBach::new(&MiniBachConfig::default(), &ranges, &device);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+        let done = harmonize_score(&model, &ranges, &melody, None, 1.0, &mut rng, &device).unwrap();
+        assert_eq!(done.shift, -4);
+        assert_eq!(done.folded, 0);
+        assert!(
+            done.notice()
+                .is_some_and(|n| n.contains("4 semitones down"))
+        );
+        assert_eq!(done.score.tracks.len(), 4);
+        let soprano: Vec<(u8, u64, u64)> = done.score.tracks[0]
+            .notes
+            .iter()
+            .map(|n| (n.pitch, n.start, n.duration))
+            .collect();
+        let given: Vec<(u8, u64, u64)> = melody.tracks[0]
+            .notes
+            .iter()
+            .map(|n| (n.pitch, n.start, n.duration))
+            .collect();
+        assert_eq!(soprano, given);
+    }
+
+    #[test]
+    fn the_top_line_of_a_chordal_melody_is_taken_and_counted() {
+        let notes = [note(60, 0, 8), note(64, 4, 4), note(62, 8, 4)];
+        assert_eq!(chord_steps(&notes), 4);
+        let line: Vec<(u8, u32, u32)> = tokens_to_grid_notes_of(&notes, 12)
+            .iter()
+            .map(|n| (n.pitch, n.start, n.duration))
+            .collect();
+        assert_eq!(line, vec![(60, 0, 4), (64, 4, 4), (62, 8, 4)]);
+    }
 }
