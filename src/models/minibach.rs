@@ -299,7 +299,7 @@ pub fn harmonize_score(
     }
     // The melody itself, as given (its top line on the grid), not as the model read it.
     let step = u64::from(score.ticks_per_quarter) / 4;
-    let notes: Vec<crate::music::Note> = tokens_to_grid_notes_of(&chosen.notes, soprano.len())
+    let notes: Vec<crate::music::Note> = top_line(&chosen.notes, soprano.len())
         .iter()
         .map(|n| crate::music::Note {
             pitch: n.pitch,
@@ -327,7 +327,7 @@ pub fn harmonize_score(
 
 /// The melody's top line as notes on the grid: at each step the highest sounding note, a note
 /// cut where a higher one starts over it (what the soprano tokens hold, with the real pitches).
-fn tokens_to_grid_notes_of(notes: &[GridNote], steps: usize) -> Vec<GridNote> {
+fn top_line(notes: &[GridNote], steps: usize) -> Vec<GridNote> {
     let mut top: Vec<Option<GridNote>> = vec![None; steps];
     for n in notes {
         for step in n.start..(n.start + n.duration).min(steps as u32) {
@@ -864,7 +864,7 @@ mod tests {
     fn the_top_line_of_a_chordal_melody_is_taken_and_counted() {
         let notes = [note(60, 0, 8), note(64, 4, 4), note(62, 8, 4)];
         assert_eq!(chord_steps(&notes), 4);
-        let line: Vec<(u8, u32, u32)> = tokens_to_grid_notes_of(&notes, 12)
+        let line: Vec<(u8, u32, u32)> = top_line(&notes, 12)
             .iter()
             .map(|n| (n.pitch, n.start, n.duration))
             .collect();

@@ -12,7 +12,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::{log_sigmoid, sigmoid};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// The written part of the model card.
 pub const CARD: super::card::CardText = super::card::CardText {
@@ -30,13 +30,7 @@ pub const CARD: super::card::CardText = super::card::CardText {
     ],
 };
 
-fn normal<const D: usize>(shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
-    Param::from_tensor(Tensor::random(
-        shape,
-        Distribution::Normal(0.0, std),
-        device,
-    ))
-}
+use super::rnn_rbm::normal;
 
 /// The network: the NADE's weights and biases, the recurrence and the maps from its state to
 /// the NADE's biases.

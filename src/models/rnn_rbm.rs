@@ -90,7 +90,12 @@ fn build_session(
     Ok((Box::new(session), vocabulary))
 }
 
-fn normal<const D: usize>(shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
+/// A parameter drawn from N(0, std²) (shared with the RNN-NADE).
+pub(super) fn normal<const D: usize>(
+    shape: [usize; D],
+    std: f64,
+    device: &Device,
+) -> Param<Tensor<D>> {
     Param::from_tensor(Tensor::random(
         shape,
         Distribution::Normal(0.0, std),
