@@ -170,10 +170,18 @@ mod tests {
             .collect();
         let rows = 1 << visible;
         let v = Tensor::<2>::from_data(TensorData::new(frames, [rows, visible]), &device);
-        let b = Tensor::<2>::random([1, visible], Distribution::Normal(0.0, 1.0), &device)
-            .repeat_dim(0, rows);
-        let c = Tensor::<2>::random([1, hidden], Distribution::Normal(0.0, 1.0), &device)
-            .repeat_dim(0, rows);
+        let b = Tensor::<2>::random(
+            [1, visible],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .repeat_dim(0, rows);
+        let c = Tensor::<2>::random(
+            [1, hidden],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .repeat_dim(0, rows);
         let ll: Vec<f32> = model
             .log_likelihood(v, b.clone(), c.clone())
             .into_data()
