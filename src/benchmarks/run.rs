@@ -5,8 +5,8 @@
 //! The models: the per-key Bernoulli (fitted in closed form), the RBM (the RNN-RBM's frame
 //! machine alone, trained on the frames as independent examples), the RNN-RBM of
 //! [`crate::models::rnn_rbm`] trained as in the authors' tutorial (CD-k on each frame under the
-//! biases the recurrence sets), and the RNN-NADE of [`crate::models::rnn_nade`] (exact
-//! likelihood). The RBM and RNN-RBM likelihoods need each step's partition function: estimated
+//! biases the recurrence sets), the RNN-NADE of [`crate::models::rnn_nade`] (exact
+//! likelihood) and the LSTM with 88 independent outputs of [`crate::models::poly_lstm`]. The RBM and RNN-RBM likelihoods need each step's partition function: estimated
 //! by annealed importance sampling ([`crate::measures::ais`]), with the spread over groups of
 //! chains reported beside the figure.
 
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::dataset::{Benchmark, KEYS, Piece, frames};
 use super::protocol::Tally;
 use crate::measures::ais::{self, AisOptions};
+use crate::models::poly_lstm::PolyLstm;
 use crate::models::rnn_nade::RnnNade;
 use crate::models::rnn_rbm::RnnRbm;
 
@@ -37,11 +38,19 @@ pub enum BenchModel {
     RnnRbm,
     /// The RNN-NADE.
     RnnNade,
+    /// An LSTM with 88 independent outputs (the LSTM row of later papers).
+    Lstm,
 }
 
 impl BenchModel {
     /// Every benchmark model.
-    pub const ALL: [BenchModel; 4] = [Self::Bernoulli, Self::Rbm, Self::RnnRbm, Self::RnnNade];
+    pub const ALL: [BenchModel; 5] = [
+        Self::Bernoulli,
+        Self::Rbm,
+        Self::RnnRbm,
+        Self::RnnNade,
+        Self::Lstm,
+    ];
 
     /// Its id on the command line and in reports.
     pub fn id(self) -> &'static str {
@@ -50,6 +59,7 @@ impl BenchModel {
             Self::Rbm => "rbm",
             Self::RnnRbm => "rnn-rbm",
             Self::RnnNade => "rnn-nade",
+            Self::Lstm => "lstm",
         }
     }
 
@@ -114,6 +124,7 @@ impl BenchmarkOptions {
                 BenchModel::Rbm => 30,
                 BenchModel::RnnRbm => 100,
                 BenchModel::RnnNade => 150,
+                BenchModel::Lstm => 100,
             },
             seed: 1,
             hidden: 150,
@@ -121,7 +132,7 @@ impl BenchmarkOptions {
             sequence: 100,
             batch: 8,
             learning_rate: match model {
-                BenchModel::RnnNade => 1e-3,
+                BenchModel::RnnNade | BenchModel::Lstm => 1e-3,
                 _ => 3e-3,
             },
             cd_steps: 15,
@@ -200,12 +211,14 @@ enum Net {
     Bernoulli(Vec<f32>),
     Machine(RnnRbm),
     Nade(RnnNade),
+    Lstm(PolyLstm),
 }
 
 /// The network under training, on the autodiff device.
 enum Trainee {
     Machine(RnnRbm),
     Nade(RnnNade),
+    Lstm(PolyLstm),
 }
 
 impl Trainee {
@@ -214,6 +227,7 @@ impl Trainee {
         match self {
             Self::Nade(n) => Net::Nade(n.valid()),
             Self::Machine(m) => Net::Machine(m.valid()),
+            Self::Lstm(l) => Net::Lstm(l.valid()),
         }
     }
 }
@@ -329,6 +343,25 @@ fn score(
                     nll.extend(values(ll).into_iter().map(|x| -x));
                 }
                 let predicted = crate::models::rows(model.greedy(b, c));
+                tally.add_piece(&nll, &predicted, piece);
+                if n % 16 == 0 {
+                    progress(Progress::Phase(
+                        format!("scoring {label}"),
+                        n as f64 / pieces.len() as f64,
+                    ));
+                }
+            }
+            (tally, None)
+        }
+        Net::Lstm(model) => {
+            for (n, piece) in pieces.iter().enumerate() {
+                let v = piece_tensor(piece, device);
+                let logits = model.logits(v.clone().unsqueeze_dim::<3>(0));
+                let nll: Vec<f64> = values(PolyLstm::log_likelihood(v, logits.clone()))
+                    .into_iter()
+                    .map(|x| -x)
+                    .collect();
+                let predicted = crate::models::rows(PolyLstm::mode(logits));
                 tally.add_piece(&nll, &predicted, piece);
                 if n % 16 == 0 {
                     progress(Progress::Phase(
@@ -486,20 +519,22 @@ pub fn run(
             valid_curve.push((0, tally.nll()));
             best = Some((tally.nll(), 0, net));
         }
-        BenchModel::Rbm | BenchModel::RnnRbm | BenchModel::RnnNade => {
-            let mut trainee = if model == BenchModel::RnnNade {
-                Trainee::Nade(RnnNade::new(
+        BenchModel::Rbm | BenchModel::RnnRbm | BenchModel::RnnNade | BenchModel::Lstm => {
+            let mut trainee = match model {
+                BenchModel::RnnNade => Trainee::Nade(RnnNade::new(
                     KEYS,
                     hidden,
                     recurrent_units,
                     Some(&freq),
                     &autodiff,
-                ))
-            } else {
-                Trainee::Machine(
+                )),
+                BenchModel::Lstm => {
+                    Trainee::Lstm(PolyLstm::new(KEYS, hidden, Some(&freq), &autodiff))
+                }
+                _ => Trainee::Machine(
                     RnnRbm::new(KEYS, hidden, recurrent_units, &autodiff)
                         .with_visible_frequencies(&freq),
-                )
+                ),
             };
             let mut optimizer = crate::models::optim::adam(0.9);
             let sequence = if recurrent {
@@ -533,6 +568,12 @@ pub fn run(
                             let (b, c) = net.biases(previous);
                             let flat = v.reshape([count * length, KEYS]);
                             (net.log_likelihood(flat, b, c) * mask).sum().neg() / real as f64
+                        }
+                        Trainee::Lstm(net) => {
+                            let logits = net.logits(v.clone());
+                            let flat = v.reshape([count * length, KEYS]);
+                            (PolyLstm::log_likelihood(flat, logits) * mask).sum().neg()
+                                / real as f64
                         }
                         Trainee::Machine(net) => {
                             let pretraining = !recurrent || epoch <= options.pretrain_epochs;
@@ -569,6 +610,12 @@ pub fn run(
                             grads,
                         ),
                         Trainee::Machine(net) => crate::models::optimize(
+                            &mut optimizer,
+                            options.learning_rate,
+                            net,
+                            grads,
+                        ),
+                        Trainee::Lstm(net) => crate::models::optimize(
                             &mut optimizer,
                             options.learning_rate,
                             net,

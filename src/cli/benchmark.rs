@@ -15,7 +15,7 @@ pub struct BenchmarkArgs {
     /// "../shared/data/benchmarks/JSB Chorales.pickle").
     #[arg(long)]
     pub dataset: PathBuf,
-    /// bernoulli, rbm, rnn-rbm or rnn-nade.
+    /// bernoulli, rbm, rnn-rbm, rnn-nade or lstm (88 independent outputs).
     #[arg(long)]
     pub model: String,
     /// Training epochs (default: the model's; the best validation epoch is kept).
@@ -24,7 +24,7 @@ pub struct BenchmarkArgs {
     /// Seed of the weights, batch order and samplers.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Hidden units of the RBM / NADE (the paper: 150).
+    /// Hidden units of the RBM / NADE / LSTM (the paper: 150).
     #[arg(long)]
     pub hidden: Option<usize>,
     /// Units of the recurrence (the paper: 100).
@@ -130,7 +130,8 @@ fn run(args: &BenchmarkArgs, device: DeviceChoice) -> Result<(), String> {
             let valid = valid_nll.map_or(String::new(), |v| format!(", valid NLL {v:.3}"));
             bar.set_message(format!("loss {train_loss:.3}{valid}, ETA {eta:.0} s"));
             if valid_nll.is_some() {
-                bar.println(format!("epoch {epoch}: loss {train_loss:.4}{valid}"));
+                let line = format!("epoch {epoch}: loss {train_loss:.4}{valid}, ETA {eta:.0} s");
+                super::say(&bar, line);
             }
         }
         Progress::Phase(what, done) => bar.set_message(format!("{what} {:.0} %", done * 100.0)),

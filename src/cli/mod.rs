@@ -74,6 +74,17 @@ impl Cli {
 /// The sound choice of this process's command (set by [`run`]).
 static SOUND_CHOICE: std::sync::OnceLock<crate::audio::SoundChoice> = std::sync::OnceLock::new();
 
+/// Prints `line` above `bar`, or on stderr where the bar is hidden (output not a terminal: a
+/// log file, CI), which would drop it.
+pub fn say(bar: &indicatif::ProgressBar, line: impl Into<String>) {
+    let line = line.into();
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 /// What WAV output is rendered with: the choice given to [`run`], read once; a fallback to the
 /// built-in synthesiser is said on stderr.
 pub fn output_sound() -> Result<crate::audio::Sound, String> {

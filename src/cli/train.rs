@@ -85,7 +85,7 @@ pub fn train(args: TrainArgs, device: DeviceChoice) -> i32 {
     let mut names = Vec::new();
     while let Ok(event) = handle.events.recv() {
         match event {
-            TrainingEvent::Status(line) => bar.println(line),
+            TrainingEvent::Status(line) => super::say(&bar, line),
             TrainingEvent::Started {
                 run_dir,
                 device,
@@ -95,10 +95,10 @@ pub fn train(args: TrainArgs, device: DeviceChoice) -> i32 {
                 epochs: total,
                 ..
             } => {
-                bar.println(format!(
-                    "training on {device}; checkpoints in {}",
-                    run_dir.display()
-                ));
+                super::say(
+                    &bar,
+                    format!("training on {device}; checkpoints in {}", run_dir.display()),
+                );
                 epochs = total;
                 first_epoch = first;
                 names = loss_names;
@@ -126,12 +126,15 @@ pub fn train(args: TrainArgs, device: DeviceChoice) -> i32 {
                     .zip(&record.train_losses)
                     .map(|(n, v)| format!("{n} {v:.4}"))
                     .collect();
-                bar.println(format!(
-                    "epoch {}: {} | {}",
-                    record.epoch,
-                    train.join(", "),
-                    validation.join(", ")
-                ));
+                super::say(
+                    &bar,
+                    format!(
+                        "epoch {}: {} | {}",
+                        record.epoch,
+                        train.join(", "),
+                        validation.join(", ")
+                    ),
+                );
             }
             TrainingEvent::Checkpoint(_) => {}
             TrainingEvent::Finished(result) => {

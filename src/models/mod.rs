@@ -16,6 +16,7 @@ pub mod lstm_op;
 pub mod midinet;
 pub mod minibach;
 pub mod optim;
+pub mod poly_lstm;
 pub mod rbm;
 pub mod recurrent;
 pub mod rl_tuner;
