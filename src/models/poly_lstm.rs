@@ -96,7 +96,7 @@ mod tests {
             data[2 * 6 + 5] = last;
             Tensor::<3>::from_data(TensorData::new(data, [1, 3, 6]), &device)
         };
-        let values = |t: Tensor<2>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let values = |t: Tensor<2>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         let base = values(model.logits(frames(0.0, 0.0)));
         let last = values(model.logits(frames(0.0, 1.0)));
         let first = values(model.logits(frames(1.0, 0.0)));
