@@ -101,8 +101,9 @@ fn the_bernoulli_baseline_scores_the_published_sanity_figure() {
     assert_eq!(report.test_steps, 4_725);
 }
 
-#[test]
-fn an_rnn_nade_trained_on_a_slice_beats_the_bernoulli_an_untrained_one_does_not() {
+/// The Bernoulli, `options` untrained and `options` trained 12 epochs on a 24-piece JSB slice
+/// (the same seed), printed side by side.
+fn before_and_after(name: &str, mut options: BenchmarkOptions) -> [run::BenchmarkReport; 3] {
     let _guard = muselab::training::RNG_GUARD
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -110,9 +111,6 @@ fn an_rnn_nade_trained_on_a_slice_beats_the_bernoulli_an_untrained_one_does_not(
         .unwrap()
         .slice(24, 64);
     let bernoulli = measure(&jsb, &BenchmarkOptions::new(BenchModel::Bernoulli));
-    let mut options = BenchmarkOptions::new(BenchModel::RnnNade);
-    options.hidden = 24;
-    options.recurrent = 16;
     options.batch = 4;
     options.learning_rate = 1e-2;
     options.patience = 0;
@@ -121,13 +119,22 @@ fn an_rnn_nade_trained_on_a_slice_beats_the_bernoulli_an_untrained_one_does_not(
     options.epochs = 12;
     let trained = measure(&jsb, &options);
     eprintln!(
-        "JSB slice test NLL: Bernoulli {:.3}, untrained RNN-NADE {:.3}, trained {:.3} (valid {:.3}, epoch {})",
+        "JSB slice test NLL: Bernoulli {:.3}, untrained {name} {:.3}, trained {:.3} (valid {:.3}, epoch {})",
         bernoulli.test_nll,
         untrained.test_nll,
         trained.test_nll,
         trained.valid_nll,
         trained.best_epoch
     );
+    [bernoulli, untrained, trained]
+}
+
+#[test]
+fn an_rnn_nade_trained_on_a_slice_beats_the_bernoulli_an_untrained_one_does_not() {
+    let mut options = BenchmarkOptions::new(BenchModel::RnnNade);
+    options.hidden = 24;
+    options.recurrent = 16;
+    let [bernoulli, untrained, trained] = before_and_after("RNN-NADE", options);
     assert!(untrained.test_nll > bernoulli.test_nll - 0.05);
     assert!(trained.test_nll < bernoulli.test_nll - 0.3);
     assert!(trained.test_acc >= untrained.test_acc);
@@ -135,30 +142,9 @@ fn an_rnn_nade_trained_on_a_slice_beats_the_bernoulli_an_untrained_one_does_not(
 
 #[test]
 fn an_lstm_trained_on_a_slice_beats_the_bernoulli_an_untrained_one_does_not() {
-    let _guard = muselab::training::RNG_GUARD
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let jsb = Benchmark::read(&asset("JSB Chorales.pickle"))
-        .unwrap()
-        .slice(24, 64);
-    let bernoulli = measure(&jsb, &BenchmarkOptions::new(BenchModel::Bernoulli));
     let mut options = BenchmarkOptions::new(BenchModel::Lstm);
     options.hidden = 32;
-    options.batch = 4;
-    options.learning_rate = 1e-2;
-    options.patience = 0;
-    options.epochs = 0;
-    let untrained = measure(&jsb, &options);
-    options.epochs = 12;
-    let trained = measure(&jsb, &options);
-    eprintln!(
-        "JSB slice test NLL: Bernoulli {:.3}, untrained LSTM {:.3}, trained {:.3} (valid {:.3}, epoch {})",
-        bernoulli.test_nll,
-        untrained.test_nll,
-        trained.test_nll,
-        trained.valid_nll,
-        trained.best_epoch
-    );
+    let [bernoulli, untrained, trained] = before_and_after("LSTM", options);
     assert!(untrained.test_nll > bernoulli.test_nll - 0.05);
     assert!(trained.test_nll < bernoulli.test_nll - 0.3);
     assert!(trained.test_acc > untrained.test_acc);

@@ -294,6 +294,28 @@ fn piece_tensor(frames: &[Vec<f32>], device: &Device) -> Tensor<2> {
     )
 }
 
+/// Tallies `pieces` under a model with an exact likelihood: `per_piece` gives each step's NLL
+/// and predicted frame; `progress` hears every 16th piece.
+fn score_exactly(
+    pieces: &[Vec<Vec<f32>>],
+    label: &str,
+    progress: &mut dyn FnMut(Progress),
+    mut per_piece: impl FnMut(&[Vec<f32>]) -> (Vec<f64>, Vec<Vec<f32>>),
+) -> Tally {
+    let mut tally = Tally::default();
+    for (n, piece) in pieces.iter().enumerate() {
+        let (nll, predicted) = per_piece(piece);
+        tally.add_piece(&nll, &predicted, piece);
+        if n % 16 == 0 {
+            progress(Progress::Phase(
+                format!("scoring {label}"),
+                n as f64 / pieces.len() as f64,
+            ));
+        }
+    }
+    tally
+}
+
 /// Scores `pieces` under `net`: NLL per step and frame accuracy. `ais` is used for the RBM
 /// likelihoods; `progress` hears the phases. Returns the tally and, for the RBMs, the range of
 /// the NLL over the AIS groups.
@@ -327,7 +349,7 @@ fn score(
             (tally, None)
         }
         Net::Nade(model) => {
-            for (n, piece) in pieces.iter().enumerate() {
+            let tally = score_exactly(pieces, label, progress, |piece| {
                 let v = piece_tensor(piece, device);
                 let previous = model.previous_states(v.clone().unsqueeze_dim::<3>(0));
                 let (b, c) = model.biases(previous);
@@ -342,34 +364,20 @@ fn score(
                     );
                     nll.extend(values(ll).into_iter().map(|x| -x));
                 }
-                let predicted = crate::models::rows(model.greedy(b, c));
-                tally.add_piece(&nll, &predicted, piece);
-                if n % 16 == 0 {
-                    progress(Progress::Phase(
-                        format!("scoring {label}"),
-                        n as f64 / pieces.len() as f64,
-                    ));
-                }
-            }
+                (nll, crate::models::rows(model.greedy(b, c)))
+            });
             (tally, None)
         }
         Net::Lstm(model) => {
-            for (n, piece) in pieces.iter().enumerate() {
+            let tally = score_exactly(pieces, label, progress, |piece| {
                 let v = piece_tensor(piece, device);
                 let logits = model.logits(v.clone().unsqueeze_dim::<3>(0));
-                let nll: Vec<f64> = values(PolyLstm::log_likelihood(v, logits.clone()))
+                let nll = values(PolyLstm::log_likelihood(v, logits.clone()))
                     .into_iter()
                     .map(|x| -x)
                     .collect();
-                let predicted = crate::models::rows(PolyLstm::mode(logits));
-                tally.add_piece(&nll, &predicted, piece);
-                if n % 16 == 0 {
-                    progress(Progress::Phase(
-                        format!("scoring {label}"),
-                        n as f64 / pieces.len() as f64,
-                    ));
-                }
-            }
+                (nll, crate::models::rows(PolyLstm::mode(logits)))
+            });
             (tally, None)
         }
         Net::Machine(model) => {
