@@ -1,40 +1,32 @@
 #!/usr/bin/env bash
-# Runs `muselab benchmark` for every benchmark model on the given benchmark files (default:
-# the bundled JSB Chorales and Nottingham) and prints a markdown table of our figures beside the
-# published ones, with the machine, epochs, seed and time of each run.
-#   scripts/benchmarks.sh [FILE...]        env: MODELS="bernoulli rnn-nade", SEED=1, EPOCHS=N
+# Runs `muselab benchmark` for every benchmark model on the given benchmark files (default: the
+# bundled JSB Chorales and Nottingham), saves each report in models/benchmarks/ and rewrites the
+# README's benchmark table from that folder (`muselab benchmark-table --readme README.md`; a test
+# checks that the README and the folder agree). Each report records the machine, epochs, seed,
+# flags and time of its run.
+#   scripts/benchmarks.sh [FILE...]
+#   env: MODELS="bernoulli lstm", SEED=1, FLAGS_<model>="--epochs N ..." (e.g. FLAGS_rnn_nade)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/muselab-target}"
 cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/muselab"
-MODELS="${MODELS:-bernoulli rbm rnn-rbm rnn-nade}"
+MODELS="${MODELS:-bernoulli rbm rnn-rbm rnn-nade lstm}"
 SEED="${SEED:-1}"
+# The settings of the README's runs (the defaults train longer, with more patience).
+: "${FLAGS_rbm:=--epochs 30 --patience 4}"
+: "${FLAGS_rnn_rbm:=--epochs 60 --validate-every 5 --patience 3}"
+: "${FLAGS_rnn_nade:=--epochs 100 --patience 8}"
+: "${FLAGS_lstm:=--epochs 60 --patience 6}"
 FILES=("$@")
 [ ${#FILES[@]} -eq 0 ] && FILES=("assets/benchmarks/JSB Chorales.pickle" "assets/benchmarks/Nottingham.mat")
-CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) ($(nproc) cores, $(grep -q avx512f /proc/cpuinfo && echo AVX-512 || echo AVX2))"
-OUT="$(mktemp)"
 for file in "${FILES[@]}"; do
   for model in $MODELS; do
-    extra=()
-    [ -n "${EPOCHS:-}" ] && extra=(--epochs "$EPOCHS")
-    echo "== $model on $file" >&2
-    "$BIN" benchmark --dataset "$file" --model "$model" --seed "$SEED" --json "${extra[@]}" | tail -n 1 >> "$OUT"
+    var="FLAGS_${model//-/_}"
+    # shellcheck disable=SC2206 # the flags are words on purpose
+    extra=(${!var:-})
+    echo "== $model on $file ${extra[*]}" >&2
+    "$BIN" benchmark --dataset "$file" --model "$model" --seed "$SEED" --save models/benchmarks "${extra[@]}"
   done
 done
-python3 - "$OUT" "$CPU" <<'PY'
-import json, sys
-published = {("rnn-rbm", "JSB Chorales"): "6.27", ("rnn-rbm", "Nottingham"): "2.39 / 75.4 %",
-             ("rnn-nade", "JSB Chorales"): "5.56", ("rnn-nade", "Nottingham"): "2.31 / 71.5 %",
-             ("bernoulli", "JSB Chorales"): "11.06", ("bernoulli", "Nottingham"): "10.25"}
-print(f"Measured on {sys.argv[2]}.\n")
-print("| model | dataset | test NLL | ACC | valid NLL | published NLL / ACC | epochs (best) | seed | time |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    spread = f" ± {r['ais_spread']:.2f}" if r.get("ais_spread") is not None else ""
-    print(f"| {r['model']} | {r['dataset']} | {r['test_nll']:.2f}{spread} | {100*r['test_acc']:.1f} % | "
-          f"{r['valid_nll']:.2f} | {published.get((r['model'], r['dataset']), '—')} | "
-          f"{r['epochs']} ({r['best_epoch']}) | {r['seed']} | {r['seconds']/60:.1f} min |")
-PY
-rm -f "$OUT"
+"$BIN" benchmark-table --dir models/benchmarks --readme README.md

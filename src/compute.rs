@@ -239,3 +239,32 @@ pub fn background_compute_pool() {
         .start_handler(|_| lower_thread_priority())
         .build_global();
 }
+
+/// This machine in words, for figures that say where they were measured: the CPU's model name,
+/// its core count and the widest vector unit that burn's kernels can use ("AMD EPYC 7B13
+/// (2 cores, AVX2)"). Where /proc/cpuinfo does not exist, the architecture and core count.
+pub fn machine_description() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let name = info
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let flags = info
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .unwrap_or_default();
+    let has = |flag: &str| flags.split_whitespace().any(|f| f == flag);
+    let width = if has("avx512f") {
+        ", AVX-512"
+    } else if has("avx2") {
+        ", AVX2"
+    } else if flags.is_empty() {
+        ""
+    } else {
+        ", SSE"
+    };
+    format!("{name} ({cores} cores{width})")
+}

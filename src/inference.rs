@@ -39,6 +39,18 @@ impl LoadedModel {
         Ok((Self(model), config))
     }
 
+    /// Harmonizes a melody with what was done to it, where the model is a harmonizer.
+    pub fn harmonize(
+        &self,
+        melody: &Score,
+        track: Option<&str>,
+        seed: u64,
+        device: &Device,
+        progress: &mut dyn FnMut(f64),
+    ) -> Option<Result<crate::models::minibach::Harmonized, String>> {
+        self.0.harmonize(melody, track, seed, device, progress)
+    }
+
     /// The latent model, for the map and `encode`/`decode`/`interpolate`.
     pub fn latent(&self) -> Option<&dyn LatentModel> {
         self.0.latent()

@@ -179,3 +179,21 @@ fn a_benchmark_file_is_a_corpus_that_holds_out_valid_pieces_only() {
         assert_eq!(&frames, piece, "{}", score.name);
     }
 }
+
+#[test]
+fn the_readme_table_is_the_table_of_the_saved_reports() {
+    use muselab::benchmarks::results;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (reports, errors) = results::read_all(&root.join("models/benchmarks"));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        !reports.is_empty(),
+        "models/benchmarks holds the README's reports"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert_eq!(
+        results::table_in_readme(&readme),
+        Some(results::markdown_table(&reports).as_str()),
+        "the README's benchmark table is out of date: run `muselab benchmark-table --readme README.md`"
+    );
+}

@@ -358,6 +358,12 @@ fn tiny(kind: ModelKind) -> RunConfig {
     config.max_steps_per_epoch = Some(3);
     let sets: &[(&str, &str)] = match kind {
         ModelKind::Minibach => &[("hidden", "32")],
+        ModelKind::DeepBach => &[
+            ("hidden", "8"),
+            ("embedding", "4"),
+            ("context", "4"),
+            ("sweeps", "1"),
+        ],
         ModelKind::Autoencoder | ModelKind::StackedAutoencoder => &[("hidden", "32")],
         ModelKind::SparseAutoencoder => &[("code", "64")],
         ModelKind::Vrae => &[("hidden", "16")],

@@ -1018,3 +1018,50 @@ fn instruments_sound_and_midi_out_from_the_toolbar() {
         muselab::music::instruments::CHURCH_ORGAN
     );
 }
+
+#[test]
+fn benchmark_a_model_from_its_view_and_see_the_report_beside_the_paper() {
+    use muselab::benchmarks::Benchmark;
+    // A slice of JSB Chorales (6 pieces of each split, 32 steps each) in the JSON form, named
+    // as the dataset so that the published figures are matched.
+    let jsb = Benchmark::read(&common::assets().join("benchmarks/JSB Chorales.json"))
+        .unwrap()
+        .slice(6, 32);
+    let dir = common::temp_dir("ui-benchmark-data");
+    let file = dir.join("JSB Chorales.json");
+    let json = serde_json::json!({"train": jsb.train, "valid": jsb.valid, "test": jsb.test});
+    std::fs::write(&file, json.to_string()).unwrap();
+    let mut harness = harness("benchmarks");
+    harness.state_mut().settings.view = muselab::app::View::Benchmarks;
+    harness.run_steps(2);
+    {
+        let settings = &mut harness.state_mut().benchmarks.settings;
+        settings.dataset = file;
+        settings.model = muselab::benchmarks::BenchModel::Lstm;
+        settings.epochs = 2;
+        settings.hidden = 8;
+    }
+    harness.get_by_label("Train and measure").click();
+    harness.run_steps(2);
+    assert!(harness.state().benchmarks.is_running());
+    step_until(&mut harness, "the benchmark run", |app| {
+        !app.benchmarks.is_running()
+    });
+    let app = harness.state();
+    let (report, shipped) = app
+        .benchmarks
+        .reports
+        .last()
+        .expect("a report in the table");
+    assert!(!shipped);
+    assert_eq!((report.model.as_str(), report.epochs), ("lstm", 2));
+    assert_eq!(report.valid_curve.len(), 2, "validated after each epoch");
+    assert!(report.test_nll.is_finite() && report.test_nll > 0.0);
+    let saved = app
+        .dashboard
+        .models_dir
+        .join("benchmarks/jsb-chorales.lstm.seed1.json");
+    assert!(saved.is_file(), "{} saved", saved.display());
+    // The published LSTM figure on JSB stands beside ours in the table.
+    harness.get_by_label("8.45");
+}

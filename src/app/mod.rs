@@ -38,6 +38,8 @@ pub enum View {
     Anticipation,
     /// What each unit of an autoencoder's code stands for.
     CodeUnits,
+    /// The polyphonic benchmarks beside the published figures.
+    Benchmarks,
 }
 
 /// What is remembered between runs (eframe persistence).
@@ -62,6 +64,8 @@ pub struct Settings {
     pub map: crate::ui::latent_map::MapSettings,
     /// Compare view settings.
     pub compare: crate::ui::compare::CompareSettings,
+    /// Benchmarks view settings.
+    pub benchmarks: crate::ui::benchmarks_view::BenchmarkSettings,
     /// The "Start here" panel was closed for good.
     pub start_here_dismissed: bool,
     /// With a MIDI port connected, play through the sound card too.
@@ -191,6 +195,8 @@ pub struct MuseApp {
     pub anticipation: crate::ui::anticipation_view::AnticipationView,
     /// The Code units view.
     pub code_units: crate::ui::code_units_view::CodeUnitsView,
+    /// The Benchmarks view.
+    pub benchmarks: crate::ui::benchmarks_view::BenchmarksView,
     /// A generation job is running.
     pub generating: bool,
     /// What plays the notes.
@@ -227,6 +233,12 @@ pub struct MuseApp {
 impl MuseApp {
     /// Creates the app; background work starts on the first frame.
     pub fn new(config: AppConfig) -> Self {
+        let benchmarks = crate::ui::benchmarks_view::BenchmarksView::new(
+            config.settings.benchmarks.clone(),
+            &config.models_dir,
+            config.shipped_dir.as_deref(),
+            &config.assets,
+        );
         let dashboard = TrainingDashboard::new(
             config.settings.dashboard.clone(),
             config.models_dir,
@@ -240,6 +252,7 @@ impl MuseApp {
             gibbs: crate::ui::gibbs_view::GibbsView::default(),
             anticipation: crate::ui::anticipation_view::AnticipationView::default(),
             code_units: crate::ui::code_units_view::CodeUnitsView::default(),
+            benchmarks,
             generating: false,
             sound: crate::audio::Sound::Builtin,
             sound_note: None,
@@ -376,6 +389,7 @@ impl MuseApp {
         }
         self.dashboard.poll(Duration::from_millis(10));
         self.compare.poll();
+        self.benchmarks.poll();
         self.handle_global_input(&ctx);
 
         self.start_pending_chain(&ctx);
@@ -394,6 +408,7 @@ impl MuseApp {
             View::Gibbs => panels::gibbs(self, ui),
             View::Anticipation => panels::anticipation(self, ui),
             View::CodeUnits => panels::code_units(self, ui),
+            View::Benchmarks => panels::benchmarks(self, ui),
         }
         if !self.settings.start_here_dismissed {
             panels::start_here(self, &ctx);
@@ -412,6 +427,7 @@ impl MuseApp {
         }
         let training = self.dashboard.run.as_ref().is_some_and(|r| r.is_running())
             || self.compare.is_evaluating()
+            || self.benchmarks.is_running()
             || self.gibbs.is_running();
         if self.playback.is_some() || self.rendering || self.busy() || training {
             ctx.request_repaint_after(Duration::from_millis(16));
@@ -492,6 +508,7 @@ impl eframe::App for MuseApp {
         self.settings.dashboard = self.dashboard.settings.clone();
         self.settings.map = self.map.settings.clone();
         self.settings.compare = self.compare.settings.clone();
+        self.settings.benchmarks = self.benchmarks.settings.clone();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

@@ -31,6 +31,8 @@ pub(super) fn top_bar(app: &mut MuseApp, ui: &mut Ui) {
                 .on_hover_text("Pin notes on a roll; the Anticipation-RNN writes a melody that leads to them");
             ui.selectable_value(&mut app.settings.view, super::View::CodeUnits, "Code units")
                 .on_hover_text("What each unit of a (sparse) autoencoder's code stands for; switch units on and hear them");
+            ui.selectable_value(&mut app.settings.view, super::View::Benchmarks, "Benchmarks")
+                .on_hover_text("Train and measure on JSB Chorales, Nottingham and the other polyphonic benchmarks, beside the published figures");
             ui.selectable_value(&mut app.settings.view, super::View::Compare, "Compare")
                 .on_hover_text("Every run of a corpus measured on held-out pieces, beside the baselines");
             ui.separator();
@@ -302,6 +304,20 @@ pub(super) fn compare(app: &mut MuseApp, ui: &mut Ui) {
     }
 }
 
+pub(super) fn benchmarks(app: &mut MuseApp, ui: &mut Ui) {
+    let start = egui::CentralPanel::default_margins()
+        .show(ui, |ui| app.benchmarks.ui(ui))
+        .inner;
+    if start {
+        // The device the app probed; the CPU until the probe has answered.
+        let compute = app.compute.clone().unwrap_or_else(|| {
+            crate::compute::ComputeDevice::cpu("the GPU probe has not answered yet")
+        });
+        let ctx = ui.ctx().clone();
+        app.benchmarks.start(&ctx, compute);
+    }
+}
+
 /// The checkpoints of these models, from the runs list.
 fn runs_of(app: &MuseApp, kinds: &[crate::models::ModelKind]) -> Vec<PathBuf> {
     app.dashboard
@@ -428,8 +444,10 @@ fn first_piece_of(app: &MuseApp, corpus: &str) -> Option<PathBuf> {
 pub(super) fn start_here(app: &mut MuseApp, ctx: &egui::Context) {
     use crate::ui::start_here::{StartAction, StartContext};
     // The runs list has the user's newest first, then the shipped ones.
-    let harmonizer = runs_of(app, &[crate::models::ModelKind::Minibach])
+    // DeepBach's run first where there is one: it writes better part-writing than mini-bach.
+    let harmonizer = runs_of(app, &[crate::models::ModelKind::DeepBach])
         .into_iter()
+        .chain(runs_of(app, &[crate::models::ModelKind::Minibach]))
         .next();
     let state = StartContext {
         has_piece: app.score.is_some(),

@@ -8,12 +8,14 @@
 //! - [`protocol`]: what is measured and how (NLL per step, frame accuracy), and the published
 //!   figures beside which ours are shown;
 //! - [`run`]: training and scoring the benchmark models (per-key Bernoulli, RBM, RNN-RBM,
-//!   RNN-NADE).
+//!   RNN-NADE, LSTM);
+//! - [`results`]: reports saved in a folder and the table of ours beside the published figures.
 
 pub mod dataset;
 pub mod mat;
 pub mod pickle;
 pub mod protocol;
+pub mod results;
 pub mod run;
 
 pub use dataset::{Benchmark, BenchmarkError};

@@ -108,6 +108,10 @@ pub struct BenchmarkOptions {
     pub validate_every: usize,
     /// Stop after this many validations without a better NLL (0: never).
     pub patience: usize,
+    /// Halve the learning rate after each run of this many validations without a better NLL
+    /// (0: never) — Adam's steps then settle into the minimum they circle.
+    #[serde(default)]
+    pub lr_plateau: usize,
     /// AIS for the test figure.
     pub ais: AisOptions,
     /// AIS for the validation figures (cheaper).
@@ -139,6 +143,7 @@ impl BenchmarkOptions {
             pretrain_epochs: 5,
             validate_every: 1,
             patience: 10,
+            lr_plateau: 0,
             ais: AisOptions::default(),
             valid_ais: AisOptions {
                 chains: 4,
@@ -178,6 +183,9 @@ pub struct BenchmarkReport {
     pub ais_spread: Option<f64>,
     /// The device.
     pub device: String,
+    /// The machine: CPU model, cores, vector width ([`crate::compute::machine_description`]).
+    #[serde(default)]
+    pub machine: String,
     /// Validation NLL per validated epoch, (epoch, nll).
     pub valid_curve: Vec<(usize, f64)>,
     /// The options.
@@ -558,6 +566,7 @@ pub fn run(
                 (options.batch * options.sequence).max(1)
             };
             let mut since_best = 0;
+            let mut learning_rate = options.learning_rate;
             for epoch in 1..=options.epochs {
                 order.shuffle(&mut rng);
                 let mut loss_sum = 0.0;
@@ -611,24 +620,15 @@ pub fn run(
                     batches += 1;
                     let grads = loss.backward();
                     match &mut trainee {
-                        Trainee::Nade(net) => crate::models::optimize(
-                            &mut optimizer,
-                            options.learning_rate,
-                            net,
-                            grads,
-                        ),
-                        Trainee::Machine(net) => crate::models::optimize(
-                            &mut optimizer,
-                            options.learning_rate,
-                            net,
-                            grads,
-                        ),
-                        Trainee::Lstm(net) => crate::models::optimize(
-                            &mut optimizer,
-                            options.learning_rate,
-                            net,
-                            grads,
-                        ),
+                        Trainee::Nade(net) => {
+                            crate::models::optimize(&mut optimizer, learning_rate, net, grads)
+                        }
+                        Trainee::Machine(net) => {
+                            crate::models::optimize(&mut optimizer, learning_rate, net, grads)
+                        }
+                        Trainee::Lstm(net) => {
+                            crate::models::optimize(&mut optimizer, learning_rate, net, grads)
+                        }
                     }
                 }
                 if stop.load(Ordering::Relaxed) {
@@ -665,6 +665,15 @@ pub fn run(
                         since_best = 0;
                     } else if candidate {
                         since_best += 1;
+                        if options.lr_plateau > 0 && since_best % options.lr_plateau == 0 {
+                            learning_rate /= 2.0;
+                            progress(Progress::Phase(
+                                format!(
+                                    "no better valid NLL for {since_best} validations: learning rate halved to {learning_rate:.2e}"
+                                ),
+                                0.0,
+                            ));
+                        }
                     }
                 }
                 let elapsed = started.elapsed().as_secs_f64();
@@ -720,6 +729,7 @@ pub fn run(
         test_steps: tally.steps,
         ais_spread: spread,
         device: device_label.to_string(),
+        machine: crate::compute::machine_description(),
         valid_curve,
         options: options.clone(),
     })

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use crate::benchmarks::protocol::published;
+use crate::benchmarks::results;
 use crate::benchmarks::{BenchModel, Benchmark, BenchmarkOptions, Progress};
 use crate::compute::{self, DeviceChoice};
 
@@ -42,6 +43,9 @@ pub struct BenchmarkArgs {
     /// Epochs between validations.
     #[arg(long)]
     pub validate_every: Option<usize>,
+    /// Halve the learning rate after each run of N validations without a better NLL (0: never).
+    #[arg(long)]
+    pub lr_plateau: Option<usize>,
     /// AIS chains per time step for the test figure (RBM, RNN-RBM).
     #[arg(long)]
     pub ais_chains: Option<usize>,
@@ -54,6 +58,63 @@ pub struct BenchmarkArgs {
     /// The last line is one JSON object with the figures.
     #[arg(long)]
     pub json: bool,
+    /// Also save the report in this folder (for `muselab benchmark-table`; the repository's
+    /// reports are in models/benchmarks).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+}
+
+/// Arguments of `muselab benchmark-table`.
+#[derive(Debug, clap::Args)]
+pub struct TableArgs {
+    /// The folder of saved reports.
+    #[arg(long, default_value = "models/benchmarks")]
+    pub dir: PathBuf,
+    /// Rewrite the table between the markers of this file (the README) instead of printing it.
+    #[arg(long)]
+    pub readme: Option<PathBuf>,
+}
+
+/// Prints or rewrites the table of saved reports; exit code 1 on any error.
+pub fn table(args: &TableArgs) -> i32 {
+    let (reports, errors) = results::read_all(&args.dir);
+    for e in &errors {
+        eprintln!("muselab benchmark-table: {e}");
+    }
+    if reports.is_empty() {
+        eprintln!(
+            "muselab benchmark-table: no reports in {} (make them with `muselab benchmark --save DIR`)",
+            args.dir.display()
+        );
+        return 1;
+    }
+    let table = results::markdown_table(&reports);
+    let Some(readme) = &args.readme else {
+        print!("{table}");
+        return 0;
+    };
+    let rewritten = std::fs::read_to_string(readme)
+        .map_err(|e| format!("cannot read {}: {e}", readme.display()))
+        .and_then(|text| results::replace_in_readme(&text, &table))
+        .and_then(|text| {
+            crate::util::write_atomically(readme, text.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", readme.display()))
+        });
+    match rewritten {
+        Ok(()) => {
+            eprintln!(
+                "{}: {} rows from {}",
+                readme.display(),
+                reports.len(),
+                args.dir.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("muselab benchmark-table: {e}");
+            1
+        }
+    }
 }
 
 /// Runs the benchmark; exit code 1 on any error.
@@ -86,6 +147,7 @@ fn run(args: &BenchmarkArgs, device: DeviceChoice) -> Result<(), String> {
     set(&mut options.batch, args.batch);
     set(&mut options.patience, args.patience);
     set(&mut options.validate_every, args.validate_every);
+    set(&mut options.lr_plateau, args.lr_plateau);
     set(&mut options.ais.chains, args.ais_chains);
     set(&mut options.ais.betas, args.ais_betas);
     if let Some(lr) = args.learning_rate {
@@ -168,6 +230,10 @@ fn run(args: &BenchmarkArgs, device: DeviceChoice) -> Result<(), String> {
             .accuracy
             .map_or(String::new(), |a| format!(", accuracy {:.1} %", a * 100.0));
         println!("published: NLL {:.2}{acc} ({})", p.nll, p.source);
+    }
+    if let Some(dir) = &args.save {
+        let path = results::save(dir, &report)?;
+        eprintln!("report saved to {}", path.display());
     }
     if args.json {
         println!(

@@ -4,6 +4,7 @@
 
 mod benchmark;
 mod evaluate;
+pub mod harmonize;
 mod latent;
 mod models;
 mod train;
@@ -164,6 +165,9 @@ pub enum Command {
     /// Nottingham, MuseData, Piano-midi.de): test NLL per step and frame accuracy beside the
     /// published figures.
     Benchmark(benchmark::BenchmarkArgs),
+    /// Print the table of the benchmark reports saved in a folder (`benchmark --save DIR`)
+    /// beside the published figures; --readme FILE rewrites that file's table instead.
+    BenchmarkTable(benchmark::TableArgs),
     /// Measure trained runs on the held-out pieces of their corpus, beside a unigram and a
     /// Markov baseline fitted on the same training pieces.
     Evaluate {
@@ -207,6 +211,9 @@ pub enum Command {
     Runs,
     /// Generate music with a trained checkpoint.
     Generate(GenerateArgs),
+    /// Harmonize a melody in four voices (soprano = the melody, note for note) with the best
+    /// harmonizer at hand (DeepBach, else mini-bach) or the run named.
+    Harmonize(harmonize::HarmonizeArgs),
     /// Print the latent mean of each melody (JSON lines), with a vae or rnn-vae checkpoint.
     Encode {
         /// The checkpoint folder.
@@ -249,7 +256,8 @@ pub enum Command {
 /// Arguments of `muselab train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// minibach, autoencoder, stacked-autoencoder, lstm, vae, rnn-vae, gan, crnn-gan or midinet.
+    /// The model's id, as `muselab models` lists them (minibach, lstm, rnn-rbm, …; an unknown
+    /// id is answered with the whole list).
     pub model: String,
     /// bach, celtic, a folder of MIDI files, or a polyphonic benchmark file (.pickle, .json,
     /// .mat: trains on its train split, holds out valid pieces) (default: the model's own corpus).
@@ -273,6 +281,10 @@ pub struct TrainArgs {
     /// Stop each epoch after this many steps.
     #[arg(long)]
     pub steps_per_epoch: Option<usize>,
+    /// Stop after this many epochs without a better held-out loss (or accuracy, for the models
+    /// that validate no loss); 0: train every epoch.
+    #[arg(long)]
+    pub patience: Option<usize>,
     /// Folder of checkpoints (default: models/ beside assets/, or $MUSELAB_MODELS).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -381,6 +393,7 @@ pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundCho
         }
         Command::Train(args) => train::train(args, device),
         Command::Benchmark(args) => benchmark::benchmark(args, device),
+        Command::BenchmarkTable(args) => benchmark::table(&args),
         Command::Evaluate {
             runs,
             json,
@@ -404,6 +417,7 @@ pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundCho
         } => pack(&runs, &to, &name, !full),
         Command::Runs => list_runs(),
         Command::Generate(args) => train::generate(args, device),
+        Command::Harmonize(args) => harmonize::harmonize(&args, device),
         Command::Encode { checkpoint, files } => latent::encode(&checkpoint, &files),
         Command::Decode { checkpoint, z, out } => latent::decode(&checkpoint, &z, &out),
         Command::Interpolate {

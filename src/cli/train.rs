@@ -43,6 +43,7 @@ pub fn run_config(args: &TrainArgs, device: DeviceChoice) -> Result<RunConfig, S
     if args.steps_per_epoch.is_some() {
         config.max_steps_per_epoch = args.steps_per_epoch;
     }
+    config.patience = args.patience.unwrap_or(config.patience);
     if args.from.is_some() {
         config.from.clone_from(&args.from);
     }

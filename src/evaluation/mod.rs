@@ -339,8 +339,12 @@ pub fn table(report: &Report) -> String {
             "part-writing", "model", "unigram", "markov", "corpus"
         ));
         type Measure = fn(&Harmony) -> f64;
-        let rows: [(&str, Measure); 5] = [
-            ("chord rate", |h| h.chord_rate),
+        let rows: [(&str, Measure); 9] = [
+            ("8th slices: triads/7ths", |h| h.slice_chord_rate),
+            ("parallels / 100 moving", |h| h.parallels_per_100_moving),
+            ("slices with crossing", |h| h.crossing_share),
+            ("slices spaced > octave", |h| h.spacing_share),
+            ("chord rate (beats)", |h| h.chord_rate),
             ("parallel 5ths / 100 beats", |h| h.parallel_fifths),
             ("parallel 8ves / 100 beats", |h| h.parallel_octaves),
             ("crossings / 100 beats", |h| h.crossings),

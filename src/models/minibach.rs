@@ -273,6 +273,30 @@ pub fn harmonize_score(
     rng: &mut impl rand::Rng,
     device: &Device,
 ) -> Result<Harmonized, String> {
+    harmonize_melody(ranges, melody, track, &mut |soprano, _| {
+        Ok(harmonize_tokens(
+            model,
+            ranges,
+            soprano,
+            temperature,
+            rng,
+            device,
+        ))
+    })
+}
+
+/// What a harmonizer does to a melody: `write` turns soprano tokens and the melody's metric
+/// positions (16th steps within the bar, [`crate::data::encoding::metric_positions`]) into the
+/// four voices' tokens (the soprano's as given). Shared by every harmonizer (mini-bach,
+/// DeepBach), so that each keeps the melody note for note in the same way: a melody outside
+/// the soprano's range goes in transposed by [`fitting_shift`] and the harmony comes back
+/// moved the other way; a chordal melody gives its top line.
+pub fn harmonize_melody(
+    ranges: &VoiceRanges,
+    melody: &Score,
+    track: Option<&str>,
+    write: &mut dyn FnMut(&[usize], &[usize]) -> Result<[Vec<usize>; 4], String>,
+) -> Result<Harmonized, String> {
     let grid = melody.to_grid(4);
     let chosen = crate::data::encoding::pick_track(&grid.tracks, track)
         .ok_or_else(|| format!("{}: no notes to harmonize", melody.name))?;
@@ -290,7 +314,8 @@ pub fn harmonize_score(
         .filter(|n| n.pitch < ranges.0[0].low || n.pitch > ranges.0[0].high)
         .count();
     let soprano = voice_tokens(&moved, 0, grid.total_steps() as usize, &ranges.0[0]);
-    let voices = harmonize_tokens(model, ranges, &soprano, temperature, rng, device);
+    let metric = crate::data::encoding::metric_positions(melody, soprano.len());
+    let voices = write(&soprano, &metric)?;
     let mut score = voices_to_score(&format!("{} harmonized", melody.name), &voices, ranges);
     for track in &mut score.tracks[1..] {
         for note in &mut track.notes {
@@ -317,6 +342,19 @@ pub fn harmonize_score(
             ..*t
         })
         .collect();
+    // The melody's metre and key, on the output's 480 ticks a quarter.
+    score.time_signatures = melody
+        .time_signatures
+        .iter()
+        .map(|t| crate::music::TimeSignature {
+            tick: t.tick * 480 / u64::from(melody.ticks_per_quarter.max(1)),
+            ..*t
+        })
+        .collect();
+    if score.time_signatures.is_empty() {
+        score.time_signatures = Score::new("", 480).time_signatures;
+    }
+    score.key_signature = melody.key_signature;
     Ok(Harmonized {
         score,
         shift,
@@ -358,6 +396,25 @@ fn top_line(notes: &[GridNote], steps: usize) -> Vec<GridNote> {
     line
 }
 
+/// What the harmonizer evaluation needs from a model that writes alto, tenor and bass under a
+/// soprano (mini-bach, DeepBach): its voice ranges, each lower voice's logits at every step of
+/// Bach's windows, and harmonizations of sopranos.
+pub trait Harmonizer {
+    /// The voice ranges it was built for.
+    fn ranges(&self) -> VoiceRanges;
+    /// Per lower voice (alto, tenor, bass), the logits of every step of every window (rows in
+    /// window, step order), each step predicted from what the model reads of the window:
+    /// mini-bach the soprano alone, DeepBach every other cell.
+    fn voice_rows(&self, windows: &[&[Vec<usize>; 4]], device: &Device) -> [Vec<Vec<f32>>; 3];
+    /// Four voices under each soprano (tokens), at sampling temperature 1.
+    fn harmonize_all(
+        &self,
+        sopranos: &[&[usize]],
+        rng: &mut rand::rngs::StdRng,
+        device: &Device,
+    ) -> Vec<[Vec<usize>; 4]>;
+}
+
 /// A trained mini-bach, ready to harmonize and to be measured.
 pub struct TrainedMiniBach {
     model: MiniBach,
@@ -382,6 +439,28 @@ fn load(
 }
 
 impl super::Trained for TrainedMiniBach {
+    fn harmonize(
+        &self,
+        melody: &Score,
+        track: Option<&str>,
+        seed: u64,
+        device: &Device,
+        progress: &mut dyn FnMut(f64),
+    ) -> Option<Result<Harmonized, String>> {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+        let done = harmonize_score(
+            &self.model,
+            &self.ranges,
+            melody,
+            track,
+            1.0,
+            &mut rng,
+            device,
+        );
+        progress(1.0);
+        Some(done)
+    }
+
     fn generate(&self, options: &super::GenerateOptions, device: &Device) -> Result<Score, String> {
         let melody = options
             .melody
@@ -412,23 +491,38 @@ impl super::Trained for TrainedMiniBach {
         device: &Device,
         progress: crate::measures::Progress<'_>,
     ) -> Result<crate::measures::Evaluated, String> {
-        Ok(evaluate_harmonizer(
-            &self.model,
-            &self.ranges,
-            data,
-            options,
-            device,
-            progress,
-        ))
+        Ok(evaluate_harmonizer(self, data, options, device, progress))
     }
 }
 
-/// mini-bach: the three lower voices predicted from held-out sopranos, and harmonizations of
-/// those sopranos compared with Bach's own four voices; the baselines predict each voice from
-/// the soprano's token and the voice's previous tokens.
-fn evaluate_harmonizer(
-    model: &MiniBach,
-    ranges: &VoiceRanges,
+impl Harmonizer for TrainedMiniBach {
+    fn ranges(&self) -> VoiceRanges {
+        self.ranges
+    }
+
+    fn voice_rows(&self, windows: &[&[Vec<usize>; 4]], device: &Device) -> [Vec<Vec<f32>>; 3] {
+        let sopranos: Vec<&[usize]> = windows.iter().map(|w| w[0].as_slice()).collect();
+        voice_rows(&self.model, &self.ranges, &sopranos, device)
+    }
+
+    fn harmonize_all(
+        &self,
+        sopranos: &[&[usize]],
+        rng: &mut rand::rngs::StdRng,
+        device: &Device,
+    ) -> Vec<[Vec<usize>; 4]> {
+        sopranos
+            .iter()
+            .map(|s| harmonize_tokens(&self.model, &self.ranges, s, 1.0, rng, device))
+            .collect()
+    }
+}
+
+/// A harmonizer (mini-bach, DeepBach): the three lower voices predicted in held-out windows,
+/// and harmonizations of those sopranos compared with Bach's own four voices; the baselines
+/// predict each voice from the soprano's token and the voice's previous tokens.
+pub fn evaluate_harmonizer(
+    harmonizer: &dyn Harmonizer,
     data: &crate::measures::HeldOut<'_>,
     options: &crate::measures::EvaluateOptions,
     device: &Device,
@@ -442,6 +536,7 @@ fn evaluate_harmonizer(
     use crate::music::harmony;
     use rand::SeedableRng;
     let steps = STEPS;
+    let ranges = &harmonizer.ranges();
     let windows_of = |scores: &[Score]| {
         let grids: Vec<_> = scores
             .iter()
@@ -453,11 +548,11 @@ fn evaluate_harmonizer(
     };
     let held = windows_of(data.held);
     let train = windows_of(data.train);
-    progress(0.1, "harmonizing held-out sopranos");
+    progress(0.1, "predicting the lower voices of held-out windows");
     let mut sum = PredictiveSum::default();
     for batch in held.chunks(BATCH) {
-        let sopranos: Vec<&[usize]> = batch.iter().map(|w| w[0].as_slice()).collect();
-        let voices = voice_rows(model, ranges, &sopranos, device);
+        let windows: Vec<&[Vec<usize>; 4]> = batch.iter().collect();
+        let voices = harmonizer.voice_rows(&windows, device);
         for (v, logits) in voices.iter().enumerate() {
             let truth = batch.iter().flat_map(|w| w[v + 1].iter());
             for (row, &target) in logits.iter().zip(truth) {
@@ -481,12 +576,12 @@ fn evaluate_harmonizer(
     let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
     // Each held-out soprano is harmonized once (at temperature 1), as many as `samples` allows.
     let sopranos: Vec<&Vec<usize>> = held.iter().map(|w| &w[0]).take(count).collect();
-    let harmonized: Vec<[Vec<GridNote>; 4]> = sopranos
+    progress(0.3, "harmonizing held-out sopranos");
+    let slices: Vec<&[usize]> = sopranos.iter().map(|s| s.as_slice()).collect();
+    let harmonized: Vec<[Vec<GridNote>; 4]> = harmonizer
+        .harmonize_all(&slices, &mut rng, device)
         .iter()
-        .map(|soprano| {
-            let voices = harmonize_tokens(model, ranges, soprano, 1.0, &mut rng, device);
-            voice_notes(&voices)
-        })
+        .map(&voice_notes)
         .collect();
     let samples: Vec<Excerpt> = harmonized.iter().map(&excerpt).collect();
     let part_writing =

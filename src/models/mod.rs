@@ -7,6 +7,7 @@ pub mod averaging;
 pub mod card;
 pub mod crbm;
 pub mod crnn_gan;
+pub mod deepbach;
 pub mod gan;
 pub mod gan_health;
 pub mod latent;
@@ -36,6 +37,8 @@ use rand::Rng;
 pub enum ModelKind {
     /// Feedforward soprano → alto, tenor, bass (Briot's mini-bach).
     Minibach,
+    /// DeepBach: each voice from its context both ways, sampled by pseudo-Gibbs.
+    DeepBach,
     /// Autoencoder on 4-bar melodies (auto-bach).
     Autoencoder,
     /// Stacked autoencoder (DeepHear): several encoder layers, trained end to end.
@@ -70,8 +73,9 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model, in menu order.
-    pub const ALL: [ModelKind; 16] = [
+    pub const ALL: [ModelKind; 17] = [
         Self::Minibach,
+        Self::DeepBach,
         Self::Autoencoder,
         Self::StackedAutoencoder,
         Self::SparseAutoencoder,
@@ -94,6 +98,7 @@ impl ModelKind {
     pub fn info(self) -> &'static ModelInfo {
         match self {
             Self::Minibach => &minibach::INFO,
+            Self::DeepBach => &deepbach::INFO,
             Self::Autoencoder => &autoencoder::INFO,
             Self::StackedAutoencoder => &autoencoder::STACKED_INFO,
             Self::SparseAutoencoder => &autoencoder::SPARSE_INFO,
@@ -195,6 +200,8 @@ pub struct ModelInfo {
 pub enum ModelConfig {
     /// mini-bach.
     Minibach(minibach::MiniBachConfig),
+    /// DeepBach.
+    DeepBach(deepbach::DeepBachConfig),
     /// auto-bach or the stacked autoencoder.
     Autoencoder(autoencoder::AutoencoderConfig),
     /// The LSTM melody model.
@@ -265,6 +272,7 @@ impl ModelConfig {
     pub fn fields(&mut self) -> Vec<Field<'_>> {
         match self {
             Self::Minibach(c) => c.fields(),
+            Self::DeepBach(c) => c.fields(),
             Self::Autoencoder(c) => c.fields(),
             Self::Lstm(c) => c.fields(),
             Self::Vae(c) => c.fields(),
@@ -373,6 +381,20 @@ pub trait Trained: Send {
 
     /// Its latent space, for the map and `encode`/`decode`/`interpolate`.
     fn latent(&self) -> Option<&dyn latent::LatentModel> {
+        None
+    }
+
+    /// Harmonizes a melody, saying what was done to it (the harmonizers, mini-bach and
+    /// DeepBach); `progress` hears the share done. `None` for the models that do not
+    /// harmonize this way.
+    fn harmonize(
+        &self,
+        _melody: &crate::music::Score,
+        _track: Option<&str>,
+        _seed: u64,
+        _device: &Device,
+        _progress: &mut dyn FnMut(f64),
+    ) -> Option<Result<minibach::Harmonized, String>> {
         None
     }
 

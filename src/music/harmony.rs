@@ -42,6 +42,23 @@ pub struct Harmony {
     pub crossings: f64,
     /// Share of notes outside their voice's usual range.
     pub out_of_range: f64,
+    /// The measures of the issue-24 check, on the 8th-note grid: slices (every 8th note)
+    /// where all four voices sound.
+    #[serde(default)]
+    pub slices: usize,
+    /// Share of those slices that are triads or seventh chords ([`is_chord`]).
+    #[serde(default)]
+    pub slice_chord_rate: f64,
+    /// Parallel fifths and octaves (and unisons) per 100 pairs of voices that both move from
+    /// one full slice to the next.
+    #[serde(default)]
+    pub parallels_per_100_moving: f64,
+    /// Share of slices with a voice crossing (a lower voice above the one over it).
+    #[serde(default)]
+    pub crossing_share: f64,
+    /// Share of slices with soprano–alto or alto–tenor more than an octave apart.
+    #[serde(default)]
+    pub spacing_share: f64,
 }
 
 /// True when the pitch classes form (part of) a recognised chord.
@@ -69,6 +86,8 @@ fn sounding(voice: &[GridNote], step: usize) -> Option<u8> {
 
 /// Adds up the measures over excerpts of four voices (S, A, T, B), each `steps` long.
 pub fn measure<'a>(excerpts: impl IntoIterator<Item = (&'a [Vec<GridNote>; 4], usize)>) -> Harmony {
+    let excerpts_for_slices: Vec<(&[Vec<GridNote>; 4], usize)> = excerpts.into_iter().collect();
+    let excerpts = excerpts_for_slices.iter().copied();
     let (mut beats, mut chords, mut fifths, mut octaves, mut crossings) = (0, 0, 0, 0, 0);
     let (mut notes, mut outside) = (0usize, 0usize);
     for (voices, steps) in excerpts {
@@ -110,6 +129,7 @@ pub fn measure<'a>(excerpts: impl IntoIterator<Item = (&'a [Vec<GridNote>; 4], u
             previous = Some(now);
         }
     }
+    let slices = slice_measures(excerpts_for_slices.iter().map(|(v, n)| (*v, *n)));
     let per_100 = |n: usize| {
         if beats == 0 {
             0.0
@@ -132,6 +152,57 @@ pub fn measure<'a>(excerpts: impl IntoIterator<Item = (&'a [Vec<GridNote>; 4], u
         } else {
             outside as f64 / notes as f64
         },
+        ..slices
+    }
+}
+
+/// Steps of the 16th grid per 8th-note slice.
+const SLICE: usize = 2;
+
+/// The slice measures of [`Harmony`] (its other fields left at zero).
+fn slice_measures<'a>(
+    excerpts: impl IntoIterator<Item = (&'a [Vec<GridNote>; 4], usize)>,
+) -> Harmony {
+    let (mut slices, mut chords, mut crossing, mut spacing) = (0usize, 0usize, 0usize, 0usize);
+    let (mut moving_pairs, mut parallels) = (0usize, 0usize);
+    for (voices, steps) in excerpts {
+        let mut previous: Option<[u8; 4]> = None;
+        for step in (0..steps).step_by(SLICE) {
+            let pitches: Option<Vec<u8>> = voices.iter().map(|v| sounding(v, step)).collect();
+            let Some(now) = pitches else {
+                previous = None;
+                continue;
+            };
+            let now = [now[0], now[1], now[2], now[3]];
+            slices += 1;
+            chords += usize::from(is_chord(&now));
+            crossing += usize::from((0..3).any(|v| now[v + 1] > now[v]));
+            spacing += usize::from(now[0] > now[1] + 12 || now[1] > now[2] + 12);
+            if let Some(before) = previous {
+                for upper in 0..4 {
+                    for lower in upper + 1..4 {
+                        if now[upper] == before[upper] || now[lower] == before[lower] {
+                            continue;
+                        }
+                        moving_pairs += 1;
+                        let interval =
+                            |p: [u8; 4]| (i16::from(p[upper]) - i16::from(p[lower])).rem_euclid(12);
+                        let perfect = matches!(interval(now), 0 | 7);
+                        parallels += usize::from(perfect && interval(now) == interval(before));
+                    }
+                }
+            }
+            previous = Some(now);
+        }
+    }
+    let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    Harmony {
+        slices,
+        slice_chord_rate: share(chords, slices),
+        parallels_per_100_moving: 100.0 * share(parallels, moving_pairs),
+        crossing_share: share(crossing, slices),
+        spacing_share: share(spacing, slices),
+        ..Harmony::default()
     }
 }
 
@@ -176,5 +247,41 @@ mod tests {
         assert_eq!(h.crossings, 50.0);
         assert_eq!(h.chord_rate, 0.5); // C major, then A–C–Bb–D is no chord
         assert_eq!(h.out_of_range, 0.0);
+    }
+
+    /// A hand-written progression whose answers are known: I–IV–V–I in C in quarter notes
+    /// (eight 8th-note slices), with exactly one pair of parallel fifths (soprano and bass,
+    /// C5/F3 → D5/G3, written on purpose) and the tenor above the alto on the last beat.
+    #[test]
+    fn the_slice_measures_count_what_was_written() {
+        let voices = [
+            voice(&[72, 72, 74, 72]), // soprano: C5 C5 D5 C5
+            voice(&[64, 69, 67, 64]), // alto:    E4 A4 G4 E4
+            voice(&[55, 57, 59, 67]), // tenor:   G3 A3 B3 G4 (above the alto at the end)
+            voice(&[48, 53, 55, 48]), // bass:    C3 F3 G3 C3
+        ];
+        let h = measure([(&voices, 16)]);
+        assert_eq!(h.slices, 8);
+        assert_eq!(h.slice_chord_rate, 1.0, "I, IV, V, I");
+        // Moving pairs: 3 (the soprano holds) + 6 + 6; one of them in parallel fifths.
+        assert!(
+            (h.parallels_per_100_moving - 100.0 / 15.0).abs() < 1e-9,
+            "{h:?}"
+        );
+        assert!(
+            (h.crossing_share - 2.0 / 8.0).abs() < 1e-9,
+            "the last beat's two slices"
+        );
+        assert_eq!(
+            h.spacing_share, 0.0,
+            "alto–tenor A4/A3 is an octave, not more"
+        );
+    }
+
+    #[test]
+    fn a_wide_gap_between_soprano_and_alto_is_a_spacing_fault() {
+        let voices = [voice(&[79]), voice(&[60]), voice(&[55]), voice(&[48])];
+        let h = measure([(&voices, 4)]);
+        assert_eq!((h.slices, h.spacing_share, h.crossing_share), (2, 1.0, 0.0));
     }
 }

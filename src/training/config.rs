@@ -46,6 +46,10 @@ pub struct RunConfig {
     /// The trained run a tuner starts from (RL-Tuner: an `lstm` run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<PathBuf>,
+    /// Stop after this many epochs without a better held-out measure (the first loss,
+    /// cross-entropy or accuracy the model validates, [`super::stopping_measure`]); 0: never.
+    #[serde(default)]
+    pub patience: usize,
 }
 
 impl RunConfig {
@@ -143,6 +147,7 @@ impl RunConfig {
             vocabulary: Vocabulary::Unknown,
             held_out: Vec::new(),
             from: None,
+            patience: 0,
         }
     }
 
@@ -153,7 +158,7 @@ impl RunConfig {
 }
 
 /// Doc lines of the run-level settings, for the form's tooltips.
-pub const RUN_FIELD_DOCS: [(&str, &str); 5] = [
+pub const RUN_FIELD_DOCS: [(&str, &str); 6] = [
     ("epochs", "Passes over the training data."),
     (
         "batch size",
@@ -170,6 +175,10 @@ pub const RUN_FIELD_DOCS: [(&str, &str); 5] = [
     (
         "max pieces",
         "Read at most this many pieces of the corpus (0 = all), for quick experiments.",
+    ),
+    (
+        "patience",
+        "Stop after this many epochs without a better held-out loss (or accuracy, where the model validates no loss); 0 = train every epoch.",
     ),
 ];
 

@@ -110,3 +110,109 @@ pub fn model_card(
         session.layers(),
     ))
 }
+
+/// The held-out measure early stopping watches ([`RunConfig::patience`]): the first of a
+/// model's validation measures that is a loss, a cross-entropy or an NLL (lower is better), or
+/// else an accuracy (higher is better). Returns its name and a score where higher is better;
+/// `None` for models that validate no such measure (the GANs' overlaps).
+pub fn stopping_measure(validation: &[(String, f64)]) -> Option<(&str, f64)> {
+    let lower = |n: &str| {
+        let n = n.to_lowercase();
+        n.ends_with("loss") || n.contains("cross-entropy") || n.contains("nll")
+    };
+    let is_accuracy = |n: &str| n.to_lowercase().contains("accuracy") && !n.contains("Bernoulli");
+    validation
+        .iter()
+        .find(|(n, v)| lower(n) && v.is_finite())
+        .map(|(n, v)| (n.as_str(), -v))
+        .or_else(|| {
+            validation
+                .iter()
+                .find(|(n, v)| is_accuracy(n) && v.is_finite())
+                .map(|(n, v)| (n.as_str(), *v))
+        })
+}
+
+/// Whether a run with this `patience` stops after the epochs of `history`: true when the
+/// best [`stopping_measure`] lies `patience` or more epochs back. Returns the message then.
+pub fn early_stop(epochs: &[EpochRecord], patience: usize) -> Option<String> {
+    if patience == 0 {
+        return None;
+    }
+    let scores: Vec<(usize, &str, f64)> = epochs
+        .iter()
+        .filter_map(|r| stopping_measure(&r.validation).map(|(n, s)| (r.epoch, n, s)))
+        .collect();
+    let &(last, _, _) = scores.last()?;
+    let &(best_epoch, name, best) =
+        scores
+            .iter()
+            .fold(None, |acc: Option<&(usize, &str, f64)>, x| match acc {
+                Some(a) if a.2 >= x.2 => Some(a),
+                _ => Some(x),
+            })?;
+    (last - best_epoch >= patience).then(|| {
+        format!(
+            "stopped early after epoch {last}: the {name} has not improved for {patience} epochs (best {:.4} at epoch {best_epoch})",
+            best.abs()
+        )
+    })
+}
+
+#[cfg(test)]
+mod stopping_tests {
+    use super::*;
+
+    fn epoch(epoch: usize, validation: &[(&str, f64)]) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            global_step: epoch * 10,
+            train_losses: vec![1.0],
+            validation: validation
+                .iter()
+                .map(|(n, v)| (n.to_string(), *v))
+                .collect(),
+            sample_metrics: Vec::new(),
+            seconds: epoch as f64,
+        }
+    }
+
+    #[test]
+    fn a_loss_is_watched_before_an_accuracy_and_a_gan_is_never_stopped() {
+        let both = [
+            ("frame accuracy".to_string(), 0.3),
+            ("validation loss".to_string(), 2.0),
+        ];
+        assert_eq!(stopping_measure(&both), Some(("validation loss", -2.0)));
+        let accuracy = [
+            ("Bernoulli frame accuracy".to_string(), 0.2),
+            ("frame accuracy".to_string(), 0.3),
+        ];
+        assert_eq!(stopping_measure(&accuracy), Some(("frame accuracy", 0.3)));
+        let overlaps = [("pitch overlap".to_string(), 0.5)];
+        assert_eq!(stopping_measure(&overlaps), None);
+        let gan: Vec<EpochRecord> = (1..=9)
+            .map(|e| epoch(e, &[("pitch overlap", 0.5)]))
+            .collect();
+        assert_eq!(early_stop(&gan, 2), None);
+    }
+
+    #[test]
+    fn a_run_stops_once_its_best_loss_lies_patience_epochs_back() {
+        let losses = [3.0, 2.0, 2.5, 2.4];
+        let history: Vec<EpochRecord> = losses
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| epoch(i + 1, &[("validation loss", l)]))
+            .collect();
+        assert_eq!(
+            early_stop(&history[..3], 2),
+            None,
+            "one epoch past the best"
+        );
+        let why = early_stop(&history, 2).expect("two epochs past the best");
+        assert!(why.contains("best 2.0000 at epoch 2"), "{why}");
+        assert_eq!(early_stop(&history, 0), None, "patience 0 never stops");
+        assert_eq!(early_stop(&history, 3), None);
+    }
+}

@@ -477,6 +477,13 @@ fn run(
         saved_any = true;
         reporter.send(TrainingEvent::Checkpoint(run_dir.clone()));
         reporter.send(TrainingEvent::Epoch { record, samples });
+        if let Some(why) = super::early_stop(&history.epochs, config.patience) {
+            return Ok(format!(
+                "{why}, in {:.1} s; checkpoint (epoch {epoch}) in {}",
+                started.elapsed().as_secs_f64(),
+                run_dir.display()
+            ));
+        }
     }
     Ok(format!(
         "finished {} epochs in {:.1} s; checkpoint in {}",

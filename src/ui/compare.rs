@@ -436,11 +436,7 @@ fn trio(ui: &mut Ui, values: [Option<f64>; 3], higher_is_better: bool) {
             model < b
         }
     });
-    let colour = if beats {
-        egui::Color32::from_rgb(120, 200, 120)
-    } else {
-        theme::ERROR
-    };
+    let colour = if beats { theme::GOOD } else { theme::ERROR };
     let rest: Vec<String> = values[1..]
         .iter()
         .map(|v| v.map_or("—".into(), |v| format!("{v:.3}")))

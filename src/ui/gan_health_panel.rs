@@ -41,10 +41,7 @@ impl TrainingDashboard {
         ui.horizontal(|ui| {
             ui.label(RichText::new("Health").strong());
             if warnings.is_empty() {
-                ui.colored_label(
-                    egui::Color32::from_rgb(120, 200, 120),
-                    "no warning: D and G are still playing",
-                );
+                ui.colored_label(theme::GOOD, "no warning: D and G are still playing");
             }
         });
         let mut applied = None;

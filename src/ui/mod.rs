@@ -2,6 +2,7 @@
 //! user asked for; the app turns that into commands.
 
 pub mod anticipation_view;
+pub mod benchmarks_view;
 pub mod code_units_view;
 pub mod compare;
 pub mod corpus_browser;

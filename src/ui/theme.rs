@@ -37,3 +37,8 @@ pub const ERROR: Color32 = Color32::from_rgb(255, 110, 100);
 pub const KEYBOARD_WIDTH: f32 = 46.0;
 /// Height of the bar-number ruler of the piano roll.
 pub const RULER_HEIGHT: f32 = 18.0;
+
+/// A figure that meets its goal (beats the paper, a healthy band).
+pub const GOOD: Color32 = Color32::from_rgb(120, 200, 120);
+/// The curve that matters most in a plot (the validation NLL).
+pub const ACCENT: Color32 = Color32::from_rgb(255, 170, 80);

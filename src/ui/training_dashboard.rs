@@ -461,6 +461,10 @@ impl TrainingDashboard {
                         config.max_pieces = (pieces > 0).then_some(pieces);
                     }
                     ui.end_row();
+                    ui.label("patience").on_hover_text(doc("patience"));
+                    ui.add(egui::DragValue::new(&mut config.patience).range(0..=1000))
+                        .on_hover_text(doc("patience"));
+                    ui.end_row();
                     ui.label("device")
                         .on_hover_text("Where to train: Auto uses a real GPU when one was found");
                     ui.horizontal(|ui| {
@@ -649,6 +653,11 @@ impl TrainingDashboard {
             Some(ModelKind::Minibach) => &[(
                 "Harmonize the open piece",
                 "Takes the first track (the soprano of a chorale, the tune of a folk song) and writes alto, tenor and bass",
+                true,
+            )],
+            Some(ModelKind::DeepBach) => &[(
+                "Harmonize the open piece",
+                "Keeps the first track as the soprano, note for note, and samples alto, tenor and bass by pseudo-Gibbs sampling (each voice from the past, the future and the other voices)",
                 true,
             )],
             Some(ModelKind::Midinet) => &[
