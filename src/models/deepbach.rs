@@ -405,11 +405,12 @@ pub fn pseudo_gibbs(
 ) {
     let layout = Layout::new(ranges);
     for (chorale, fixed) in chorales.iter_mut().zip(fixed) {
-        for v in 0..4 {
-            let middle = 2 + (layout.vocab[v] - 2) / 2;
-            for t in 0..chorale.len() {
-                if !fixed[v][t] {
-                    chorale.voices[v][t] = if chorale.metric[t] % 4 == 0 || t == 0 {
+        let Chorale { voices, metric, .. } = chorale;
+        for ((voice, held), vocab) in voices.iter_mut().zip(fixed).zip(layout.vocab) {
+            let middle = 2 + (vocab - 2) / 2;
+            for (t, (cell, &is_fixed)) in voice.iter_mut().zip(held).enumerate() {
+                if !is_fixed {
+                    *cell = if metric[t] % 4 == 0 || t == 0 {
                         middle
                     } else {
                         HOLD
@@ -461,12 +462,11 @@ pub fn pseudo_gibbs(
     }
     // A hold whose note was replaced by a rest later in the same sweep becomes a rest.
     for (chorale, fixed) in chorales.iter_mut().zip(fixed) {
-        for v in 0..4 {
-            for t in 0..chorale.len() {
-                let orphan =
-                    chorale.voices[v][t] == HOLD && (t == 0 || chorale.voices[v][t - 1] == REST);
-                if orphan && !fixed[v][t] {
-                    chorale.voices[v][t] = REST;
+        for (voice, held) in chorale.voices.iter_mut().zip(fixed) {
+            for t in 0..voice.len() {
+                let orphan = voice[t] == HOLD && (t == 0 || voice[t - 1] == REST);
+                if orphan && !held[t] {
+                    voice[t] = REST;
                 }
             }
         }
@@ -1081,15 +1081,11 @@ mod tests {
         let voices = run(1);
         assert_eq!(voices[0], soprano);
         let layout = Layout::new(&r);
-        for v in 1..4 {
-            assert_eq!(voices[v].len(), 32);
-            assert!(voices[v].iter().all(|&t| t < layout.vocab[v]));
-            assert!(voices[v][0] != HOLD);
-            assert!(
-                voices[v]
-                    .windows(2)
-                    .all(|w| !(w[0] == REST && w[1] == HOLD))
-            );
+        for (voice, vocab) in voices.iter().zip(layout.vocab).skip(1) {
+            assert_eq!(voice.len(), 32);
+            assert!(voice.iter().all(|&t| t < vocab));
+            assert!(voice[0] != HOLD);
+            assert!(voice.windows(2).all(|w| !(w[0] == REST && w[1] == HOLD)));
         }
         assert_eq!(run(1), voices);
     }

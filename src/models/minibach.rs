@@ -285,6 +285,9 @@ pub fn harmonize_score(
     })
 }
 
+/// Writes four voices' tokens from soprano tokens and metric positions (see [`harmonize_melody`]).
+pub type WriteVoices<'a> = dyn FnMut(&[usize], &[usize]) -> Result<[Vec<usize>; 4], String> + 'a;
+
 /// What a harmonizer does to a melody: `write` turns soprano tokens and the melody's metric
 /// positions (16th steps within the bar, [`crate::data::encoding::metric_positions`]) into the
 /// four voices' tokens (the soprano's as given). Shared by every harmonizer (mini-bach,
@@ -295,7 +298,7 @@ pub fn harmonize_melody(
     ranges: &VoiceRanges,
     melody: &Score,
     track: Option<&str>,
-    write: &mut dyn FnMut(&[usize], &[usize]) -> Result<[Vec<usize>; 4], String>,
+    write: &mut WriteVoices<'_>,
 ) -> Result<Harmonized, String> {
     let grid = melody.to_grid(4);
     let chosen = crate::data::encoding::pick_track(&grid.tracks, track)

@@ -74,8 +74,13 @@ enum Event {
     /// Progress of the run.
     Progress(Progress),
     /// The run ended (the report, saved where the path says) or failed.
-    Done(Result<(BenchmarkReport, Option<PathBuf>), String>),
+    Done(Box<Result<(BenchmarkReport, Option<PathBuf>), String>>),
 }
+
+/// Training loss and validation NLL per epoch, as plot points.
+type Curves = (Vec<[f64; 2]>, Vec<[f64; 2]>);
+/// Saved reports (shipped or not) and the files that were not reports.
+type Loaded = (Vec<(BenchmarkReport, bool)>, Vec<String>);
 
 /// A run in progress.
 struct Running {
@@ -100,9 +105,9 @@ pub struct BenchmarksView {
     /// Last error or note.
     pub message: Option<String>,
     /// The last finished run's curves (kept on screen after it ends).
-    last_curves: Option<(Vec<[f64; 2]>, Vec<[f64; 2]>)>,
+    last_curves: Option<Curves>,
     running: Option<Running>,
-    loader: Option<Receiver<(Vec<(BenchmarkReport, bool)>, Vec<String>)>>,
+    loader: Option<Receiver<Loaded>>,
     loaded: bool,
     /// Where the user's reports are saved.
     save_dir: PathBuf,
@@ -201,7 +206,7 @@ impl BenchmarksView {
                         crate::util::panic_text(&panic)
                     )),
                 };
-                send(Event::Done(result));
+                send(Event::Done(Box::new(result)));
             });
         match spawned {
             Ok(_) => {
@@ -268,7 +273,7 @@ impl BenchmarksView {
                         running.valid_curve.push([epoch as f64, v]);
                     }
                 }
-                Event::Done(result) => done = Some(result),
+                Event::Done(result) => done = Some(*result),
             }
         }
         if let Some(result) = done {
