@@ -51,6 +51,18 @@ impl LoadedModel {
         self.0.harmonize(melody, track, seed, device, progress)
     }
 
+    /// Rewrites part of a four-voice score, where the model can (DeepBach).
+    pub fn reharmonize(
+        &self,
+        score: &Score,
+        span: (u64, u64),
+        rewrite: [bool; 4],
+        seed: u64,
+        device: &Device,
+    ) -> Option<Result<Score, String>> {
+        self.0.reharmonize(score, span, rewrite, seed, device)
+    }
+
     /// The latent model, for the map and `encode`/`decode`/`interpolate`.
     pub fn latent(&self) -> Option<&dyn LatentModel> {
         self.0.latent()

@@ -18,6 +18,20 @@ const DIALOG_NEVER_SHOWN: Duration = Duration::from_millis(300);
 pub enum AppCommand {
     /// Read a MIDI file and show it.
     OpenPiece(PathBuf),
+    /// Rewrite the ticked voices of the open piece between two ticks with a run (DeepBach),
+    /// everything else kept; undoable.
+    Reharmonize {
+        /// The run's checkpoint folder.
+        checkpoint: PathBuf,
+        /// From and to, in ticks.
+        span: (u64, u64),
+        /// Soprano, alto, tenor, bass: which to rewrite.
+        voices: [bool; 4],
+        /// Seed of the sampler.
+        seed: u64,
+    },
+    /// Put back the piece before the last model rewrite.
+    Undo,
     /// Ask for a MIDI file with the system dialog.
     OpenFileDialog,
     /// Ask for a folder of MIDI files with the system dialog.
@@ -238,6 +252,40 @@ impl MuseApp {
                     JobResult::Generated(result)
                 });
             }
+            AppCommand::Reharmonize {
+                checkpoint,
+                span,
+                voices,
+                seed,
+            } => {
+                let Some(score) = self.score.clone() else {
+                    return;
+                };
+                self.rewriting = true;
+                self.jobs.spawn("rewrite", move || {
+                    let device = burn::tensor::Device::flex();
+                    let result = crate::inference::LoadedModel::load(&checkpoint, None, &device)
+                        .and_then(|(model, config)| {
+                            model
+                                .reharmonize(&score, span, voices, seed, &device)
+                                .unwrap_or_else(|| {
+                                    Err(format!(
+                                        "a {} run cannot rewrite a selection",
+                                        config.model.id()
+                                    ))
+                                })
+                        });
+                    JobResult::Rewritten(result)
+                });
+            }
+            AppCommand::Undo => match self.undo.pop() {
+                Some(previous) => {
+                    self.stop();
+                    self.score = Some(previous);
+                    self.info("Undone: the piece as it was before the last rewrite".to_string());
+                }
+                None => self.info("Nothing to undo".to_string()),
+            },
             AppCommand::Stop => self.stop(),
             AppCommand::TogglePlay => {
                 if self.playback.is_some() || self.rendering {
@@ -403,6 +451,8 @@ impl MuseApp {
                     Ok(score) => {
                         self.stop();
                         self.bpm = None;
+                        // Undo goes back within one piece, never to another.
+                        self.undo.clear();
                         if let Some(damage) = &score.damage {
                             // Shown as an error (it stays in the status bar), though the piece
                             // opens: what could be read is there, and the user must know it
@@ -496,6 +546,20 @@ impl MuseApp {
                 }
                 None => {}
             },
+            JobResult::Rewritten(result) => {
+                self.rewriting = false;
+                match result {
+                    Ok(score) => {
+                        if let Some(old) = self.score.take() {
+                            self.undo.push(old);
+                        }
+                        self.info("Re-harmonized the selection (Ctrl+Z undoes it)".to_string());
+                        self.stop();
+                        self.score = Some(Arc::new(score));
+                    }
+                    Err(e) => self.error(e),
+                }
+            }
             JobResult::Generated(result) => {
                 self.generating = false;
                 match result {

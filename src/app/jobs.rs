@@ -63,6 +63,8 @@ pub enum JobResult {
     DeviceProbed(ComputeDevice),
     /// A trained model generated a piece (or failed to).
     Generated(Result<Score, String>),
+    /// A model rewrote part of the open piece (or failed to).
+    Rewritten(Result<Score, String>),
     /// A SoundFont was read (or the built-in synthesiser chosen): the sound, and why the
     /// built-in one plays when no SoundFont was found.
     SoundChosen(Result<(crate::audio::Sound, Option<String>), String>),

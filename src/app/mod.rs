@@ -227,6 +227,13 @@ pub struct MuseApp {
     pending_anticipation: Option<(PathBuf, Option<String>)>,
     /// What to do once the piece being opened has loaded (harmonize it, from "Start here").
     pub(crate) after_load: Option<AppCommand>,
+    /// Earlier versions of the open piece, newest last: each model rewrite pushes the piece it
+    /// replaced, Undo (Ctrl+Z) takes it back.
+    pub undo: Vec<Arc<Score>>,
+    /// The voices (soprano, alto, tenor, bass) Re-harmonize rewrites.
+    pub rewrite_voices: [bool; 4],
+    /// A rewrite of the selection is running.
+    pub rewriting: bool,
     assets: PathBuf,
 }
 
@@ -285,6 +292,9 @@ impl MuseApp {
             pending_gibbs: config.gibbs,
             pending_anticipation: config.anticipation,
             after_load: None,
+            undo: Vec::new(),
+            rewrite_voices: [false, true, true, true],
+            rewriting: false,
             assets: config.assets,
         }
     }
@@ -476,6 +486,11 @@ impl MuseApp {
                     path.display()
                 ));
             }
+        }
+        let undo =
+            ctx.input(|i| i.modifiers.command && !i.modifiers.shift && i.key_pressed(egui::Key::Z));
+        if undo && !ctx.egui_wants_keyboard_input() {
+            self.push(AppCommand::Undo);
         }
         let space = ctx.input(|i| i.key_pressed(egui::Key::Space));
         if space && !ctx.egui_wants_keyboard_input() {

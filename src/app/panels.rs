@@ -242,6 +242,7 @@ pub(super) fn central(app: &mut MuseApp, ui: &mut Ui) {
         if let Some((track, program)) = app.settings.piano_roll.toolbar(ui, &score) {
             app.push(AppCommand::SetProgram { track, program });
         }
+        selection_bar(app, ui, &score);
         let playhead = app.playhead_tick();
         if let Some(PianoRollAction::NoteClicked { track, note }) =
             app.settings.piano_roll.ui(ui, &score, playhead)
@@ -256,6 +257,70 @@ pub(super) fn central(app: &mut MuseApp, ui: &mut Ui) {
             });
         }
     });
+}
+
+/// Above the roll, once bars are selected (drag along the ruler): which voices to rewrite,
+/// Re-harmonize with the newest DeepBach run, Undo.
+fn selection_bar(app: &mut MuseApp, ui: &mut Ui, score: &crate::music::Score) {
+    let Some((from, to)) = app.settings.piano_roll.selection else {
+        if !app.undo.is_empty() {
+            ui.horizontal(|ui| undo_button(app, ui));
+        }
+        return;
+    };
+    let deepbach = runs_of(app, &[crate::models::ModelKind::DeepBach])
+        .into_iter()
+        .next();
+    ui.horizontal_wrapped(|ui| {
+        let bars = (
+            crate::ui::piano_roll::bar_number(score, from),
+            crate::ui::piano_roll::bar_number(score, to.saturating_sub(1)),
+        );
+        ui.label(format!("Bars {}–{} selected", bars.0, bars.1))
+            .on_hover_text("Drag along the ruler to select other bars; click the ruler to clear");
+        for (v, name) in ["S", "A", "T", "B"].iter().enumerate() {
+            ui.checkbox(&mut app.rewrite_voices[v], *name)
+                .on_hover_text(format!("Rewrite the {} in the selection", crate::models::minibach::VOICES[v].to_lowercase()));
+        }
+        let four = score.tracks.len() == 4;
+        let why = if !four {
+            Some(format!("Re-harmonize rewrites four voices; this piece has {} tracks (harmonize its melody first)", score.tracks.len()))
+        } else if deepbach.is_none() {
+            Some("No DeepBach run: train one in the Training view".to_string())
+        } else if app.rewriting {
+            Some("Rewriting…".to_string())
+        } else {
+            None
+        };
+        let button = ui
+            .add_enabled(why.is_none(), egui::Button::new("Re-harmonize"))
+            .on_hover_text("DeepBach resamples the ticked voices in the selected bars; every other note stays as it is")
+            .on_disabled_hover_text(why.clone().unwrap_or_default());
+        if button.clicked()
+            && let Some(checkpoint) = deepbach
+        {
+            app.push(AppCommand::Reharmonize {
+                checkpoint,
+                span: (from, to),
+                voices: app.rewrite_voices,
+                seed: app.dashboard.settings.generate_seed.wrapping_add(app.undo.len() as u64),
+            });
+        }
+        if app.rewriting {
+            ui.spinner();
+        }
+        undo_button(app, ui);
+    });
+}
+
+fn undo_button(app: &mut MuseApp, ui: &mut Ui) {
+    if ui
+        .add_enabled(!app.undo.is_empty(), egui::Button::new("Undo"))
+        .on_hover_text("Put back the piece as it was before the last rewrite (Ctrl+Z)")
+        .clicked()
+    {
+        app.push(AppCommand::Undo);
+    }
 }
 
 /// The training dashboard.

@@ -846,6 +846,109 @@ impl TrainedDeepBach {
     }
 }
 
+impl TrainedDeepBach {
+    /// Resamples the voices ticked in `rewrite` between ticks `from..to` of a four-voice
+    /// `score` (widened to whole 16th steps), every other cell held fixed, and returns the
+    /// score with just those notes replaced: every note outside the span is kept as it was (a
+    /// note across an edge of the span is cut there and keeps its outside part).
+    #[allow(clippy::too_many_arguments)]
+    pub fn reharmonize(
+        &self,
+        score: &Score,
+        from: u64,
+        to: u64,
+        rewrite: [bool; 4],
+        seed: u64,
+        device: &Device,
+    ) -> Result<Score, String> {
+        if score.tracks.len() != 4 {
+            return Err(format!(
+                "re-harmonizing works on four voices (soprano, alto, tenor, bass); this piece has {} tracks",
+                score.tracks.len()
+            ));
+        }
+        if !rewrite.iter().any(|&r| r) {
+            return Err("tick at least one voice to rewrite".into());
+        }
+        let grid = score.to_grid(4);
+        let steps = grid.total_steps() as usize;
+        let step_ticks = (u64::from(score.ticks_per_quarter) / 4).max(1);
+        let first = ((from / step_ticks) as usize).min(steps);
+        let last = (to.div_ceil(step_ticks) as usize).min(steps);
+        if first >= last {
+            return Err("the selection holds no step of the piece".into());
+        }
+        let voices = std::array::from_fn(|v| {
+            voice_tokens(&grid.tracks[v].notes, 0, steps, &self.ranges.0[v])
+        });
+        let mut chorales = vec![Chorale::new(voices, metric_positions(score, steps))];
+        let fixed: Fixed = std::array::from_fn(|v| {
+            (0..steps)
+                .map(|t| !(rewrite[v] && (first..last).contains(&t)))
+                .collect()
+        });
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        pseudo_gibbs(
+            &self.model,
+            &self.ranges,
+            &mut chorales,
+            &[fixed],
+            self.config.sweeps,
+            (self.config.start_temperature, self.config.end_temperature),
+            &mut rng,
+            device,
+            &mut |_| {},
+        );
+        let (start, end) = (first as u64 * step_ticks, last as u64 * step_ticks);
+        let mut out = score.clone();
+        for v in (0..4).filter(|&v| rewrite[v]) {
+            let tokens = &chorales[0].voices[v][first..last];
+            let track = &mut out.tracks[v];
+            let velocity = track.notes.first().map_or(80, |n| n.velocity);
+            let mut kept: Vec<crate::music::Note> = Vec::new();
+            for n in &track.notes {
+                if n.end() <= start || n.start >= end {
+                    kept.push(*n);
+                    continue;
+                }
+                if n.start < start {
+                    kept.push(crate::music::Note {
+                        duration: start - n.start,
+                        ..*n
+                    });
+                }
+                if n.end() > end {
+                    kept.push(crate::music::Note {
+                        start: end,
+                        duration: n.end() - end,
+                        ..*n
+                    });
+                }
+            }
+            // Holds at the start of the span go on with the note cut at its edge.
+            let leading = tokens.iter().take_while(|&&t| t == HOLD).count() as u64;
+            if leading > 0
+                && let Some(cut) = kept.iter_mut().find(|n| n.end() == start)
+            {
+                cut.duration += leading * step_ticks;
+            }
+            kept.extend(
+                crate::data::encoding::tokens_to_grid_notes(tokens, &self.ranges.0[v], velocity)
+                    .into_iter()
+                    .map(|g| crate::music::Note {
+                        pitch: g.pitch,
+                        start: start + u64::from(g.start) * step_ticks,
+                        duration: u64::from(g.duration) * step_ticks,
+                        velocity: g.velocity,
+                    }),
+            );
+            kept.sort_by_key(|n| (n.start, n.pitch));
+            track.notes = kept;
+        }
+        Ok(out)
+    }
+}
+
 /// The registry's `load`.
 fn load(
     config: &super::ModelConfig,
@@ -865,6 +968,19 @@ fn load(
 }
 
 impl super::Trained for TrainedDeepBach {
+    fn reharmonize(
+        &self,
+        score: &Score,
+        span: (u64, u64),
+        rewrite: [bool; 4],
+        seed: u64,
+        device: &Device,
+    ) -> Option<Result<Score, String>> {
+        Some(TrainedDeepBach::reharmonize(
+            self, score, span.0, span.1, rewrite, seed, device,
+        ))
+    }
+
     fn harmonize(
         &self,
         melody: &Score,

@@ -398,6 +398,19 @@ pub trait Trained: Send {
         None
     }
 
+    /// Rewrites the voices ticked in `rewrite` between ticks `span.0..span.1` of a four-voice
+    /// score, everything else kept (DeepBach); `None` for the models that cannot.
+    fn reharmonize(
+        &self,
+        _score: &crate::music::Score,
+        _span: (u64, u64),
+        _rewrite: [bool; 4],
+        _seed: u64,
+        _device: &Device,
+    ) -> Option<Result<crate::music::Score, String>> {
+        None
+    }
+
     /// Measures it on the held-out pieces beside the baselines (see `measures`).
     fn evaluate(
         &self,

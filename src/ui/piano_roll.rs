@@ -34,6 +34,12 @@ pub struct PianoRoll {
     /// Name of the score the vertical position was fitted to (refit when it changes).
     #[serde(skip)]
     fitted_to: Option<String>,
+    /// The bars selected by dragging along the ruler: from one bar line to another, in ticks.
+    #[serde(skip)]
+    pub selection: Option<(u64, u64)>,
+    /// The tick where a drag along the ruler began.
+    #[serde(skip)]
+    selecting_from: Option<u64>,
 }
 
 impl Default for PianoRoll {
@@ -44,6 +50,8 @@ impl Default for PianoRoll {
             scroll_quarters: 0.0,
             top_pitch: 84.0,
             fitted_to: None,
+            selection: None,
+            selecting_from: None,
         }
     }
 }
@@ -97,6 +105,7 @@ impl PianoRoll {
         }
         self.fitted_to = Some(score.name.clone());
         self.scroll_quarters = 0.0;
+        self.selection = None;
         if let Some((lo, hi)) = score.pitch_range() {
             let rows = (visible_height / self.key_height).max(1.0);
             let needed = f32::from(hi - lo) + 4.0;
@@ -172,7 +181,10 @@ impl PianoRoll {
         self.fit_pitch(score, notes_rect.height());
         let tpq = f32::from(score.ticks_per_quarter.max(1));
 
-        self.handle_input(ui, &response, notes_rect, score, playhead, tpq);
+        let selecting = self.select_bars(ui, &response, notes_rect, score, tpq);
+        if !selecting {
+            self.handle_input(ui, &response, notes_rect, score, playhead, tpq);
+        }
 
         let layout = Layout {
             notes_rect,
@@ -186,6 +198,22 @@ impl PianoRoll {
         let end = score.end_tick().max(1);
         self.draw_bars(&painter, &layout, score, end, rect);
         let hovered = self.draw_notes(&painter, &layout, score, response.hover_pos());
+        if let Some((from, to)) = self.selection {
+            let (x0, x1) = (
+                layout.x(from).max(rect.left() + theme::KEYBOARD_WIDTH),
+                layout.x(to).min(rect.right()),
+            );
+            if x1 > x0 {
+                let band = Rect::from_x_y_ranges(x0..=x1, rect.y_range());
+                painter.rect_filled(band, 0.0, theme::SELECTION);
+                painter.rect_stroke(
+                    band,
+                    0.0,
+                    Stroke::new(1.0, theme::PLAYHEAD),
+                    StrokeKind::Inside,
+                );
+            }
+        }
         if let Some(tick) = playhead {
             let x = layout.x(tick);
             if x >= notes_rect.left() {
@@ -213,6 +241,60 @@ impl PianoRoll {
             }
         }
         None
+    }
+
+    /// A drag that starts on the ruler selects whole bars (from the bar line at or before the
+    /// press to the one at or after the pointer); a click on the ruler clears the selection.
+    /// True while such a drag goes on (the roll then does not scroll).
+    fn select_bars(
+        &mut self,
+        ui: &Ui,
+        response: &egui::Response,
+        notes_rect: Rect,
+        score: &Score,
+        tpq: f32,
+    ) -> bool {
+        let tick_at = |x: f32| -> u64 {
+            let quarters = self.scroll_quarters + (x - notes_rect.left()) / self.px_per_quarter;
+            (quarters.max(0.0) * tpq) as u64
+        };
+        let on_ruler = |p: Pos2| p.y < notes_rect.top() && p.x >= notes_rect.left();
+        if response.drag_started()
+            && let Some(origin) = ui.input(|i| i.pointer.press_origin())
+            && on_ruler(origin)
+        {
+            self.selecting_from = Some(tick_at(origin.x));
+        }
+        if response.clicked() && response.interact_pointer_pos().is_some_and(on_ruler) {
+            self.selection = None;
+        }
+        let Some(from) = self.selecting_from else {
+            return false;
+        };
+        if let Some(pointer) = response.interact_pointer_pos() {
+            let here = tick_at(pointer.x);
+            let (lo, hi) = (from.min(here), from.max(here));
+            let end = score.end_tick().max(1);
+            let mut lines = score.bar_lines(end);
+            lines.push(end);
+            let start = lines
+                .iter()
+                .copied()
+                .filter(|&l| l <= lo)
+                .max()
+                .unwrap_or(0);
+            let stop = lines
+                .iter()
+                .copied()
+                .filter(|&l| l > hi)
+                .min()
+                .unwrap_or(end);
+            self.selection = Some((start, stop.max(start + 1)));
+        }
+        if response.drag_stopped() {
+            self.selecting_from = None;
+        }
+        true
     }
 
     fn handle_input(

@@ -42,3 +42,6 @@ pub const RULER_HEIGHT: f32 = 18.0;
 pub const GOOD: Color32 = Color32::from_rgb(120, 200, 120);
 /// The curve that matters most in a plot (the validation NLL).
 pub const ACCENT: Color32 = Color32::from_rgb(255, 170, 80);
+
+/// The band over selected bars in the piano roll.
+pub const SELECTION: Color32 = Color32::from_rgba_premultiplied(60, 56, 24, 60);
