@@ -40,6 +40,12 @@ fn config(kind: ModelKind, pieces: usize) -> RunConfig {
     config.seed = 5;
     match &mut config.hyperparameters {
         ModelConfig::Minibach(c) => c.hidden = 128,
+        ModelConfig::DeepBach(c) => {
+            c.hidden = 24;
+            c.embedding = 8;
+            c.context = 8;
+            c.sweeps = 4;
+        }
         ModelConfig::Autoencoder(c) => c.hidden = 128,
         ModelConfig::Vrae(c) => c.hidden = 96,
         ModelConfig::Lstm(c) => {
@@ -172,6 +178,30 @@ fn minibach_learns_and_harmonizes() {
     let given = first_track_tokens(&melody, steps, soprano);
     assert!(given.iter().any(|&t| t > 1), "the melody has notes");
     assert_eq!(first_track_tokens(&harmonized, steps, soprano), given);
+}
+
+#[test]
+fn deepbach_learns_from_the_context_and_keeps_the_melody() {
+    let melody = muselab::music::read_midi_file(
+        &common::assets().join("corpora/celtic_oneills/oneills_0000.mid"),
+    )
+    .expect("tune");
+    let expect = Expect {
+        // Measured here: held-out NLL 0.650 against the unigram's 1.052 after 800 steps of a
+        // small network (24 units); its onset accuracy, 0.147, stays below the
+        // soprano-conditioned Markov chain's 0.251 this early, so it is not asserted.
+        nll_margin: 0.3,
+        onset_margin: None,
+    };
+    let (harmonized, config) = learns(ModelKind::DeepBach, 30, 800, expect, Some(melody.clone()));
+    assert_eq!(harmonized.tracks.len(), 4);
+    let muselab::training::Vocabulary::Voices(ranges) = config.vocabulary else {
+        panic!("DeepBach has voice ranges");
+    };
+    // The soprano is the melody, note for note.
+    let steps = melody.to_grid(4).total_steps() as usize;
+    let given = first_track_tokens(&melody, steps, &ranges.0[0]);
+    assert_eq!(first_track_tokens(&harmonized, steps, &ranges.0[0]), given);
 }
 
 #[test]

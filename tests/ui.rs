@@ -1065,3 +1065,46 @@ fn benchmark_a_model_from_its_view_and_see_the_report_beside_the_paper() {
     // The published LSTM figure on JSB stands beside ours in the table.
     harness.get_by_label("8.45");
 }
+
+#[test]
+fn reharmonize_selected_bars_with_deepbach_keeps_the_rest_and_undoes() {
+    let mut config = config("reharmonize");
+    config.shipped_dir = Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 760.0))
+        .build_ui_state(|ui, app: &mut MuseApp| app.show(ui), MuseApp::new(config));
+    open_chorale(&mut harness);
+    list_runs(&mut harness);
+    let before = harness.state().score.clone().expect("the chorale");
+    let tpq = u64::from(before.ticks_per_quarter);
+    // Bars 2 and 3 of the chorale (4/4).
+    let span = (4 * tpq, 12 * tpq);
+    harness.state_mut().settings.piano_roll.selection = Some(span);
+    harness.run_steps(2);
+    harness.get_by_label("Re-harmonize").click();
+    harness.run_steps(2);
+    step_until(&mut harness, "the rewrite", |app| !app.rewriting);
+    let after = harness.state().score.clone().expect("a piece");
+    assert_ne!(after.tracks, before.tracks, "the selection was rewritten");
+    let outside = |notes: &[muselab::music::Note]| -> Vec<muselab::music::Note> {
+        notes
+            .iter()
+            .filter(|n| n.end() <= span.0 || n.start >= span.1)
+            .copied()
+            .collect()
+    };
+    assert_eq!(
+        after.tracks[0], before.tracks[0],
+        "the soprano is not ticked"
+    );
+    for v in 1..4 {
+        assert_eq!(
+            outside(&after.tracks[v].notes),
+            outside(&before.tracks[v].notes),
+            "voice {v} outside the selection"
+        );
+    }
+    harness.get_by_label("Undo").click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().score.as_deref(), Some(before.as_ref()));
+}

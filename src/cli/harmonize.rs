@@ -212,11 +212,12 @@ fn report(args: &HarmonizeArgs, device: DeviceChoice) -> Result<String, String> 
             )
             .ok_or("the run is not a harmonizer")??;
         let grid = done.score.to_grid(4);
+        // The melody's notes as played (legato overlaps trimmed): pitch and onset of each.
         let given = crate::data::encoding::pick_track(&melody.to_grid(4).tracks, None)
-            .map(|t| t.notes.clone())
+            .map(|t| crate::models::minibach::trim_legato(&t.notes))
             .unwrap_or_default();
-        let pitches = |n: &[crate::music::GridNote]| -> Vec<(u8, u32, u32)> {
-            n.iter().map(|n| (n.pitch, n.start, n.duration)).collect()
+        let pitches = |n: &[crate::music::GridNote]| -> Vec<(u8, u32)> {
+            n.iter().map(|n| (n.pitch, n.start)).collect()
         };
         kept += usize::from(pitches(&grid.tracks[0].notes) == pitches(&given));
         let voices: [Vec<crate::music::GridNote>; 4] = std::array::from_fn(|v| {

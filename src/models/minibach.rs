@@ -303,9 +303,9 @@ pub fn harmonize_melody(
     let grid = melody.to_grid(4);
     let chosen = crate::data::encoding::pick_track(&grid.tracks, track)
         .ok_or_else(|| format!("{}: no notes to harmonize", melody.name))?;
-    let shift = fitting_shift(&chosen.notes, &ranges.0[0]);
-    let moved: Vec<GridNote> = chosen
-        .notes
+    let melody_notes = trim_legato(&chosen.notes);
+    let shift = fitting_shift(&melody_notes, &ranges.0[0]);
+    let moved: Vec<GridNote> = melody_notes
         .iter()
         .map(|n| GridNote {
             pitch: (i32::from(n.pitch) + shift).clamp(0, 127) as u8,
@@ -327,7 +327,7 @@ pub fn harmonize_melody(
     }
     // The melody itself, as given (its top line on the grid), not as the model read it.
     let step = u64::from(score.ticks_per_quarter) / 4;
-    let notes: Vec<crate::music::Note> = top_line(&chosen.notes, soprano.len())
+    let notes: Vec<crate::music::Note> = top_line(&melody_notes, soprano.len())
         .iter()
         .map(|n| crate::music::Note {
             pitch: n.pitch,
@@ -361,9 +361,30 @@ pub fn harmonize_melody(
     Ok(Harmonized {
         score,
         shift,
-        chord_steps: chord_steps(&chosen.notes),
+        chord_steps: chord_steps(&melody_notes),
         folded,
     })
+}
+
+/// A melody's notes with legato overlaps removed: a note that goes on for at most one step
+/// (a 16th) past the next note's onset ends at that onset, as it was played. Without this a
+/// repeated note tied into its repetition, or a note held into a lower one, would read as a
+/// chord, and the top line would swallow the later onset.
+pub fn trim_legato(notes: &[GridNote]) -> Vec<GridNote> {
+    let mut out = notes.to_vec();
+    out.sort_by_key(|n| (n.start, std::cmp::Reverse(n.pitch)));
+    let onsets: Vec<u32> = out.iter().map(|n| n.start).collect();
+    for n in &mut out {
+        let end = n.start + n.duration;
+        let next = onsets.iter().copied().find(|&o| o > n.start);
+        if let Some(next) = next
+            && end > next
+            && end - next <= 1
+        {
+            n.duration = next - n.start;
+        }
+    }
+    out
 }
 
 /// The melody's top line as notes on the grid: at each step the highest sounding note, a note
@@ -956,6 +977,29 @@ mod tests {
             .map(|n| (n.pitch, n.start, n.duration))
             .collect();
         assert_eq!(soprano, given);
+    }
+
+    #[test]
+    fn a_legato_overlap_is_not_a_chord_and_a_repeated_note_keeps_its_onset() {
+        // A repeated G held one step into its repetition, then an A held into a lower F.
+        let notes = [
+            note(67, 0, 5),
+            note(67, 4, 4),
+            note(69, 8, 5),
+            note(65, 12, 4),
+        ];
+        let trimmed = trim_legato(&notes);
+        assert_eq!(chord_steps(&trimmed), 0);
+        let line: Vec<(u8, u32)> = top_line(&trimmed, 16)
+            .iter()
+            .map(|n| (n.pitch, n.start))
+            .collect();
+        assert_eq!(line, vec![(67, 0), (67, 4), (69, 8), (65, 12)]);
+        // A real chord (a longer overlap) stays a chord.
+        assert_eq!(
+            chord_steps(&trim_legato(&[note(72, 0, 8), note(60, 4, 4)])),
+            4
+        );
     }
 
     #[test]
