@@ -83,57 +83,23 @@ fn model_rank(model: &str) -> usize {
 pub fn flags(options: &BenchmarkOptions) -> String {
     let base = BenchmarkOptions::new(options.model);
     let mut out = Vec::new();
-    let mut differs = |flag: &str, ours: String, theirs: String| {
+    let mut differs = |flag: &str, ours: &dyn std::fmt::Display, theirs: &dyn std::fmt::Display| {
+        let (ours, theirs) = (ours.to_string(), theirs.to_string());
         if ours != theirs {
             out.push(format!("--{flag} {ours}"));
         }
     };
-    differs(
-        "epochs",
-        options.epochs.to_string(),
-        base.epochs.to_string(),
-    );
-    differs(
-        "hidden",
-        options.hidden.to_string(),
-        base.hidden.to_string(),
-    );
-    differs(
-        "recurrent",
-        options.recurrent.to_string(),
-        base.recurrent.to_string(),
-    );
-    differs("batch", options.batch.to_string(), base.batch.to_string());
-    differs(
-        "learning-rate",
-        options.learning_rate.to_string(),
-        base.learning_rate.to_string(),
-    );
-    differs(
-        "patience",
-        options.patience.to_string(),
-        base.patience.to_string(),
-    );
-    differs(
-        "lr-plateau",
-        options.lr_plateau.to_string(),
-        base.lr_plateau.to_string(),
-    );
-    differs(
-        "validate-every",
-        options.validate_every.to_string(),
-        base.validate_every.to_string(),
-    );
-    differs(
-        "ais-chains",
-        options.ais.chains.to_string(),
-        base.ais.chains.to_string(),
-    );
-    differs(
-        "ais-betas",
-        options.ais.betas.to_string(),
-        base.ais.betas.to_string(),
-    );
+    let (o, b) = (options, &base);
+    differs("epochs", &o.epochs, &b.epochs);
+    differs("hidden", &o.hidden, &b.hidden);
+    differs("recurrent", &o.recurrent, &b.recurrent);
+    differs("batch", &o.batch, &b.batch);
+    differs("learning-rate", &o.learning_rate, &b.learning_rate);
+    differs("patience", &o.patience, &b.patience);
+    differs("lr-plateau", &o.lr_plateau, &b.lr_plateau);
+    differs("validate-every", &o.validate_every, &b.validate_every);
+    differs("ais-chains", &o.ais.chains, &b.ais.chains);
+    differs("ais-betas", &o.ais.betas, &b.ais.betas);
     out.join(" ")
 }
 
