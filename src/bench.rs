@@ -102,7 +102,76 @@ pub fn run(json: bool) -> i32 {
     );
     soundfont_speed(json, &chorales);
     map_click_latency(json);
+    harmonize_speed(json, &chorales);
     0
+}
+
+/// Bars of the melody that [`harmonize_speed`] harmonizes.
+const HARMONIZE_BARS: u64 = 64;
+
+/// Harmonizing a 64-bar melody (the sopranos of the first chorales, end to end, in 4/4) with
+/// the shipped DeepBach run at its own sweeps, on the CPU: the figure the harmonizer's speed
+/// goal is stated in.
+fn harmonize_speed(json: bool, chorales: &[&crate::music::Score]) {
+    use crate::music::{Note, Score, TimeSignature, Track};
+    let Some(run) = corpus::shipped_dir().map(|d| d.join("deepbach").join("shipped")) else {
+        return;
+    };
+    let device = crate::compute::ComputeDevice::cpu("benchmark");
+    let (model, config) =
+        match crate::inference::LoadedModel::load(&run, None, device.device()) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("muselab bench: harmonize: {e}");
+                return;
+            }
+        };
+    let tpq = 480u16;
+    let bar = 4 * u64::from(tpq);
+    let mut notes: Vec<Note> = Vec::new();
+    let mut at = 0u64;
+    'fill: for score in chorales.iter().cycle().take(200) {
+        let scale = |t: u64| t * u64::from(tpq) / u64::from(score.ticks_per_quarter.max(1));
+        let soprano = &score.tracks[0].notes;
+        let end = soprano.last().map_or(0, |n| scale(n.end()));
+        for n in soprano {
+            let start = at + scale(n.start);
+            if start >= HARMONIZE_BARS * bar {
+                break 'fill;
+            }
+            let duration = scale(n.duration).min(HARMONIZE_BARS * bar - start);
+            notes.push(Note { start, duration, ..*n });
+        }
+        at += end.div_ceil(bar) * bar;
+    }
+    let melody = Score {
+        name: "64 bars".into(),
+        ticks_per_quarter: tpq,
+        tempos: vec![crate::music::TempoChange { tick: 0, micros_per_quarter: 500_000 }],
+        time_signatures: vec![TimeSignature { tick: 0, numerator: 4, denominator: 4 }],
+        tracks: vec![Track::new("Melody", notes)],
+        damage: None,
+        key_signature: None,
+    };
+    let started = Instant::now();
+    let done = model.harmonize(&melody, None, 1, device.device(), &mut |_| {});
+    let seconds = started.elapsed().as_secs_f64();
+    let sweeps = match &config.hyperparameters {
+        crate::models::ModelConfig::DeepBach(c) => c.sweeps,
+        _ => 0,
+    };
+    match done {
+        Some(Ok(_)) => report(
+            json,
+            serde_json::json!({"bench": "harmonize_64_bars", "run": run.display().to_string(),
+                "sweeps": sweeps, "seconds": seconds, "cpu": crate::compute::machine_description()}),
+            format!(
+                "harmonize {HARMONIZE_BARS} bars with the shipped DeepBach ({sweeps} sweeps) on the CPU: {seconds:.2} s"
+            ),
+        ),
+        Some(Err(e)) => eprintln!("muselab bench: harmonize: {e}"),
+        None => eprintln!("muselab bench: harmonize: {} is not a harmonizer", run.display()),
+    }
 }
 
 /// The same chorales through the system's General MIDI SoundFont (rustysynth), beside the

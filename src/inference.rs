@@ -23,7 +23,25 @@ impl LoadedModel {
         expected: Option<ModelKind>,
         device: &Device,
     ) -> Result<(Self, RunConfig), String> {
-        let (config, _) = checkpoint::read(dir, expected).map_err(|e| e.to_string())?;
+        Self::load_with(dir, expected, device, &[])
+    }
+
+    /// [`Self::load`] with hyperparameters changed first (`name=value`): those that act at
+    /// generation time (a sampler's sweeps, temperatures or weights) — a changed layer size no
+    /// longer fits the saved weights and fails to load.
+    pub fn load_with(
+        dir: &Path,
+        expected: Option<ModelKind>,
+        device: &Device,
+        set: &[String],
+    ) -> Result<(Self, RunConfig), String> {
+        let (mut config, _) = checkpoint::read(dir, expected).map_err(|e| e.to_string())?;
+        for assignment in set {
+            let (name, value) = assignment
+                .split_once('=')
+                .ok_or_else(|| format!("--set {assignment}: write it as name=value"))?;
+            config.hyperparameters.set(name.trim(), value.trim())?;
+        }
         // Sizes from a config.json are checked before a network of that size is built.
         config
             .hyperparameters

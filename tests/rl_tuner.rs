@@ -104,9 +104,31 @@ fn a_tuner_run_is_reproducible_and_resumes() {
     let second = common::first_samples(&run(&b, 1, None));
     assert_eq!(first, second, "same seed, same run");
     let tuned = muselab::training::list_runs(&a)[0].dir.clone();
-    run(&a, 2, Some(tuned.clone()));
+    let resumed = run(&a, 2, Some(tuned.clone()));
     let (config, history) = muselab::training::checkpoint::read(&tuned, None).expect("reads");
     assert_eq!(history.epochs.len(), 2);
+    // Exactly as a run of two epochs: the replay buffer, the composition in play (20 steps an
+    // epoch stop it midway) and the target network come back with the checkpoint.
+    let whole_dir = models.join("whole");
+    let whole = run(&whole_dir, 2, None);
+    let whole_run = muselab::training::list_runs(&whole_dir)[0].dir.clone();
+    let (_, expected) = muselab::training::checkpoint::read(&whole_run, None).expect("reads");
+    let steps = |h: &muselab::training::History| -> Vec<(usize, Vec<f64>)> {
+        h.steps
+            .iter()
+            .map(|s| (s.global_step, s.losses.clone()))
+            .collect()
+    };
+    assert_eq!(steps(&history), steps(&expected), "step losses after resuming");
+    assert_eq!(
+        history.epochs[1].validation, expected.epochs[1].validation,
+        "validation after resuming"
+    );
+    assert_eq!(
+        common::first_samples(&resumed).last(),
+        common::first_samples(&whole).last(),
+        "the resumed tuner's samples differ"
+    );
     assert_eq!(config.from.as_deref(), Some(lstm.as_path()));
     // The tuned network loads as a melody model and writes.
     let (model, _) =

@@ -411,9 +411,7 @@ fn tiny(kind: ModelKind) -> RunConfig {
 #[test]
 fn resuming_at_an_epoch_gives_the_same_weights_and_history_for_every_model() {
     use muselab::training::checkpoint::read;
-    // RL-Tuner's replay buffer (thousands of transitions with their recurrent states) is not
-    // saved with a checkpoint, so a resumed tuner refills it: tests/rl_tuner.rs checks that it
-    // resumes, not that it resumes exactly.
+    // RL-Tuner needs a starting LSTM run: tests/rl_tuner.rs checks that it resumes exactly.
     for kind in ModelKind::ALL
         .into_iter()
         .filter(|&k| k != ModelKind::RlTuner)

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::compute::{self, DeviceChoice};
-use crate::evaluation::{EvaluateOptions, Report, evaluate as evaluate_run, save_report, table};
+use crate::evaluation::{EvaluateOptions, Report, evaluate_with, save_report, table};
 
 /// How `muselab evaluate` prints its reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,7 @@ pub fn evaluate(
     samples: usize,
     seed: u64,
     save_shipped: bool,
+    set: &[String],
     device: DeviceChoice,
 ) -> i32 {
     // Evaluation is many small forward passes: the CPU answers them faster than a GPU's launch
@@ -39,8 +40,10 @@ pub fn evaluate(
     }
     for run in runs {
         let mut progress = |_: f32, what: &str| log::info!("{}: {what}", run.display());
-        let result = evaluate_run(run, &options, compute.device(), &mut progress);
-        let writable = save_shipped || !crate::training::shipped::is_shipped(run);
+        let result = evaluate_with(run, &options, set, compute.device(), &mut progress);
+        // A report made with changed hyperparameters is not the run's own: printed, not saved.
+        let writable =
+            set.is_empty() && (save_shipped || !crate::training::shipped::is_shipped(run));
         if let Ok(report) = &result
             && writable
             && let Err(e) = save_report(run, report)

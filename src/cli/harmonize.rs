@@ -35,6 +35,10 @@ pub struct HarmonizeArgs {
     /// The melody's track: its number (1 = the first track of the file) or its name.
     #[arg(long)]
     pub track: Option<String>,
+    /// Change a sampling hyperparameter of the run for this harmonization (name=value, e.g.
+    /// sweeps=24 or rule_weight=0; repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// Runs the command; exit code 1 on any error.
@@ -114,7 +118,7 @@ fn run(args: &HarmonizeArgs, device: DeviceChoice) -> Result<String, String> {
     }
     let (dir, compute) = choose(args, device)?;
     let started = Instant::now();
-    let (model, config) = LoadedModel::load(&dir, None, compute.device())?;
+    let (model, config) = LoadedModel::load_with(&dir, None, compute.device(), &args.set)?;
     let bar = indicatif::ProgressBar::new(100);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {percent} % {msg}")
@@ -196,7 +200,7 @@ fn report(args: &HarmonizeArgs, device: DeviceChoice) -> Result<String, String> 
         return Err(format!("{}: no MIDI file", args.melody.display()));
     }
     let (dir, compute) = choose(args, device)?;
-    let (model, _) = LoadedModel::load(&dir, None, compute.device())?;
+    let (model, _) = LoadedModel::load_with(&dir, None, compute.device(), &args.set)?;
     let started = Instant::now();
     let (mut excerpts, mut kept) = (Vec::new(), 0usize);
     for (i, file) in files.iter().enumerate() {
@@ -216,10 +220,28 @@ fn report(args: &HarmonizeArgs, device: DeviceChoice) -> Result<String, String> 
         let given = crate::data::encoding::pick_track(&melody.to_grid(4).tracks, None)
             .map(|t| crate::models::minibach::trim_legato(&t.notes))
             .unwrap_or_default();
+        // Onsets in time order (notes that share a 16th step in pitch order).
         let pitches = |n: &[crate::music::GridNote]| -> Vec<(u8, u32)> {
-            n.iter().map(|n| (n.pitch, n.start)).collect()
+            let mut onsets: Vec<(u8, u32)> = n.iter().map(|n| (n.pitch, n.start)).collect();
+            onsets.sort_by_key(|&(pitch, start)| (start, pitch));
+            onsets
         };
-        kept += usize::from(pitches(&grid.tracks[0].notes) == pitches(&given));
+        let (written, asked) = (pitches(&grid.tracks[0].notes), pitches(&given));
+        if written == asked {
+            kept += 1;
+        } else {
+            // Where the soprano first differs from the melody, for whoever looks into it.
+            let at = written.iter().zip(&asked).position(|(a, b)| a != b);
+            let at = at.unwrap_or(written.len().min(asked.len()));
+            eprintln!(
+                "{}: the soprano differs from the melody at note {at} (written {:?}, given {:?}; {} against {} notes)",
+                file.display(),
+                written.get(at),
+                asked.get(at),
+                written.len(),
+                asked.len()
+            );
+        }
         let voices: [Vec<crate::music::GridNote>; 4] = std::array::from_fn(|v| {
             grid.tracks
                 .get(v)

@@ -190,6 +190,10 @@ pub enum Command {
         /// otherwise their reports are only printed.
         #[arg(long)]
         save_shipped: bool,
+        /// Change a generation-time hyperparameter for this evaluation (name=value, e.g.
+        /// rule_weight=0 or sweeps=24; repeatable); the report is printed, not saved.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
     },
     /// Pack trained runs as shipped ones: no optimiser state, parameters in half precision,
     /// marked read-only (scripts/pretrain.sh fills the repository's models/ with it).
@@ -401,13 +405,14 @@ pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundCho
             samples,
             seed,
             save_shipped,
+            set,
         } => {
             let format = match (json, markdown) {
                 (true, _) => evaluate::Format::Json,
                 (_, true) => evaluate::Format::Markdown,
                 _ => evaluate::Format::Table,
             };
-            evaluate::evaluate(&runs, format, samples, seed, save_shipped, device)
+            evaluate::evaluate(&runs, format, samples, seed, save_shipped, &set, device)
         }
         Command::Pack {
             runs,

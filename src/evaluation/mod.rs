@@ -92,6 +92,18 @@ pub fn evaluate(
     device: &Device,
     progress: Progress<'_>,
 ) -> Result<Report, String> {
+    evaluate_with(dir, options, &[], device, progress)
+}
+
+/// [`evaluate`] with generation-time hyperparameters changed first (`name=value`, as
+/// [`LoadedModel::load_with`] takes them).
+pub fn evaluate_with(
+    dir: &Path,
+    options: &EvaluateOptions,
+    set: &[String],
+    device: &Device,
+    progress: Progress<'_>,
+) -> Result<Report, String> {
     let started = std::time::Instant::now();
     if options.samples == 0 || options.samples > MAX_SAMPLES {
         return Err(format!(
@@ -100,7 +112,7 @@ pub fn evaluate(
         ));
     }
     progress(0.0, "loading the checkpoint");
-    let (model, config) = LoadedModel::load(dir, None, device)?;
+    let (model, config) = LoadedModel::load_with(dir, None, device, set)?;
     progress(0.05, "reading the corpus");
     let corpus = config.corpus_dir(&crate::corpus::assets_dir());
     let (scores, _) = crate::data::load_scores(&corpus, config.max_pieces)?;
@@ -270,6 +282,29 @@ pub fn table(report: &Report) -> String {
                 "  with random pins shown: NLL per step {:.3}, onset accuracy {:.3}\n",
                 p.nll_per_step, p.onset_accuracy
             ));
+        }
+    }
+    if !report.measures.voices.is_empty() {
+        let columns = [
+            &report.measures.voices,
+            &report.baselines.unigram.voices,
+            &report.baselines.markov.voices,
+        ];
+        out.push_str(&format!(
+            "  {:<24}{:>12}{:>12}{:>12}\n",
+            "per voice: NLL·accuracy", "model", "unigram", "markov"
+        ));
+        for (v, name) in ["alto", "tenor", "bass"].iter().enumerate() {
+            let cells: String = columns
+                .iter()
+                .map(|c| {
+                    c.get(v).map_or("—".into(), |p| {
+                        format!("{:.3}·{:.3}", p.nll_per_step, p.accuracy)
+                    })
+                })
+                .map(|s| format!("{s:>12}"))
+                .collect();
+            out.push_str(&format!("  {name:<24}{cells}\n"));
         }
     }
     if let Some(model) = report.measures.rules {

@@ -99,6 +99,10 @@ pub struct Scores {
     /// RL-Tuner's Table 1: the music-theory rules on the samples' first 32 steps (melodies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<rules::RuleStats>,
+    /// The predictive measures of each written voice apart (the harmonizers: alto, tenor,
+    /// bass); empty where the model writes one stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voices: Vec<Predictive>,
 }
 
 /// How a sparse autoencoder's code units are used on held-out melodies.
@@ -127,6 +131,8 @@ struct ScoresJson {
     code: Option<CodeUsage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rules: Option<rules::RuleStats>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    voices: Vec<Predictive>,
 }
 
 /// Per-step measures, frame measures, or both (their field names differ).
@@ -151,6 +157,7 @@ impl From<Scores> for ScoresJson {
             constraints: s.constraints,
             code: s.code,
             rules: s.rules,
+            voices: s.voices,
         }
     }
 }
@@ -166,6 +173,7 @@ impl From<ScoresJson> for Scores {
             constraints: s.constraints,
             code: s.code,
             rules: s.rules,
+            voices: s.voices,
         }
     }
 }
@@ -469,6 +477,7 @@ pub fn polyphonic_case(
             constraints: None,
             code: None,
             rules: None,
+            voices: Vec::new(),
         }
     };
     let unigram = baseline(Ngram::unigram(vocab.len(), &streams));
@@ -483,6 +492,7 @@ pub fn polyphonic_case(
             constraints: None,
             code: None,
             rules: None,
+            voices: Vec::new(),
         },
         Baselines {
             unigram,

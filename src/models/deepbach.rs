@@ -92,6 +92,8 @@ crate::hyperparameters! {
         pub start_temperature: f64 = 1.5; 0.05..=10.0,
         /// Sampling temperature of the last sweep (cool: the most likely notes settle).
         pub end_temperature: f64 = 0.4; 0.01..=10.0,
+        /// Nats taken from a note's log-probability for each part-writing fault it would make while sampling (parallel fifths or octaves, a crossing, S–A or A–T over an octave); 0 samples the networks alone.
+        pub rule_weight: f64 = 2.0; 0.0..=50.0,
     }
 }
 
@@ -387,18 +389,20 @@ impl DeepBach {
 pub type Fixed = [Vec<bool>; 4];
 
 /// Pseudo-Gibbs sampling of the free cells of `chorales` (all at once, in one batch per block):
-/// `sweeps` passes, each resampling every free cell of every voice once, in blocks of cells
-/// [`BLOCK`] steps apart, at a temperature falling linearly from `temperatures.0` to
-/// `temperatures.1`. A hold is never drawn where there is no note to hold. Free cells start
-/// as a draft: the note of the voice's middle register on each beat, held to the next.
-#[allow(clippy::too_many_arguments)]
+/// `config.sweeps` passes, each resampling every free cell of every voice once, in blocks of
+/// cells [`BLOCK`] steps apart, at a temperature falling linearly from
+/// `config.start_temperature` to `config.end_temperature`. A hold is never drawn where there
+/// is no note to hold. Each cell's log-probabilities lose `config.rule_weight` nats per
+/// part-writing fault the note would make with the voices as they stand
+/// ([`super::voice_leading`]): the networks propose, the rules of part-writing weigh in, as
+/// DeepBach's own user constraints do. Free cells start as a draft: the note of the voice's
+/// middle register on each beat, held to the next.
 pub fn pseudo_gibbs(
     model: &DeepBach,
     ranges: &VoiceRanges,
     chorales: &mut [Chorale],
     fixed: &[Fixed],
-    sweeps: usize,
-    temperatures: (f64, f64),
+    config: &DeepBachConfig,
     rng: &mut impl Rng,
     device: &Device,
     progress: &mut dyn FnMut(f64),
@@ -419,7 +423,9 @@ pub fn pseudo_gibbs(
             }
         }
     }
-    let sweeps = sweeps.max(1);
+    let sweeps = config.sweeps.max(1);
+    let temperatures = (config.start_temperature, config.end_temperature);
+    let rule_weight = config.rule_weight.max(0.0) as f32;
     for sweep in 0..sweeps {
         let f = if sweeps == 1 {
             1.0
@@ -449,6 +455,17 @@ pub fn pseudo_gibbs(
                     let inputs = model.inputs(&layout, &batch, &[v], device);
                     let logits = rows(model.logits(inputs, &[v]).remove(0));
                     for (&(c, t), mut row) in chunk.iter().zip(logits) {
+                        if rule_weight > 0.0 {
+                            let faults = super::voice_leading::faults_by_token(
+                                &chorales[c].voices,
+                                &ranges.0,
+                                v,
+                                t,
+                            );
+                            for (logit, f) in row.iter_mut().zip(faults) {
+                                *logit -= rule_weight * f as f32;
+                            }
+                        }
                         let voice = &mut chorales[c].voices[v];
                         if t == 0 || voice[t - 1] == REST {
                             row[HOLD] = f32::NEG_INFINITY;
@@ -516,8 +533,7 @@ pub fn harmonize_tokens(
         ranges,
         &mut chorales,
         &fixed,
-        config.sweeps,
-        (config.start_temperature, config.end_temperature),
+        config,
         rng,
         device,
         progress,
@@ -893,8 +909,7 @@ impl TrainedDeepBach {
             &self.ranges,
             &mut chorales,
             &[fixed],
-            self.config.sweeps,
-            (self.config.start_temperature, self.config.end_temperature),
+            &self.config,
             &mut rng,
             device,
             &mut |_| {},

@@ -325,15 +325,23 @@ pub fn harmonize_melody(
             note.pitch = (i32::from(note.pitch) - shift).clamp(0, 127) as u8;
         }
     }
-    // The melody itself, as given (its top line on the grid), not as the model read it.
-    let step = u64::from(score.ticks_per_quarter) / 4;
-    let notes: Vec<crate::music::Note> = top_line(&melody_notes, soprano.len())
+    // The melody itself, as given — its notes at their own times, not as the grid or the model
+    // read them, so that fast ornaments sharing a 16th step stay apart — as one line.
+    let index = grid
+        .tracks
         .iter()
+        .position(|t| std::ptr::eq(t, chosen))
+        .unwrap_or(0);
+    let given = melody.tracks.get(index).map_or(&[][..], |t| &t.notes[..]);
+    let scale = |t: u64| {
+        t * u64::from(score.ticks_per_quarter) / u64::from(melody.ticks_per_quarter.max(1))
+    };
+    let notes: Vec<crate::music::Note> = melody_line(given)
+        .into_iter()
         .map(|n| crate::music::Note {
-            pitch: n.pitch,
-            start: u64::from(n.start) * step,
-            duration: u64::from(n.duration) * step,
-            velocity: n.velocity,
+            start: scale(n.start),
+            duration: scale(n.duration).max(1),
+            ..n
         })
         .collect();
     score.tracks[0] = Track::new(VOICES[0], notes);
@@ -387,35 +395,19 @@ pub fn trim_legato(notes: &[GridNote]) -> Vec<GridNote> {
     out
 }
 
-/// The melody's top line as notes on the grid: at each step the highest sounding note, a note
-/// cut where a higher one starts over it (what the soprano tokens hold, with the real pitches).
-fn top_line(notes: &[GridNote], steps: usize) -> Vec<GridNote> {
-    let mut top: Vec<Option<GridNote>> = vec![None; steps];
-    for n in notes {
-        for step in n.start..(n.start + n.duration).min(steps as u32) {
-            let slot = &mut top[step as usize];
-            if slot.is_none_or(|t| n.pitch > t.pitch) {
-                *slot = Some(*n);
-            }
-        }
-    }
-    let mut line: Vec<GridNote> = Vec::new();
-    // The onset of the written note each line note comes from.
-    let mut origin: Option<u32> = None;
-    for (step, slot) in top.iter().enumerate() {
-        let Some(n) = slot else {
-            origin = None;
-            continue;
-        };
+/// A melody as one line: the top note of each chord (notes starting together), each note
+/// ending where the next begins if it was held past it. Every onset of the melody is kept.
+fn melody_line(notes: &[crate::music::Note]) -> Vec<crate::music::Note> {
+    let mut line: Vec<crate::music::Note> = Vec::new();
+    let mut sorted = notes.to_vec();
+    sorted.sort_by_key(|n| (n.start, std::cmp::Reverse(n.pitch)));
+    for n in sorted {
         match line.last_mut() {
-            Some(last) if origin == Some(n.start) && last.pitch == n.pitch => last.duration += 1,
-            _ => line.push(GridNote {
-                start: step as u32,
-                duration: 1,
-                ..*n
-            }),
+            Some(last) if last.start == n.start => continue,
+            Some(last) if last.end() > n.start => last.duration = n.start - last.start,
+            _ => {}
         }
-        origin = Some(n.start);
+        line.push(n);
     }
     line
 }
@@ -574,6 +566,7 @@ pub fn evaluate_harmonizer(
     let train = windows_of(data.train);
     progress(0.1, "predicting the lower voices of held-out windows");
     let mut sum = PredictiveSum::default();
+    let mut per_voice: [PredictiveSum; 3] = Default::default();
     for batch in held.chunks(BATCH) {
         let windows: Vec<&[Vec<usize>; 4]> = batch.iter().collect();
         let voices = harmonizer.voice_rows(&windows, device);
@@ -581,6 +574,7 @@ pub fn evaluate_harmonizer(
             let truth = batch.iter().flat_map(|w| w[v + 1].iter());
             for (row, &target) in logits.iter().zip(truth) {
                 sum.add_logits(row, target);
+                per_voice[v].add_logits(row, target);
             }
         }
     }
@@ -636,6 +630,7 @@ pub fn evaluate_harmonizer(
     let mut baseline = |markov: bool| {
         let models: Vec<Ngram> = (1..4).map(|v| fit(v, markov)).collect();
         let mut sum = PredictiveSum::default();
+        let mut per_voice: [PredictiveSum; 3] = Default::default();
         for w in &held {
             for (v, model) in models.iter().enumerate() {
                 let stream = Stream {
@@ -644,6 +639,7 @@ pub fn evaluate_harmonizer(
                 };
                 for (probs, &t) in model.predict(&stream).iter().zip(stream.tokens) {
                     sum.add_probs(probs, t);
+                    per_voice[v].add_probs(probs, t);
                 }
             }
         }
@@ -669,6 +665,7 @@ pub fn evaluate_harmonizer(
             constraints: None,
             code: None,
             rules: None,
+            voices: per_voice.iter().map(PredictiveSum::finish).collect(),
         }
     };
     let unigram = baseline(false);
@@ -684,6 +681,7 @@ pub fn evaluate_harmonizer(
             constraints: None,
             code: None,
             rules: None,
+            voices: per_voice.iter().map(PredictiveSum::finish).collect(),
         },
         baselines: Baselines {
             unigram,
@@ -990,7 +988,7 @@ mod tests {
         ];
         let trimmed = trim_legato(&notes);
         assert_eq!(chord_steps(&trimmed), 0);
-        let line: Vec<(u8, u32)> = top_line(&trimmed, 16)
+        let line: Vec<(u8, u64)> = melody_line(&ticks(&trimmed))
             .iter()
             .map(|n| (n.pitch, n.start))
             .collect();
@@ -1003,13 +1001,27 @@ mod tests {
     }
 
     #[test]
-    fn the_top_line_of_a_chordal_melody_is_taken_and_counted() {
-        let notes = [note(60, 0, 8), note(64, 4, 4), note(62, 8, 4)];
-        assert_eq!(chord_steps(&notes), 4);
-        let line: Vec<(u8, u32, u32)> = top_line(&notes, 12)
+    fn a_chordal_melody_becomes_one_line_and_is_counted() {
+        // A held C under which E begins, then a chord D/B: C ends at E, B goes.
+        let notes = [note(60, 0, 8), note(64, 4, 4), note(62, 8, 4), note(59, 8, 4)];
+        assert_eq!(chord_steps(&notes), 8);
+        let line: Vec<(u8, u64, u64)> = melody_line(&ticks(&notes))
             .iter()
             .map(|n| (n.pitch, n.start, n.duration))
             .collect();
         assert_eq!(line, vec![(60, 0, 4), (64, 4, 4), (62, 8, 4)]);
+    }
+
+    /// Grid notes as notes of one tick a step.
+    fn ticks(notes: &[GridNote]) -> Vec<crate::music::Note> {
+        notes
+            .iter()
+            .map(|n| crate::music::Note {
+                pitch: n.pitch,
+                start: u64::from(n.start),
+                duration: u64::from(n.duration),
+                velocity: n.velocity,
+            })
+            .collect()
     }
 }

@@ -25,6 +25,7 @@ pub mod rnn_nade;
 pub mod rnn_rbm;
 pub mod rnn_vae;
 pub mod vae;
+pub mod voice_leading;
 pub mod vrae;
 
 use burn::optim::ModuleOptimizer;

@@ -729,7 +729,11 @@ impl Session for RlTunerSession {
             q: self.q.clone(),
             start: self.reward_net.clone(),
         };
-        super::save_with_optimizer(&nets, &self.optimizer, path)
+        super::save_with_optimizer(&nets, &self.optimizer, path)?;
+        super::save_module(&self.target, &path.with_extension(TARGET_EXTENSION))?;
+        let state = path.with_extension(STATE_EXTENSION);
+        std::fs::write(&state, self.encode_state())
+            .map_err(|e| format!("{}: cannot save the replay buffer: {e}", state.display()))
     }
 
     fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
@@ -740,7 +744,158 @@ impl Session for RlTunerSession {
         let nets = super::load_with_optimizer(nets, &mut self.optimizer, path)?;
         self.q = nets.q;
         self.reward_net = nets.start;
-        self.target = self.q.valid();
+        // A packed (shipped) run keeps neither the target network nor the replay buffer: the
+        // tuner then starts them afresh from its Q-network (it resumes, not exactly).
+        let target = path.with_extension(TARGET_EXTENSION);
+        self.target = if target.is_file() {
+            super::load_module(self.q.valid(), &target)?
+        } else {
+            self.q.valid()
+        };
+        let state = path.with_extension(STATE_EXTENSION);
+        if state.is_file() {
+            let bytes = std::fs::read(&state).map_err(|e| format!("{}: {e}", state.display()))?;
+            self.decode_state(&bytes)
+                .map_err(|e| format!("{}: damaged replay buffer ({e})", state.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Beside the model file: the replay buffer and the composition being played, so that a
+/// resumed tuner goes on exactly as if it had not stopped (not a `.bpk`: packing leaves it out).
+const STATE_EXTENSION: &str = "replay.bin";
+/// Beside the model file: the target network (between two copies it lags the Q-network).
+const TARGET_EXTENSION: &str = "target.state";
+/// The first bytes of a replay file, with its format's version.
+const STATE_MAGIC: &[u8; 8] = b"MLTUNER1";
+
+fn put_u64(out: &mut Vec<u8>, value: usize) {
+    out.extend_from_slice(&(value as u64).to_le_bytes());
+}
+
+fn put_floats(out: &mut Vec<u8>, values: &[f32]) {
+    put_u64(out, values.len());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Reads what the `put_` functions wrote, failing on a short or oversized field.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn bytes(&mut self, n: usize) -> Result<&[u8], String> {
+        if self.0.len() < n {
+            return Err("the file ends early".into());
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+    fn u64(&mut self) -> Result<usize, String> {
+        let b = self.bytes(8)?;
+        let v = u64::from_le_bytes(b.try_into().map_err(|_| "short field")?);
+        usize::try_from(v).map_err(|_| "a count too large".to_string())
+    }
+    fn f32(&mut self) -> Result<f32, String> {
+        let b = self.bytes(4)?;
+        Ok(f32::from_le_bytes(b.try_into().map_err(|_| "short field")?))
+    }
+    fn floats(&mut self) -> Result<Vec<f32>, String> {
+        let n = self.u64()?;
+        if n > self.0.len() / 4 {
+            return Err("a vector longer than the file".into());
+        }
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+impl RlTunerSession {
+    /// The replay buffer, its next slot and the episode in play, as bytes.
+    fn encode_state(&self) -> Vec<u8> {
+        let mut out = STATE_MAGIC.to_vec();
+        put_u64(&mut out, self.next_slot);
+        put_u64(&mut out, self.replay.len());
+        for t in &self.replay {
+            put_u64(&mut out, t.input);
+            put_u64(&mut out, t.action);
+            out.extend_from_slice(&t.data.to_le_bytes());
+            out.extend_from_slice(&t.theory.to_le_bytes());
+            out.push(u8::from(t.done));
+            for state in [&t.state, &t.next, &t.reward_next] {
+                put_floats(&mut out, state);
+            }
+        }
+        match &self.episode {
+            None => out.push(0),
+            Some(e) => {
+                out.push(1);
+                put_u64(&mut out, e.previous);
+                let tokens = e.composition.tokens();
+                put_u64(&mut out, tokens.len());
+                tokens.iter().for_each(|&t| put_u64(&mut out, t));
+                for state in [&e.q_state, &e.reward_state] {
+                    let row = state.as_ref().map(|s| state_rows(s).remove(0));
+                    put_floats(&mut out, row.as_deref().unwrap_or(&[]));
+                }
+            }
+        }
+        out
+    }
+
+    /// Restores what [`Self::encode_state`] wrote.
+    fn decode_state(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let mut r = Reader(bytes);
+        if r.bytes(STATE_MAGIC.len())? != STATE_MAGIC {
+            return Err("not a muselab replay file".into());
+        }
+        let next_slot = r.u64()?;
+        let count = r.u64()?;
+        let width = 2 * self.config.layers.max(1) * self.config.hidden.max(1);
+        let vocab = self.range.vocab_size();
+        let mut replay = Vec::with_capacity(count.min(r.0.len()));
+        for _ in 0..count {
+            let (input, action) = (r.u64()?, r.u64()?);
+            let (data, theory) = (r.f32()?, r.f32()?);
+            let done = r.bytes(1)?[0] != 0;
+            let (state, next, reward_next) = (r.floats()?, r.floats()?, r.floats()?);
+            if input > vocab || action >= vocab || [&state, &next, &reward_next].iter().any(|s| s.len() != width) {
+                return Err("a transition of another network's size".into());
+            }
+            replay.push(Transition { state, input, action, data, theory, next, reward_next, done });
+        }
+        let episode = match r.bytes(1)?[0] {
+            0 => None,
+            _ => {
+                let previous = r.u64()?;
+                let length = self.config.composition.max(1);
+                let mut composition = Composition::new(self.range, self.key, length);
+                let tokens = r.u64()?;
+                for _ in 0..tokens {
+                    let token = r.u64()?;
+                    if token >= vocab {
+                        return Err("a note outside the tuner's range".into());
+                    }
+                    composition.push(token);
+                }
+                let inner = self.device.clone().inner();
+                let (layers, hidden) = (self.config.layers.max(1), self.config.hidden.max(1));
+                let mut state = || -> Result<Option<Vec<LstmState<2>>>, String> {
+                    let row = r.floats()?;
+                    Ok(match row.len() {
+                        0 => None,
+                        n if n == width => Some(row_states(&[&row], layers, hidden, &inner)),
+                        _ => return Err("an episode state of another size".into()),
+                    })
+                };
+                let (q_state, reward_state) = (state()?, state()?);
+                Some(Episode { composition, q_state, reward_state, previous })
+            }
+        };
+        self.replay = replay;
+        self.next_slot = next_slot.min(self.replay.len());
+        self.episode = episode;
         Ok(())
     }
 }

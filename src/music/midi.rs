@@ -188,6 +188,10 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
         let mut name = String::new();
         let mut programs = [0u8; 16];
         let mut open: OpenNotes = HashMap::new();
+        // Note-offs that closed nothing, with their tick: a note-on of the same key at that tick
+        // is a zero-length note whose off came first (music21 writes grace notes so). Without
+        // this the note-on would hang until the next off of its key, sounding for bars.
+        let mut unmatched_offs: Vec<(u8, u8, u64)> = Vec::new();
         // Notes per channel, so that a format-0 file with several channels becomes several tracks.
         let mut by_channel: BTreeMap<u8, (u8, Vec<Note>)> = BTreeMap::new();
 
@@ -237,15 +241,27 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
                             programs[usize::from(channel)] = program.as_int();
                         }
                         MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                            open.entry((channel, key.as_int()))
-                                .or_default()
-                                .push_back((tick, vel.as_int()));
+                            unmatched_offs.retain(|&(_, _, at)| at == tick);
+                            let zero_length = (channel, key.as_int(), tick);
+                            if let Some(i) = unmatched_offs.iter().position(|&o| o == zero_length)
+                            {
+                                unmatched_offs.swap_remove(i);
+                            } else {
+                                open.entry((channel, key.as_int()))
+                                    .or_default()
+                                    .push_back((tick, vel.as_int()));
+                            }
                         }
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                             let pitch = key.as_int();
-                            if let Some((start, velocity)) = open
+                            let opened = open
                                 .get_mut(&(channel, pitch))
-                                .and_then(VecDeque::pop_front)
+                                .and_then(VecDeque::pop_front);
+                            if opened.is_none() {
+                                unmatched_offs.retain(|&(_, _, at)| at == tick);
+                                unmatched_offs.push((channel, pitch, tick));
+                            }
+                            if let Some((start, velocity)) = opened
                                 && tick > start
                             {
                                 let entry = by_channel.entry(channel).or_insert_with(|| {
@@ -595,6 +611,30 @@ mod tests {
             .map(|n| (n.pitch, n.start, n.duration))
             .collect();
         assert_eq!(notes, vec![(60, 0, 32), (60, 16, 32), (67, 48, 32)]);
+    }
+
+    /// A note whose off comes before its on at the same tick (how music21 writes a grace note
+    /// of zero length) is no note: it does not hang on until the next off of its key.
+    #[test]
+    fn a_zero_length_note_written_off_first_does_not_hang() {
+        let track: &[u8] = &[
+            0x00, 0x90, 60, 100, // C on at 0
+            0x60, 0x80, 60, 0, // C off at 96
+            0x00, 0x80, 62, 0, // D off at 96, before its on: a grace note of no length
+            0x00, 0x90, 62, 100, // D on at 96
+            0x00, 0x90, 64, 100, // E on at 96, the real note
+            0x60, 0x80, 64, 0, // E off at 192
+            0x00, 0x90, 62, 100, // D on at 192
+            0x60, 0x80, 62, 0, // D off at 288
+            0x00, 0xFF, 0x2F, 0x00,
+        ];
+        let score = import_smf(&smf_bytes(0, 96, &[track]), "t.mid").unwrap();
+        let notes: Vec<_> = score.tracks[0]
+            .notes
+            .iter()
+            .map(|n| (n.pitch, n.start, n.duration))
+            .collect();
+        assert_eq!(notes, vec![(60, 0, 96), (64, 96, 96), (62, 192, 96)]);
     }
 
     /// A damaged file keeps what can be read and says where reading stopped; an intact one
