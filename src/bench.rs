@@ -118,14 +118,13 @@ fn harmonize_speed(json: bool, chorales: &[&crate::music::Score]) {
         return;
     };
     let device = crate::compute::ComputeDevice::cpu("benchmark");
-    let (model, config) =
-        match crate::inference::LoadedModel::load(&run, None, device.device()) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                eprintln!("muselab bench: harmonize: {e}");
-                return;
-            }
-        };
+    let (model, config) = match crate::inference::LoadedModel::load(&run, None, device.device()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("muselab bench: harmonize: {e}");
+            return;
+        }
+    };
     let tpq = 480u16;
     let bar = 4 * u64::from(tpq);
     let mut notes: Vec<Note> = Vec::new();
@@ -140,15 +139,26 @@ fn harmonize_speed(json: bool, chorales: &[&crate::music::Score]) {
                 break 'fill;
             }
             let duration = scale(n.duration).min(HARMONIZE_BARS * bar - start);
-            notes.push(Note { start, duration, ..*n });
+            notes.push(Note {
+                start,
+                duration,
+                ..*n
+            });
         }
         at += end.div_ceil(bar) * bar;
     }
     let melody = Score {
         name: "64 bars".into(),
         ticks_per_quarter: tpq,
-        tempos: vec![crate::music::TempoChange { tick: 0, micros_per_quarter: 500_000 }],
-        time_signatures: vec![TimeSignature { tick: 0, numerator: 4, denominator: 4 }],
+        tempos: vec![crate::music::TempoChange {
+            tick: 0,
+            micros_per_quarter: 500_000,
+        }],
+        time_signatures: vec![TimeSignature {
+            tick: 0,
+            numerator: 4,
+            denominator: 4,
+        }],
         tracks: vec![Track::new("Melody", notes)],
         damage: None,
         key_signature: None,
@@ -170,7 +180,10 @@ fn harmonize_speed(json: bool, chorales: &[&crate::music::Score]) {
             ),
         ),
         Some(Err(e)) => eprintln!("muselab bench: harmonize: {e}"),
-        None => eprintln!("muselab bench: harmonize: {} is not a harmonizer", run.display()),
+        None => eprintln!(
+            "muselab bench: harmonize: {} is not a harmonizer",
+            run.display()
+        ),
     }
 }
 

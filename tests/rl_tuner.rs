@@ -119,7 +119,11 @@ fn a_tuner_run_is_reproducible_and_resumes() {
             .map(|s| (s.global_step, s.losses.clone()))
             .collect()
     };
-    assert_eq!(steps(&history), steps(&expected), "step losses after resuming");
+    assert_eq!(
+        steps(&history),
+        steps(&expected),
+        "step losses after resuming"
+    );
     assert_eq!(
         history.epochs[1].validation, expected.epochs[1].validation,
         "validation after resuming"

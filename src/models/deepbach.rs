@@ -397,6 +397,7 @@ pub type Fixed = [Vec<bool>; 4];
 /// ([`super::voice_leading`]): the networks propose, the rules of part-writing weigh in, as
 /// DeepBach's own user constraints do. Free cells start as a draft: the note of the voice's
 /// middle register on each beat, held to the next.
+#[allow(clippy::too_many_arguments)]
 pub fn pseudo_gibbs(
     model: &DeepBach,
     ranges: &VoiceRanges,

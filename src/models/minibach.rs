@@ -1003,7 +1003,12 @@ mod tests {
     #[test]
     fn a_chordal_melody_becomes_one_line_and_is_counted() {
         // A held C under which E begins, then a chord D/B: C ends at E, B goes.
-        let notes = [note(60, 0, 8), note(64, 4, 4), note(62, 8, 4), note(59, 8, 4)];
+        let notes = [
+            note(60, 0, 8),
+            note(64, 4, 4),
+            note(62, 8, 4),
+            note(59, 8, 4),
+        ];
         assert_eq!(chord_steps(&notes), 8);
         let line: Vec<(u8, u64, u64)> = melody_line(&ticks(&notes))
             .iter()

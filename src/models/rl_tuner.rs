@@ -860,10 +860,24 @@ impl RlTunerSession {
             let (data, theory) = (r.f32()?, r.f32()?);
             let done = r.bytes(1)?[0] != 0;
             let (state, next, reward_next) = (r.floats()?, r.floats()?, r.floats()?);
-            if input > vocab || action >= vocab || [&state, &next, &reward_next].iter().any(|s| s.len() != width) {
+            if input > vocab
+                || action >= vocab
+                || [&state, &next, &reward_next]
+                    .iter()
+                    .any(|s| s.len() != width)
+            {
                 return Err("a transition of another network's size".into());
             }
-            replay.push(Transition { state, input, action, data, theory, next, reward_next, done });
+            replay.push(Transition {
+                state,
+                input,
+                action,
+                data,
+                theory,
+                next,
+                reward_next,
+                done,
+            });
         }
         let episode = match r.bytes(1)?[0] {
             0 => None,
@@ -890,7 +904,12 @@ impl RlTunerSession {
                     })
                 };
                 let (q_state, reward_state) = (state()?, state()?);
-                Some(Episode { composition, q_state, reward_state, previous })
+                Some(Episode {
+                    composition,
+                    q_state,
+                    reward_state,
+                    previous,
+                })
             }
         };
         self.replay = replay;

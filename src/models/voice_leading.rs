@@ -49,8 +49,7 @@ fn faults_at(v: usize, before: Option<[u8; 4]>, now: [u8; 4]) -> u32 {
         for w in (0..4).filter(|&w| w != v && now[w] != before[w]) {
             // Upper voice minus lower voice, as the measure takes it.
             let (upper, lower) = (v.min(w), v.max(w));
-            let interval =
-                |p: [u8; 4]| (i16::from(p[upper]) - i16::from(p[lower])).rem_euclid(12);
+            let interval = |p: [u8; 4]| (i16::from(p[upper]) - i16::from(p[lower])).rem_euclid(12);
             if matches!(interval(now), 0 | 7) && interval(now) == interval(before) {
                 faults += 1;
             }
@@ -82,7 +81,9 @@ pub fn faults_by_token(
         .iter()
         .map(|&s| std::array::from_fn(|w| sounding(&voices[w], &ranges[w], s)))
         .collect();
-    let previous = t.checked_sub(1).and_then(|p| sounding(&voices[v], &ranges[v], p));
+    let previous = t
+        .checked_sub(1)
+        .and_then(|p| sounding(&voices[v], &ranges[v], p));
     let vocab = ranges[v].vocab_size();
     (0..vocab)
         .map(|token| {

@@ -243,8 +243,7 @@ pub fn import_smf(bytes: &[u8], file: &str) -> Result<Score, MidiError> {
                         MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
                             unmatched_offs.retain(|&(_, _, at)| at == tick);
                             let zero_length = (channel, key.as_int(), tick);
-                            if let Some(i) = unmatched_offs.iter().position(|&o| o == zero_length)
-                            {
+                            if let Some(i) = unmatched_offs.iter().position(|&o| o == zero_length) {
                                 unmatched_offs.swap_remove(i);
                             } else {
                                 open.entry((channel, key.as_int()))
