@@ -278,9 +278,10 @@ fn vrae_learns_to_reconstruct_through_its_latent() {
     let expect = Expect {
         // Measured here: NLL 1.319 against the unigram's 1.496, onset accuracy 0.064 against
         // the Markov chain's 0.018 (the unigram's is 0) — through a 2-D latent and a decoder
-        // that never sees the true tokens.
+        // that never sees the true tokens. Since the importer stopped letting the Celtic
+        // files' grace notes hang (more, shorter notes): onset accuracy 0.051 against 0.022.
         nll_margin: 0.12,
-        onset_margin: Some(0.03),
+        onset_margin: Some(0.02),
     };
     learns(ModelKind::Vrae, 120, 400, expect, None);
 }
