@@ -36,12 +36,7 @@ impl LoadedModel {
         set: &[String],
     ) -> Result<(Self, RunConfig), String> {
         let (mut config, _) = checkpoint::read(dir, expected).map_err(|e| e.to_string())?;
-        for assignment in set {
-            let (name, value) = assignment
-                .split_once('=')
-                .ok_or_else(|| format!("--set {assignment}: write it as name=value"))?;
-            config.hyperparameters.set(name.trim(), value.trim())?;
-        }
+        config.hyperparameters.set_all(set)?;
         // Sizes from a config.json are checked before a network of that size is built.
         config
             .hyperparameters

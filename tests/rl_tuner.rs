@@ -113,21 +113,7 @@ fn a_tuner_run_is_reproducible_and_resumes() {
     let whole = run(&whole_dir, 2, None);
     let whole_run = muselab::training::list_runs(&whole_dir)[0].dir.clone();
     let (_, expected) = muselab::training::checkpoint::read(&whole_run, None).expect("reads");
-    let steps = |h: &muselab::training::History| -> Vec<(usize, Vec<f64>)> {
-        h.steps
-            .iter()
-            .map(|s| (s.global_step, s.losses.clone()))
-            .collect()
-    };
-    assert_eq!(
-        steps(&history),
-        steps(&expected),
-        "step losses after resuming"
-    );
-    assert_eq!(
-        history.epochs[1].validation, expected.epochs[1].validation,
-        "validation after resuming"
-    );
+    common::assert_same_history(&history, &expected, "RL-Tuner after resuming");
     assert_eq!(
         common::first_samples(&resumed).last(),
         common::first_samples(&whole).last(),

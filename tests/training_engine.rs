@@ -439,17 +439,7 @@ fn resuming_at_an_epoch_gives_the_same_weights_and_history_for_every_model() {
         let whole_run = muselab::training::list_runs(&whole)[0].dir.clone();
         let (_, expected) = read(&whole_run, None).expect("reads");
         let (_, resumed) = read(&run, None).expect("reads");
-        let steps = |h: &muselab::training::History| -> Vec<(usize, Vec<f64>)> {
-            h.steps
-                .iter()
-                .map(|s| (s.global_step, s.losses.clone()))
-                .collect()
-        };
-        assert_eq!(steps(&resumed), steps(&expected), "{kind:?}: step losses");
-        for (a, b) in resumed.epochs.iter().zip(&expected.epochs) {
-            assert_eq!(a.train_losses, b.train_losses, "{kind:?}: epoch losses");
-            assert_eq!(a.validation, b.validation, "{kind:?}: validation");
-        }
+        common::assert_same_history(&resumed, &expected, &format!("{kind:?}"));
         assert_eq!(resumed.epochs.len(), 2);
         // The weights, through what they compute: the second epoch's validation above and its
         // samples here (the saved files differ in burn's parameter ids, not in values).

@@ -47,12 +47,7 @@ pub fn run_config(args: &TrainArgs, device: DeviceChoice) -> Result<RunConfig, S
     if args.from.is_some() {
         config.from.clone_from(&args.from);
     }
-    for assignment in &args.set {
-        let (name, value) = assignment
-            .split_once('=')
-            .ok_or_else(|| format!("--set {assignment}: write it as name=value"))?;
-        config.hyperparameters.set(name.trim(), value.trim())?;
-    }
+    config.hyperparameters.set_all(&args.set)?;
     config.check()?;
     Ok(config)
 }

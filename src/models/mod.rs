@@ -237,6 +237,18 @@ impl ModelConfig {
         (kind.info().default_config)()
     }
 
+    /// Sets hyperparameters from `name=value` assignments (the command line's `--set`), in
+    /// order; the first that does not parse or is out of range stops with its message.
+    pub fn set_all(&mut self, assignments: &[String]) -> Result<(), String> {
+        for assignment in assignments {
+            let (name, value) = assignment
+                .split_once('=')
+                .ok_or_else(|| format!("--set {assignment}: write it as name=value"))?;
+            self.set(name.trim(), value.trim())?;
+        }
+        Ok(())
+    }
+
     /// Sets one hyperparameter from text (`name=value` on the command line).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let mut fields = self.fields();

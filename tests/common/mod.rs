@@ -167,3 +167,28 @@ pub fn predictive(
     }
     all
 }
+
+/// Asserts that a resumed run's history is the uninterrupted run's: every step's losses at the
+/// same global step, and each epoch's training losses and validation.
+pub fn assert_same_history(
+    resumed: &muselab::training::History,
+    expected: &muselab::training::History,
+    what: &str,
+) {
+    let steps = |h: &muselab::training::History| -> Vec<(usize, Vec<f64>)> {
+        h.steps
+            .iter()
+            .map(|s| (s.global_step, s.losses.clone()))
+            .collect()
+    };
+    assert_eq!(steps(resumed), steps(expected), "{what}: step losses");
+    assert_eq!(
+        resumed.epochs.len(),
+        expected.epochs.len(),
+        "{what}: epochs"
+    );
+    for (a, b) in resumed.epochs.iter().zip(&expected.epochs) {
+        assert_eq!(a.train_losses, b.train_losses, "{what}: epoch losses");
+        assert_eq!(a.validation, b.validation, "{what}: validation");
+    }
+}
