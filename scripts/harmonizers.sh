@@ -3,7 +3,7 @@
 # part-writing rules weighing in while it samples, and the networks alone) and the shipped
 # mini-bach, on held-out chorale sopranos (`muselab evaluate`, beside Bach's own voices) and on
 # Celtic melodies (`muselab harmonize --report`), then the time to harmonize 64 bars
-# (`muselab bench`, its last line).
+# (`muselab bench`, its `harmonize 64 bars` line).
 #   scripts/harmonizers.sh            env: SAMPLES=200 CELTIC=24 SEED=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +29,4 @@ done
 echo "== $CELTIC Celtic melodies: DeepBach, the networks alone"
 "$BIN" harmonize assets/corpora/celtic_oneills --report --max "$CELTIC" --run "$DEEPBACH" --seed "$SEED" --set rule_weight=0
 echo "== 64 bars"
-"$BIN" bench | tail -1
+"$BIN" bench | grep "harmonize 64"

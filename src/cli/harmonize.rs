@@ -254,7 +254,9 @@ fn report(args: &HarmonizeArgs, device: DeviceChoice) -> Result<String, String> 
     Ok(format!(
         "{} melodies of {} harmonized by {} in {:.1} s (seeds {}…):\n  \
          triads/7ths {:.3} of {} full 8th-note slices · parallels {:.2} per 100 moving pairs · \
-         crossings {:.1} % · spacing faults {:.1} % · notes out of range {:.1} % · melody kept note for note in {kept} of {}",
+         crossings {:.1} % · spacing faults {:.1} % · hidden 5ths/8ves S–B {:.2} per 100 · \
+         notes out of range {:.1} % · repeated notes A/T/B {:.2}/{:.2}/{:.2} · leaps > octave A/T/B \
+         {:.3}/{:.3}/{:.3} · melody kept note for note in {kept} of {}",
         files.len(),
         args.melody.display(),
         dir.display(),
@@ -265,7 +267,14 @@ fn report(args: &HarmonizeArgs, device: DeviceChoice) -> Result<String, String> 
         h.parallels_per_100_moving,
         100.0 * h.crossing_share,
         100.0 * h.spacing_share,
+        h.hidden_per_100_outer,
         100.0 * h.out_of_range,
+        h.repeated_share[1],
+        h.repeated_share[2],
+        h.repeated_share[3],
+        h.wide_leap_share[1],
+        h.wide_leap_share[2],
+        h.wide_leap_share[3],
         files.len(),
     ))
 }

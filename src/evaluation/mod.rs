@@ -373,25 +373,48 @@ pub fn table(report: &Report) -> String {
             "  {:<26}{:>10}{:>10}{:>10}{:>10}\n",
             "part-writing", "model", "unigram", "markov", "corpus"
         ));
-        type Measure = fn(&Harmony) -> f64;
-        let rows: [(&str, Measure); 9] = [
-            ("8th slices: triads/7ths", |h| h.slice_chord_rate),
-            ("parallels / 100 moving", |h| h.parallels_per_100_moving),
-            ("slices with crossing", |h| h.crossing_share),
-            ("slices spaced > octave", |h| h.spacing_share),
-            ("chord rate (beats)", |h| h.chord_rate),
-            ("parallel 5ths / 100 beats", |h| h.parallel_fifths),
-            ("parallel 8ves / 100 beats", |h| h.parallel_octaves),
-            ("crossings / 100 beats", |h| h.crossings),
-            ("notes out of range", |h| h.out_of_range),
-        ];
+        type Measure = Box<dyn Fn(&Harmony) -> String>;
+        let number =
+            |f: fn(&Harmony) -> f64| -> Measure { Box::new(move |h| format!("{:.3}", f(h))) };
+        let mut rows: Vec<(String, Measure)> = [
+            ("8th slices: triads/7ths", number(|h| h.slice_chord_rate)),
+            (
+                "parallels / 100 moving",
+                number(|h| h.parallels_per_100_moving),
+            ),
+            ("slices with crossing", number(|h| h.crossing_share)),
+            ("slices spaced > octave", number(|h| h.spacing_share)),
+            ("chord rate (beats)", number(|h| h.chord_rate)),
+            ("parallel 5ths / 100 beats", number(|h| h.parallel_fifths)),
+            ("parallel 8ves / 100 beats", number(|h| h.parallel_octaves)),
+            ("crossings / 100 beats", number(|h| h.crossings)),
+            ("notes out of range", number(|h| h.out_of_range)),
+            (
+                "hidden 5ths/8ves S–B/100",
+                number(|h| h.hidden_per_100_outer),
+            ),
+        ]
+        .into_iter()
+        .map(|(name, f)| (name.to_string(), f))
+        .collect();
+        for (v, voice) in ["soprano", "alto", "tenor", "bass"].iter().enumerate() {
+            rows.push((
+                format!("{voice}: range"),
+                Box::new(move |h| format!("{}–{}", h.ranges[v].0, h.ranges[v].1)),
+            ));
+            rows.push((
+                format!("{voice}: repeated notes"),
+                Box::new(move |h| format!("{:.3}", h.repeated_share[v])),
+            ));
+            rows.push((
+                format!("{voice}: leaps > octave"),
+                Box::new(move |h| format!("{:.3}", h.wide_leap_share[v])),
+            ));
+        }
         for (name, value) in rows {
             let cells: Vec<String> = harmonies
                 .iter()
-                .map(|h| {
-                    h.as_ref()
-                        .map_or("—".into(), |h| format!("{:.3}", value(h)))
-                })
+                .map(|h| h.as_ref().map_or("—".into(), &value))
                 .map(|s| format!("{s:>10}"))
                 .collect();
             out.push_str(&format!("  {name:<26}{}\n", cells.concat()));

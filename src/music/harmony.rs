@@ -59,6 +59,22 @@ pub struct Harmony {
     /// Share of slices with soprano–alto or alto–tenor more than an octave apart.
     #[serde(default)]
     pub spacing_share: f64,
+    /// Hidden (direct) fifths and octaves into the outer voices per 100 slice changes where
+    /// soprano and bass both move: the two move the same way into a fifth or an octave they
+    /// did not already form, and the soprano leaps (more than a whole tone) to get there —
+    /// the textbook rule, which lets a soprano step into one.
+    #[serde(default)]
+    pub hidden_per_100_outer: f64,
+    /// Per voice (S, A, T, B): lowest and highest pitch written.
+    #[serde(default)]
+    pub ranges: [(u8, u8); 4],
+    /// Per voice: share of notes that repeat the pitch of the note before (a repeated note,
+    /// not a held one: a hold is one note).
+    #[serde(default)]
+    pub repeated_share: [f64; 4],
+    /// Per voice: share of moves from one note to the next larger than an octave.
+    #[serde(default)]
+    pub wide_leap_share: [f64; 4],
 }
 
 /// True when the pitch classes form (part of) a recognised chord.
@@ -130,6 +146,7 @@ pub fn measure<'a>(excerpts: impl IntoIterator<Item = (&'a [Vec<GridNote>; 4], u
         }
     }
     let slices = slice_measures(excerpts_for_slices.iter().map(|(v, n)| (*v, *n)));
+    let lines = line_measures(excerpts_for_slices.iter().map(|(v, _)| *v));
     let per_100 = |n: usize| {
         if beats == 0 {
             0.0
@@ -152,7 +169,39 @@ pub fn measure<'a>(excerpts: impl IntoIterator<Item = (&'a [Vec<GridNote>; 4], u
         } else {
             outside as f64 / notes as f64
         },
+        ranges: lines.ranges,
+        repeated_share: lines.repeated_share,
+        wide_leap_share: lines.wide_leap_share,
         ..slices
+    }
+}
+
+/// The per-voice measures of [`Harmony`] (ranges, repeated notes, leaps over an octave), read
+/// from each voice's notes in order; its other fields left at zero.
+fn line_measures<'a>(excerpts: impl IntoIterator<Item = &'a [Vec<GridNote>; 4]>) -> Harmony {
+    let mut ranges = [(u8::MAX, 0u8); 4];
+    let (mut moves, mut repeated, mut wide) = ([0usize; 4], [0usize; 4], [0usize; 4]);
+    for voices in excerpts {
+        for (v, voice) in voices.iter().enumerate() {
+            for n in voice {
+                ranges[v] = (ranges[v].0.min(n.pitch), ranges[v].1.max(n.pitch));
+            }
+            let mut ordered: Vec<&GridNote> = voice.iter().collect();
+            ordered.sort_by_key(|n| n.start);
+            for pair in ordered.windows(2) {
+                let step = (i16::from(pair[1].pitch) - i16::from(pair[0].pitch)).abs();
+                moves[v] += 1;
+                repeated[v] += usize::from(step == 0);
+                wide[v] += usize::from(step > 12);
+            }
+        }
+    }
+    let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    Harmony {
+        ranges: ranges.map(|(low, high)| if low > high { (0, 0) } else { (low, high) }),
+        repeated_share: std::array::from_fn(|v| share(repeated[v], moves[v])),
+        wide_leap_share: std::array::from_fn(|v| share(wide[v], moves[v])),
+        ..Harmony::default()
     }
 }
 
@@ -165,6 +214,7 @@ fn slice_measures<'a>(
 ) -> Harmony {
     let (mut slices, mut chords, mut crossing, mut spacing) = (0usize, 0usize, 0usize, 0usize);
     let (mut moving_pairs, mut parallels) = (0usize, 0usize);
+    let (mut outer_moves, mut hidden) = (0usize, 0usize);
     for (voices, steps) in excerpts {
         let mut previous: Option<[u8; 4]> = None;
         for step in (0..steps).step_by(SLICE) {
@@ -191,6 +241,22 @@ fn slice_measures<'a>(
                         parallels += usize::from(perfect && interval(now) == interval(before));
                     }
                 }
+                let (soprano, bass) = (
+                    i16::from(now[0]) - i16::from(before[0]),
+                    i16::from(now[3]) - i16::from(before[3]),
+                );
+                if soprano != 0 && bass != 0 {
+                    outer_moves += 1;
+                    let interval = |p: [u8; 4]| (i16::from(p[0]) - i16::from(p[3])).rem_euclid(12);
+                    let into_perfect = matches!(interval(now), 0 | 7);
+                    let similar = soprano.signum() == bass.signum();
+                    hidden += usize::from(
+                        into_perfect
+                            && similar
+                            && interval(before) != interval(now)
+                            && soprano.abs() > 2,
+                    );
+                }
             }
             previous = Some(now);
         }
@@ -202,6 +268,7 @@ fn slice_measures<'a>(
         parallels_per_100_moving: 100.0 * share(parallels, moving_pairs),
         crossing_share: share(crossing, slices),
         spacing_share: share(spacing, slices),
+        hidden_per_100_outer: 100.0 * share(hidden, outer_moves),
         ..Harmony::default()
     }
 }
@@ -276,6 +343,41 @@ mod tests {
             h.spacing_share, 0.0,
             "alto–tenor A4/A3 is an octave, not more"
         );
+    }
+
+    /// Soprano E5 → G5 (a leap of a third) over bass C3 → C3 … G2: the outer voices move up
+    /// together into an octave G5/G3 they did not form: one hidden octave. The same arrival
+    /// by step (F5 → G5) is allowed and not counted.
+    #[test]
+    fn a_hidden_octave_reached_by_a_leap_is_counted_and_one_by_step_is_not() {
+        let voices = |soprano: [u8; 2]| {
+            [
+                voice(&soprano),
+                voice(&[67, 71]),
+                voice(&[60, 62]),
+                voice(&[48, 55]),
+            ]
+        };
+        let leap = measure([(&voices([76, 79]), 8)]);
+        assert_eq!(leap.hidden_per_100_outer, 100.0, "{leap:?}");
+        let by_step = measure([(&voices([77, 79]), 8)]);
+        assert_eq!(by_step.hidden_per_100_outer, 0.0, "{by_step:?}");
+    }
+
+    #[test]
+    fn ranges_repeated_notes_and_wide_leaps_are_counted_per_voice() {
+        let voices = [
+            voice(&[72, 72, 74, 72]), // one repeat in three moves
+            voice(&[64, 65, 67, 64]),
+            voice(&[55, 57, 59, 55]),
+            voice(&[48, 62, 48, 50]), // two leaps over an octave (14) in three moves
+        ];
+        let h = measure([(&voices, 16)]);
+        assert_eq!(h.ranges, [(72, 74), (64, 67), (55, 59), (48, 62)]);
+        assert!((h.repeated_share[0] - 1.0 / 3.0).abs() < 1e-9, "{h:?}");
+        assert_eq!(h.repeated_share[1..], [0.0; 3]);
+        assert!((h.wide_leap_share[3] - 2.0 / 3.0).abs() < 1e-9, "{h:?}");
+        assert_eq!(h.wide_leap_share[..3], [0.0; 3]);
     }
 
     #[test]
