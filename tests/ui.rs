@@ -448,6 +448,9 @@ fn compare_evaluates_a_run_in_the_background_beside_the_baselines() {
     assert!((nll(&saved) - nll(report)).abs() < 1e-9);
     harness.get_by_label("Re-evaluate");
     harness.get_by_label_contains("Overlap with the held-out music");
+    // A melody model writes no four voices: its part-writing cell is empty.
+    harness.get_by_label("part-writing");
+    assert!(report.measures.harmony.is_none());
     harness.get_by_label("Hear").click();
     harness.run_steps(2);
     assert!(

@@ -345,7 +345,7 @@ fn table(
     let mut evaluate = None;
     egui::Grid::new("compare-table")
             .striped(true)
-            .num_columns(8)
+            .num_columns(9)
             .show(ui, |ui| {
                 header(ui, settings, "run", Column::Run, "The checkpoint");
                 ui.label(RichText::new("model").strong());
@@ -355,6 +355,8 @@ fn table(
                     .on_hover_text("Share of all held-out steps predicted (HOLD alone scores 0.6–0.8 here): model · unigram · Markov");
                 header(ui, settings, "overlap", Column::Overlap, "Mean feature overlap of samples with the held-out music: model · unigram · Markov");
                 header(ui, settings, "copies", Column::Copies, "Share of samples that copy a training window exactly");
+                ui.label(RichText::new("part-writing").strong())
+                    .on_hover_text("Harmonizers only, on the held-out sopranos (8th-note slices): triads/7ths · parallels per 100 moving pairs · slices with a crossing · slices spaced over an octave; below, Bach's own voices on the same windows");
                 ui.label("");
                 ui.end_row();
                 for (run, report) in rows {
@@ -381,6 +383,7 @@ fn table(
                             trio(ui, p.map(|p| p.map(|p| p.accuracy)), true);
                             trio(ui, s.map(|s| s.map(|s| s.overlap_mean)), true);
                             ui.label(s[0].map_or("—".into(), |s| format!("{:.2}", s.nearest_copy_rate)));
+                            part_writing(ui, report);
                             ui.horizontal(|ui| {
                                 if let Some(example) = &report.example {
                                     if ui.small_button("Hear").on_hover_text("Hear the model's first evaluation sample").clicked() {
@@ -396,7 +399,7 @@ fn table(
                             });
                         }
                         None => {
-                            for _ in 0..5 {
+                            for _ in 0..6 {
                                 ui.label("—");
                             }
                             if ui
@@ -412,6 +415,30 @@ fn table(
                 }
             });
     (action, evaluate)
+}
+
+/// The part-writing cell of a harmonizer's report: the model's four measures over Bach's.
+fn part_writing(ui: &mut Ui, report: &Report) {
+    let line = |h: &crate::music::harmony::Harmony| {
+        format!(
+            "{:.2} · {:.2} · {:.1} % · {:.1} %",
+            h.slice_chord_rate,
+            h.parallels_per_100_moving,
+            100.0 * h.crossing_share,
+            100.0 * h.spacing_share
+        )
+    };
+    match (report.measures.harmony, report.corpus_harmony) {
+        (Some(model), Some(bach)) => {
+            ui.vertical(|ui| {
+                ui.label(line(&model));
+                ui.label(RichText::new(format!("Bach {}", line(&bach))).weak());
+            });
+        }
+        _ => {
+            ui.label("—");
+        }
+    }
 }
 
 /// The folder name of a run ("run-…").
