@@ -7,9 +7,7 @@
 //! the next — so that a sampler penalising them aims at the figures it is judged by.
 
 use crate::data::{HOLD, PitchRange, REST};
-
-/// Steps of the 16th grid per 8th-note slice (as in the harmony measures).
-const SLICE: usize = 2;
+use crate::music::harmony::{SLICE, parallel_perfect, spaced_too_wide};
 /// Steps past a note's start after which a held note is no longer checked: a long note's
 /// later slices are the next onset's business.
 const REACH: usize = 16;
@@ -39,20 +37,13 @@ fn faults_at(v: usize, before: Option<[u8; 4]>, now: [u8; 4]) -> u32 {
     }
     // Spacing: soprano–alto and alto–tenor within an octave.
     for upper in [0, 1] {
-        if (upper == v || upper + 1 == v) && now[upper] > now[upper + 1] + 12 {
+        if (upper == v || upper + 1 == v) && spaced_too_wide(now, upper) {
             faults += 1;
         }
     }
-    if let Some(before) = before
-        && now[v] != before[v]
-    {
-        for w in (0..4).filter(|&w| w != v && now[w] != before[w]) {
-            // Upper voice minus lower voice, as the measure takes it.
-            let (upper, lower) = (v.min(w), v.max(w));
-            let interval = |p: [u8; 4]| (i16::from(p[upper]) - i16::from(p[lower])).rem_euclid(12);
-            if matches!(interval(now), 0 | 7) && interval(now) == interval(before) {
-                faults += 1;
-            }
+    if let Some(before) = before {
+        for w in (0..4).filter(|&w| w != v) {
+            faults += u32::from(parallel_perfect(before, now, v.min(w), v.max(w)));
         }
     }
     faults

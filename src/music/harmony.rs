@@ -206,7 +206,22 @@ fn line_measures<'a>(excerpts: impl IntoIterator<Item = &'a [Vec<GridNote>; 4]>)
 }
 
 /// Steps of the 16th grid per 8th-note slice.
-const SLICE: usize = 2;
+pub const SLICE: usize = 2;
+
+/// True when voices `upper` and `lower` (upper above) both move from `before` to `now` and
+/// form the same fifth or octave (or unison) at both: parallel or consecutive perfect
+/// intervals, as the slice measures count them.
+pub fn parallel_perfect(before: [u8; 4], now: [u8; 4], upper: usize, lower: usize) -> bool {
+    let moved = now[upper] != before[upper] && now[lower] != before[lower];
+    let interval = |p: [u8; 4]| (i16::from(p[upper]) - i16::from(p[lower])).rem_euclid(12);
+    moved && matches!(interval(now), 0 | 7) && interval(now) == interval(before)
+}
+
+/// True when voice `upper` (soprano 0, alto 1) lies more than an octave above the voice
+/// under it: a spacing fault.
+pub fn spaced_too_wide(now: [u8; 4], upper: usize) -> bool {
+    now[upper] > now[upper + 1] + 12
+}
 
 /// The slice measures of [`Harmony`] (its other fields left at zero).
 fn slice_measures<'a>(
@@ -227,7 +242,7 @@ fn slice_measures<'a>(
             slices += 1;
             chords += usize::from(is_chord(&now));
             crossing += usize::from((0..3).any(|v| now[v + 1] > now[v]));
-            spacing += usize::from(now[0] > now[1] + 12 || now[1] > now[2] + 12);
+            spacing += usize::from(spaced_too_wide(now, 0) || spaced_too_wide(now, 1));
             if let Some(before) = previous {
                 for upper in 0..4 {
                     for lower in upper + 1..4 {
@@ -235,10 +250,7 @@ fn slice_measures<'a>(
                             continue;
                         }
                         moving_pairs += 1;
-                        let interval =
-                            |p: [u8; 4]| (i16::from(p[upper]) - i16::from(p[lower])).rem_euclid(12);
-                        let perfect = matches!(interval(now), 0 | 7);
-                        parallels += usize::from(perfect && interval(now) == interval(before));
+                        parallels += usize::from(parallel_perfect(before, now, upper, lower));
                     }
                 }
                 let (soprano, bass) = (

@@ -603,13 +603,17 @@ mod tests {
             0x00, 0x90, 67, 80, // on at 48, never closed
             0x20, 0xFF, 0x2F, 0x00, // end of track at 80
         ];
-        let score = import_smf(&smf_bytes(0, 96, &[track]), "t.mid").unwrap();
-        let notes: Vec<_> = score.tracks[0]
+        let notes = first_track_notes(&import_smf(&smf_bytes(0, 96, &[track]), "t.mid").unwrap());
+        assert_eq!(notes, vec![(60, 0, 32), (60, 16, 32), (67, 48, 32)]);
+    }
+
+    /// (pitch, start, duration) of each note of a score's first track.
+    fn first_track_notes(score: &Score) -> Vec<(u8, u64, u64)> {
+        score.tracks[0]
             .notes
             .iter()
             .map(|n| (n.pitch, n.start, n.duration))
-            .collect();
-        assert_eq!(notes, vec![(60, 0, 32), (60, 16, 32), (67, 48, 32)]);
+            .collect()
     }
 
     /// A note whose off comes before its on at the same tick (how music21 writes a grace note
@@ -627,12 +631,7 @@ mod tests {
             0x60, 0x80, 62, 0, // D off at 288
             0x00, 0xFF, 0x2F, 0x00,
         ];
-        let score = import_smf(&smf_bytes(0, 96, &[track]), "t.mid").unwrap();
-        let notes: Vec<_> = score.tracks[0]
-            .notes
-            .iter()
-            .map(|n| (n.pitch, n.start, n.duration))
-            .collect();
+        let notes = first_track_notes(&import_smf(&smf_bytes(0, 96, &[track]), "t.mid").unwrap());
         assert_eq!(notes, vec![(60, 0, 96), (64, 96, 96), (62, 192, 96)]);
     }
 
