@@ -162,39 +162,72 @@ fn same_seed_same_samples_and_resume() {
 }
 
 #[test]
-fn crnn_gan_spreads_its_pitches_toward_the_corpus() {
+fn crnn_gan_spreads_its_pitches_toward_the_corpus_without_collapsing() {
     let _rng = common::rng_lock();
-    let mut config = RunConfig::new(ModelKind::CrnnGan);
-    config.max_pieces = Some(40);
-    config.batch_size = 32;
-    config.learning_rate = 1e-3;
-    config.seed = 4;
-    if let muselab::training::ModelConfig::CrnnGan(c) = &mut config.hyperparameters {
-        c.hidden = 48;
-        c.sequence = 16;
-    }
-    let (mut session, scores, _) = common::seeded_session(&mut config, "bach");
-    let span = |session: &mut dyn Session| {
-        let samples = session.samples(1);
-        let spans: Vec<f64> = samples[1..]
+    // Trains a small C-RNN-GAN for 150 steps; returns the mean tone span of its samples
+    // before and after, the corpus pieces' tone span, and the samples' spread (mean pairwise
+    // distance of their events) and the corpus windows' after training.
+    let train = |feature_matching: usize| {
+        let mut config = RunConfig::new(ModelKind::CrnnGan);
+        config.max_pieces = Some(40);
+        config.batch_size = 32;
+        config.learning_rate = 1e-3;
+        config.seed = 4;
+        if let muselab::training::ModelConfig::CrnnGan(c) = &mut config.hyperparameters {
+            c.hidden = 48;
+            c.sequence = 16;
+            c.feature_matching = feature_matching;
+        }
+        let (mut session, scores, _) = common::seeded_session(&mut config, "bach");
+        let span = |session: &mut dyn Session| {
+            let samples = session.samples(1);
+            let spans: Vec<f64> = samples[1..]
+                .iter()
+                .map(|s| f64::from(metrics::compute(&s.score).tone_span))
+                .collect();
+            spans.iter().sum::<f64>() / spans.len() as f64
+        };
+        let before = span(session.as_mut());
+        for losses in common::train_steps(session.as_mut(), 150) {
+            assert_eq!(losses.len(), 5);
+            assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+        }
+        let after = span(session.as_mut());
+        let corpus: f64 = scores
             .iter()
-            .map(|s| f64::from(metrics::compute(&s.score).tone_span))
-            .collect();
-        spans.iter().sum::<f64>() / spans.len() as f64
+            .map(|s| f64::from(metrics::compute(s).tone_span))
+            .sum::<f64>()
+            / scores.len() as f64;
+        let validation = session.validate();
+        let value = |name: &str| {
+            validation
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| *v)
+                .expect(name)
+        };
+        let spreads = (value("sample diversity"), value("corpus diversity"));
+        eprintln!(
+            "c-rnn-gan, feature matching {feature_matching}: tone span {before:.1} → {after:.1} \
+             semitones (corpus pieces {corpus:.1}); spread {:.4} (corpus {:.4})",
+            spreads.0, spreads.1
+        );
+        (before, after, spreads)
     };
-    let before = span(session.as_mut());
-    for losses in common::train_steps(session.as_mut(), 150) {
-        assert_eq!(losses.len(), 5);
-        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
-    }
-    let after = span(session.as_mut());
-    let corpus: f64 = scores
-        .iter()
-        .map(|s| f64::from(metrics::compute(s).tone_span))
-        .sum::<f64>()
-        / scores.len() as f64;
-    eprintln!("c-rnn-gan tone span {before:.1} → {after:.1} semitones (corpus pieces {corpus:.1})");
+    // The default: G matches the mean and the spread of D's features and of the events.
+    let (before, after, (spread, corpus_spread)) = train(2);
     assert!(after > before + 4.0, "tone span {before} → {after}");
+    assert!(
+        spread >= 0.5 * corpus_spread,
+        "samples' spread {spread} against the corpus's {corpus_spread}"
+    );
+    // Matching the mean alone (Mogren's option) collapses: the spread term is what keeps the
+    // samples apart.
+    let (_, _, (mean_only, _)) = train(1);
+    assert!(
+        mean_only < 0.5 * spread,
+        "mean-only spread {mean_only} against {spread} with the spread term"
+    );
 }
 
 #[test]

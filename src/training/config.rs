@@ -118,7 +118,9 @@ impl RunConfig {
             (ModelConfig::Gan(c), Remedy::FewerDiscriminatorSteps) => c.d_steps = 1,
             (ModelConfig::Gan(c), Remedy::LabelSmoothing) => c.real_label = c.real_label.min(0.9),
             (ModelConfig::Gan(c), Remedy::NonSaturatingLoss) => c.non_saturating = 1,
-            (ModelConfig::CrnnGan(c), Remedy::FeatureMatching) => c.feature_matching = 1,
+            (ModelConfig::CrnnGan(c), Remedy::FeatureMatching) => {
+                c.feature_matching = c.feature_matching.max(1);
+            }
             (ModelConfig::Midinet(c), Remedy::FeatureMatching) => {
                 c.feature_matching = c.feature_matching.max(1.0);
             }
