@@ -39,8 +39,13 @@ pub enum FillRequest {
 /// What the worker answers.
 #[derive(Clone, Debug)]
 pub enum FillReply {
-    /// A run is loaded: its pitch range.
-    Loaded(PathBuf, PitchRange),
+    /// A run is loaded: its pitch range and, where the run was evaluated, its constraint
+    /// measures (the anticipation curves the view draws).
+    Loaded(
+        PathBuf,
+        PitchRange,
+        Option<crate::measures::constraints::ConstraintScores>,
+    ),
     /// A melody: its tokens and how long writing took.
     Written(Vec<usize>, Duration),
     /// Something went wrong (the worker serves on).
@@ -76,7 +81,10 @@ fn serve(
         FillRequest::Load(run) => match load(&run, device) {
             Ok((model, range)) => {
                 *loaded = Some((model, range));
-                FillReply::Loaded(run, range)
+                // The saved evaluation is read here, off the UI thread, with the model.
+                let scores =
+                    crate::evaluation::read_report(&run).and_then(|r| r.measures.constraints);
+                FillReply::Loaded(run, range, scores)
             }
             Err(e) => FillReply::Error(e),
         },

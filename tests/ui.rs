@@ -802,10 +802,12 @@ fn pin_two_notes_and_fill_around_them() {
     harness
         .state_mut()
         .anticipation
-        .open(&ctx, run, Some("0:rest".into()));
+        .open(&ctx, run.clone(), Some("0:rest".into()));
     step_until(&mut harness, "the model", |app| {
         app.anticipation.range().is_some() && !app.anticipation.busy
     });
+    // Not evaluated yet: the view says where its anticipation curve comes from.
+    harness.get_by_label_contains("to see its anticipation curve here");
     let range = harness.state().anticipation.range().expect("range");
     let (low, high) = (range.token(range.low), range.token(range.high));
     {
@@ -842,6 +844,28 @@ fn pin_two_notes_and_fill_around_them() {
         2
     );
     harness.get_by_label_contains("2 of 2 pins met");
+
+    // Once the run has a saved evaluation, the view draws its anticipation curve and says how
+    // many random pins it met with the pins read and hidden.
+    use muselab::measures::constraints::{ConstraintScores, Satisfaction};
+    let satisfaction = |rate: f64| Satisfaction {
+        rates: [("random".to_string(), rate)].into(),
+        pins: [("random".to_string(), 8)].into(),
+        anticipation: vec![0.1; 9],
+    };
+    let mut report = muselab::evaluation::Report::default();
+    report.measures.constraints = Some(ConstraintScores {
+        model: satisfaction(0.5),
+        blind: Some(satisfaction(0.25)),
+        ..Default::default()
+    });
+    muselab::evaluation::save_report(&run, &report).expect("saves");
+    harness.state_mut().anticipation.open(&ctx, run, None);
+    step_until(&mut harness, "the evaluated model", |app| {
+        app.anticipation.scores.is_some()
+    });
+    harness.run_steps(2);
+    harness.get_by_label_contains("pins met sampling freely 50 %, pins hidden 25 %");
 }
 
 /// The Code units view: a sparse autoencoder's units are each decoded alone into a pattern;

@@ -7,11 +7,12 @@
 use std::path::PathBuf;
 
 use egui::{Color32, Rect, RichText, Sense, Ui, pos2, vec2};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::{ScoreAction, theme};
 use crate::anticipation_worker::{FillReply, FillRequest, FillWorker};
 use crate::data::PitchRange;
-use crate::measures::constraints::{Pins, met};
+use crate::measures::constraints::{ANTICIPATION_STEPS, ConstraintScores, Pins, met};
 use crate::models::anticipation::{regular_positions, tokens_to_score};
 use crate::music::Score;
 
@@ -66,6 +67,8 @@ pub struct AnticipationView {
     fill_now: bool,
     /// Status line.
     pub status: String,
+    /// The loaded run's constraint measures from its saved evaluation, if it has one.
+    pub scores: Option<ConstraintScores>,
 }
 
 /// Colour of a pin before a fill.
@@ -139,7 +142,8 @@ impl AnticipationView {
         let replies: Vec<FillReply> = worker.replies.try_iter().collect();
         for reply in replies {
             match reply {
-                FillReply::Loaded(run, range) => {
+                FillReply::Loaded(run, range, scores) => {
+                    self.scores = scores;
                     self.status = format!(
                         "{} to {}: click the roll to pin notes, then Fill",
                         crate::music::pitch_name(range.low),
@@ -284,9 +288,61 @@ impl AnticipationView {
             RichText::new("Click a cell to pin a note (the bottom row pins a rest), click a pin to free it, drag a pin to move it.")
                 .weak(),
         );
+        self.anticipation_curve(ui);
         let height = (ui.available_height() - 8.0).max(160.0);
         self.roll(ui, height);
         actions
+    }
+
+    /// The run's anticipation curve from its saved evaluation: the mean probability of a
+    /// pinned pitch k = 8…0 steps before its pin (the held-out tune's own notes fed in), beside
+    /// the same network with the pins hidden — the gap is what reading the pins buys.
+    fn anticipation_curve(&self, ui: &mut Ui) {
+        let Some(scores) = self.scores.as_ref().filter(|_| self.range().is_some()) else {
+            if self.range().is_some() {
+                ui.label(
+                    RichText::new("Evaluate this run (Compare tab or `muselab evaluate`) to see its anticipation curve here.")
+                        .weak(),
+                );
+            }
+            return;
+        };
+        let points = |curve: &[f64]| -> PlotPoints {
+            curve
+                .iter()
+                .enumerate()
+                .map(|(i, p)| [i as f64 - ANTICIPATION_STEPS as f64, *p])
+                .collect()
+        };
+        let rate = |s: &crate::measures::constraints::Satisfaction| {
+            s.rates
+                .get("random")
+                .map_or("—".into(), |r| format!("{:.0} %", r * 100.0))
+        };
+        ui.label(format!(
+            "Anticipation (its evaluation, held-out tunes): random pins met sampling freely {}{}",
+            rate(&scores.model),
+            scores
+                .blind
+                .as_ref()
+                .map_or(String::new(), |b| format!(", pins hidden {}", rate(b)))
+        ))
+        .on_hover_text("The plot: mean probability of the pinned pitch k steps before its pin (0 = at the pin), the tune's own notes fed in");
+        Plot::new("anticipation-curve")
+            .height(110.0)
+            .legend(Legend::default())
+            .x_axis_label("steps before the pin")
+            .y_axis_label("p(pinned pitch)")
+            .allow_drag(false)
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                plot.line(
+                    Line::new("pins read", points(&scores.model.anticipation)).color(theme::ACCENT),
+                );
+                if let Some(blind) = &scores.blind {
+                    plot.line(Line::new("pins hidden", points(&blind.anticipation)));
+                }
+            });
     }
 
     /// Opens a run, lays `pins` ("0:D5,16:A4,32:rest") once it is loaded and fills (the
