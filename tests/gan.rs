@@ -44,8 +44,7 @@ fn a_short_run_moves_samples_toward_the_corpus() {
     }
     let after_scale = gallery_metric(session.as_mut(), "scale consistency");
     let after = session.validate();
-    let get =
-        |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
+    let get = common::measure;
     let corpus_density = get(&after, "corpus note density");
     let (d0, d1) = (
         get(&before, "sample note density"),
@@ -199,14 +198,10 @@ fn crnn_gan_spreads_its_pitches_toward_the_corpus_without_collapsing() {
             .sum::<f64>()
             / scores.len() as f64;
         let validation = session.validate();
-        let value = |name: &str| {
-            validation
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| *v)
-                .expect(name)
-        };
-        let spreads = (value("sample diversity"), value("corpus diversity"));
+        let spreads = (
+            common::measure(&validation, "sample diversity"),
+            common::measure(&validation, "corpus diversity"),
+        );
         eprintln!(
             "c-rnn-gan, feature matching {feature_matching}: tone span {before:.1} → {after:.1} \
              semitones (corpus pieces {corpus:.1}); spread {:.4} (corpus {:.4})",
@@ -238,8 +233,7 @@ fn midinet_trains_and_writes_over_a_chord_progression() {
     config.batch_size = 32;
     config.seed = 6;
     let (mut session, scores, device) = common::seeded_session(&mut config, "bach");
-    let rate =
-        |v: &[(String, f64)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, x)| *x).expect(n);
+    let rate = common::measure;
     let before = session.validate();
     // The untrained generator, for the sample measures below.
     let untrained = common::temp_dir("midinet-untrained").join("run");

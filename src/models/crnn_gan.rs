@@ -269,7 +269,7 @@ fn batch_moments(features: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
 /// batch means of D's features on real and on generated sequences, step by step; with
 /// `spread`, plus the squared distance between their batch standard deviations. The mean alone
 /// is met as well by one sequence that sits at the corpus's average as by the corpus itself,
-/// and G found that sequence (samples 4 % as varied as the corpus); the spread term is not met
+/// and G found that sequence (samples 3 % as varied as the corpus); the spread term is not met
 /// until G's sequences differ from each other as the corpus's do.
 fn matching_loss(real: Tensor<3>, fake: Tensor<3>, spread: bool) -> Tensor<1> {
     let (real_mean, real_spread) = batch_moments(real.detach());
@@ -475,15 +475,13 @@ impl Session for CrnnGanSession {
         let g_verdict = super::bce_with_logits(fake_logits.clone(), 1.0).detach();
         let g_loss = if self.config.feature_matching > 0 {
             let (_, real_features) = self.discriminator.forward(real.clone());
-            let matching = matching_loss(
-                real_features,
-                fake_features,
-                self.config.feature_matching > 1,
-            );
-            if self.config.feature_matching > 1 {
-                // D's features of a collapsed G barely vary either, and matching their spread
-                // alone left G collapsed (sample spread 0.005 against the corpus's 0.19 after
-                // two epochs, as with the mean alone): the events' own moments are matched too.
+            let spread = self.config.feature_matching > 1;
+            let matching = matching_loss(real_features, fake_features, spread);
+            // D's features of a collapsed G barely vary either, and matching their spread
+            // alone left G collapsed (sample spread 0.005 against the corpus's 0.19 after two
+            // epochs, as with the mean alone): with the spread, the events' own moments are
+            // matched too.
+            if spread {
                 matching + matching_loss(real, fake, true)
             } else {
                 matching

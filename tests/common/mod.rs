@@ -192,3 +192,13 @@ pub fn assert_same_history(
         assert_eq!(a.validation, b.validation, "{what}: validation");
     }
 }
+
+/// The value of the measure `name` among a session's validation measures (panics, naming it,
+/// when it is missing).
+pub fn measure(validation: &[(String, f64)], name: &str) -> f64 {
+    validation
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| *v)
+        .unwrap_or_else(|| panic!("no validation measure {name:?}"))
+}
