@@ -38,6 +38,53 @@ fn persistent_cd_lowers_the_held_out_reconstruction_error() {
     );
 }
 
+/// Steering toward a key and a meter keeps the corpus's note lengths (it once bought its
+/// meter by breaking held notes into repeated ones), while a machine that learned nothing
+/// writes lengths unlike the corpus's.
+#[test]
+fn steering_keeps_the_corpus_note_lengths() {
+    let mut config = RunConfig::new(ModelKind::Crbm);
+    config.max_pieces = Some(100);
+    config.batch_size = 64;
+    let (mut session, _, _) = {
+        let _rng = common::rng_lock();
+        common::seeded_session(&mut config, "bach")
+    };
+    let untrained = session.validate();
+    common::train_steps(session.as_mut(), 300);
+    let trained = session.validate();
+    for (name, value) in &trained {
+        eprintln!("{name}: {value:.3}");
+    }
+    let overlap = |values: &[(String, f64)], how: &str| {
+        measure(values, &format!("note-length overlap with held-out, {how}"))
+    };
+    let (before, free, steered) = (
+        overlap(&untrained, "free sampling"),
+        overlap(&trained, "free sampling"),
+        overlap(&trained, "constrained"),
+    );
+    eprintln!("note-length overlap: untrained {before:.3}, free {free:.3}, steered {steered:.3}");
+    assert!(
+        free > before + 0.1,
+        "free sampling {free} against {before} untrained"
+    );
+    assert!(
+        steered >= free - 0.1,
+        "steered {steered} against free {free}"
+    );
+    for name in ["key", "meter"] {
+        let (free, steered) = (
+            measure(&trained, &format!("{name} cost, free sampling")),
+            measure(&trained, &format!("{name} cost, constrained")),
+        );
+        assert!(
+            steered < free,
+            "{name}: {steered} constrained against {free} free"
+        );
+    }
+}
+
 #[test]
 fn constrained_sampling_meets_the_constraints_better_than_free_sampling() {
     let device = Device::flex();

@@ -9,6 +9,7 @@
 //! - [`frames`]: polyphonic music as tokens, for the baselines of the all-voice models;
 //! - [`constraints`]: pinned notes (the Anticipation-RNN): constraint sets and how well a
 //!   melody meets them;
+//! - [`lengths`]: note lengths of piano rolls and their overlap (the C-RBM's held notes);
 //! - [`frame_accuracy`]: frame-level accuracy and NLL of polyphonic prediction, and the
 //!   independent Bernoulli baseline (the Boltzmann machines);
 //! - the cases below: a melody model's or an all-voice model's whole measurement.
@@ -17,6 +18,7 @@ pub mod ais;
 pub mod constraints;
 pub mod frame_accuracy;
 pub mod frames;
+pub mod lengths;
 pub mod ngram;
 pub mod overlap;
 pub mod predictive;

@@ -20,6 +20,7 @@ use rand::{Rng, SeedableRng};
 use super::rbm::{bernoulli, frames_to_score};
 use super::{Batches, Sample, Session, rows};
 use crate::data::FrameRolls;
+use crate::measures::lengths;
 use crate::music::Score;
 use crate::music::key::Key;
 
@@ -396,6 +397,9 @@ fn rotate<T>(mut costs: [T; 3], i: usize) -> [T; 3] {
     costs
 }
 
+/// Samples written with and without the constraints in each validation.
+const VALIDATION_SAMPLES: u64 = 4;
+
 /// How far (in logits) one steering step moves the units that matter most to a constraint.
 const STEER_RATE: f64 = 2.0;
 
@@ -711,24 +715,62 @@ impl Session for CrbmSession {
             weights,
             beats: 4,
         };
-        let cost = |weights| {
-            generate_frames(
-                &machine,
-                (self.data.low, self.data.pitches),
-                8 * per_bar,
-                per_bar,
-                100,
-                &constraints(weights),
-                7,
-                &device,
-            )
-            .1
+        // Four samples each (seeds 7–10): one 8-bar sample's note lengths vary too much.
+        let write = |weights| {
+            let mut costs = [0.0; 3];
+            let rolls: Vec<Vec<Vec<f32>>> = (7..7 + VALIDATION_SAMPLES)
+                .map(|seed| {
+                    let (frames, cost) = generate_frames(
+                        &machine,
+                        (self.data.low, self.data.pitches),
+                        8 * per_bar,
+                        per_bar,
+                        100,
+                        &constraints(weights),
+                        seed,
+                        &device,
+                    );
+                    for (sum, c) in costs.iter_mut().zip(cost) {
+                        *sum += c / VALIDATION_SAMPLES as f64;
+                    }
+                    frames
+                })
+                .collect();
+            (rolls, costs)
         };
-        let (unsteered, steered) = (cost([0.0; 3]), cost([1.0; 3]));
+        let ((free_frames, unsteered), (steered_frames, steered)) =
+            (write([0.0; 3]), write([1.0; 3]));
         for (i, name) in ["self-similarity", "key", "meter"].iter().enumerate() {
             out.push((format!("{name} cost, free sampling"), unsteered[i]));
             out.push((format!("{name} cost, constrained"), steered[i]));
         }
+        // Steering must not buy its constraints by breaking held notes into repeated ones:
+        // the note lengths of both samples beside the held-out windows'.
+        let window = self.window();
+        let held_rolls: Vec<Vec<Vec<f32>>> = self
+            .held
+            .iter()
+            .map(|&(p, s)| self.data.pieces[p][s..s + window].to_vec())
+            .collect();
+        let corpus = lengths::length_histogram(&held_rolls);
+        for (name, frames) in [
+            ("free sampling", free_frames),
+            ("constrained", steered_frames),
+        ] {
+            let written = lengths::length_histogram(&frames);
+            out.push((
+                format!("note-length overlap with held-out, {name}"),
+                lengths::histogram_overlap(&written, &corpus),
+            ));
+            out.push((
+                format!("mean note length (frames), {name}"),
+                lengths::mean_length(&written),
+            ));
+        }
+        out.push((
+            "mean note length (frames), held-out".into(),
+            lengths::mean_length(&corpus),
+        ));
         out
     }
 
