@@ -39,7 +39,7 @@ pub struct CorpusListing {
 }
 
 impl CorpusListing {
-    /// Lists the `.mid`/`.midi` files of a folder (not recursive).
+    /// Lists the `.mid`/`.midi` files of a folder and its sub-folders.
     pub fn read(title: impl Into<String>, dir: &Path) -> std::io::Result<Self> {
         Ok(Self {
             title: title.into(),
@@ -56,13 +56,37 @@ pub fn is_midi_path(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
 }
 
-/// The MIDI files directly inside `dir`, sorted by file name.
+/// The MIDI files inside `dir` and its sub-folders, at any depth, sorted by path (a flat
+/// folder: by file name). Symbolic links are followed, but a folder already visited (a link
+/// loop, or two links to one folder) is read once; a sub-folder that cannot be read is skipped
+/// with a warning. Only `dir` itself unreadable is an error.
 pub fn list_midi_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_file() && is_midi_path(&path) {
-            files.push(path);
+    let mut visited = std::collections::HashSet::new();
+    let mut pending = vec![dir.to_path_buf()];
+    let mut first = true;
+    while let Some(folder) = pending.pop() {
+        let key = std::fs::canonicalize(&folder).unwrap_or_else(|_| folder.clone());
+        if !visited.insert(key) {
+            continue;
+        }
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if !first => {
+                log::warn!("skipping folder {}: {e}", folder.display());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        first = false;
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.is_file() && is_midi_path(&path) {
+                files.push(path);
+            }
         }
     }
     files.sort();

@@ -60,3 +60,42 @@ fn chorales_have_four_named_voices_on_a_sixteenth_grid() {
     let quantized = score.quantized(4);
     assert_eq!(quantized.tracks, score.tracks);
 }
+
+#[test]
+fn a_folder_of_folders_is_read_at_every_depth() {
+    let root = common::temp_dir("nested-corpus");
+    let tunes = common::all_corpus_files();
+    let tune = tunes
+        .iter()
+        .find(|f| f.to_string_lossy().contains("celtic_oneills"))
+        .expect("a bundled tune");
+    for dir in ["reels", "jigs/slip"] {
+        std::fs::create_dir_all(root.join(dir)).expect("folder");
+    }
+    for place in ["top.mid", "reels/one.mid", "jigs/slip/two.MIDI"] {
+        std::fs::copy(tune, root.join(place)).expect("copy");
+    }
+    std::fs::write(root.join("jigs/broken.mid"), b"MThd not really").expect("write");
+    std::fs::write(root.join("reels/notes.txt"), b"not music").expect("write");
+    std::fs::create_dir_all(root.join("empty/deeper")).expect("folder");
+    // A link back to the root: read once, not forever.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&root, root.join("jigs/slip/loop")).expect("symlink");
+
+    let (scores, skipped) = muselab::data::load_scores(&root, None).expect("reads");
+    let names: Vec<&str> = scores.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["jigs/slip/two", "reels/one", "top"]);
+    assert_eq!(skipped, 1, "the broken file is counted");
+    // The listing the corpus browser shows is the same, and a limit takes the first in order.
+    let listed = muselab::corpus::list_midi_files(&root).expect("lists");
+    assert_eq!(listed.len(), 4);
+    let (first, _) = muselab::data::load_scores(&root, Some(2)).expect("reads");
+    assert_eq!(
+        first.len(),
+        1,
+        "the second of the first two is the broken file"
+    );
+
+    let empty = muselab::data::load_scores(&root.join("empty"), None).expect_err("no music");
+    assert!(empty.contains("no readable MIDI file"), "{empty}");
+}

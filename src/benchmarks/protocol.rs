@@ -8,9 +8,12 @@
 //! - **Frame accuracy** (Bay, Ehmann & Downie 2009): Σ TP / Σ (TP + FP + FN) summed over all
 //!   test steps, each frame predicted from the true frames before it. The prediction is the
 //!   model's most likely frame as far as it can be found in one pass: keys whose probability
-//!   is at least ½ for the factorised models (Bernoulli), the mean-field marginals of the
-//!   step's RBM thresholded at ½ (RBM, RNN-RBM), the NADE's greedy key-by-key mode from the
-//!   lowest key (RNN-NADE). A step that is silent and predicted silent counts nothing.
+//!   is at least ½ for the factorised models (Bernoulli); for the RBM and RNN-RBM, of the
+//!   step's RBM's mean-field fixed points from its biases and from the true frame before
+//!   (both thresholded at ½) and that frame itself, the one of lowest free energy (the
+//!   frame-independent RBM starts from silence instead of the past); the NADE's greedy
+//!   key-by-key mode from the lowest key (RNN-NADE). A step that is silent and predicted
+//!   silent counts nothing.
 
 use serde::{Deserialize, Serialize};
 

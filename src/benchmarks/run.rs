@@ -407,8 +407,15 @@ fn score(
                     Tensor::zeros([piece.len(), model.recurrent()], device)
                 };
                 let (bv, bh) = model.biases(previous);
-                free.push(values(model.free_energy(v, bv.clone(), bh.clone())));
-                predicted.push(crate::models::rows(model.predict(bv.clone(), bh.clone())));
+                free.push(values(model.free_energy(v.clone(), bv.clone(), bh.clone())));
+                // The frame-independent RBM is not shown the past (its candidates start
+                // from silence instead).
+                let past = if recurrent { v } else { v.zeros_like() };
+                predicted.push(crate::models::rows(model.predict_frames(
+                    bv.clone(),
+                    bh.clone(),
+                    past,
+                )));
                 steps.push((bv, bh));
             }
             let weights = model.weights();

@@ -30,8 +30,8 @@ pub fn held_out_names(scores: &[Score]) -> Vec<String> {
         .collect()
 }
 
-/// Reads the MIDI files of a folder (at most `limit`, in name order). Unreadable files are
-/// skipped and counted; no readable file at all is an error.
+/// Reads the MIDI files of a folder and its sub-folders (at most `limit`, in path order, parsed
+/// in parallel). Unreadable files are skipped and counted; no readable file at all is an error.
 ///
 /// `dir` may also be a benchmark file (pickle, JSON or `.mat` of the polyphonic benchmarks):
 /// its train and valid pieces, ordered so that the valid ones are held out
@@ -45,10 +45,32 @@ pub fn load_scores(dir: &Path, limit: Option<usize>) -> Result<(Vec<Score>, usiz
     }
     let files =
         crate::corpus::list_midi_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut scores = Vec::new();
+    // Files are parsed in parallel (rayon keeps their order); a file in a sub-folder is named
+    // by its path below `dir` ("reels/tune"), so that tunes of one name in two folders stay
+    // two held-out names.
+    use rayon::prelude::*;
+    let files = &files[..files.len().min(limit.unwrap_or(usize::MAX))];
+    let read: Vec<_> = files
+        .par_iter()
+        .map(|file| {
+            read_midi_file(file).map(|mut score| {
+                if file.parent() != Some(dir)
+                    && let Ok(relative) = file.with_extension("").strip_prefix(dir)
+                {
+                    let parts: Vec<_> = relative
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect();
+                    score.name = parts.join("/");
+                }
+                score
+            })
+        })
+        .collect();
+    let mut scores = Vec::with_capacity(read.len());
     let mut skipped = 0;
-    for file in files.iter().take(limit.unwrap_or(usize::MAX)) {
-        match read_midi_file(file) {
+    for result in read {
+        match result {
             Ok(score) => scores.push(score),
             Err(e) => {
                 log::warn!("skipping {e}");

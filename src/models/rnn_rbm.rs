@@ -231,6 +231,49 @@ impl RnnRbm {
         v
     }
 
+    /// The most likely frame of each step's RBM as far as a few candidates can find it: the
+    /// mean-field fixed points reached from the biases alone and from the true frame before
+    /// (`frames` `[rows, visible]` are the piece's true frames; row t's candidate starts from
+    /// row t − 1), thresholded at ½, and that previous frame itself; per step the candidate of
+    /// lowest free energy wins (p(v) ∝ e^−F(v)). Why more than one start: mean-field from the
+    /// biases settles in the fixed point nearest to silence and misses held chords, which the
+    /// previous frame leads it to.
+    pub fn predict_frames(&self, bv: Tensor<2>, bh: Tensor<2>, frames: Tensor<2>) -> Tensor<2> {
+        let [length, visible] = frames.dims();
+        let device = frames.device();
+        let before = Tensor::cat(
+            vec![
+                Tensor::zeros([1, visible], &device),
+                frames.narrow(0, 0, length.saturating_sub(1)),
+            ],
+            0,
+        )
+        .narrow(0, 0, length);
+        let settle = |mut v: Tensor<2>| {
+            for _ in 0..20 {
+                v = self.visible_probs(self.hidden_probs(v, bh.clone()), bv.clone());
+            }
+            v.greater_equal_elem(0.5).float()
+        };
+        let candidates = [settle(sigmoid(bv.clone())), settle(before.clone()), before];
+        let mut best: Option<(Tensor<2>, Tensor<1>)> = None;
+        for candidate in candidates {
+            let energy = self.free_energy(candidate.clone(), bv.clone(), bh.clone());
+            best = Some(match best {
+                None => (candidate, energy),
+                Some((frame, lowest)) => {
+                    let better = energy.clone().lower(lowest.clone()).float();
+                    let mask = better.clone().unsqueeze_dim::<2>(1);
+                    (
+                        frame * (mask.clone().neg() + 1.0) + candidate * mask,
+                        lowest * (better.clone().neg() + 1.0) + energy * better,
+                    )
+                }
+            });
+        }
+        best.map_or_else(|| Tensor::zeros([length, visible], &device), |(f, _)| f)
+    }
+
     /// Probabilities of every frame of a piece given the true frames before it.
     pub fn predict_piece(&self, frames: &[Vec<f32>], device: &Device) -> Vec<Vec<f32>> {
         let (length, visible) = (frames.len(), frames.first().map_or(0, Vec::len));
@@ -823,6 +866,45 @@ impl super::Trained for TrainedRnnRbm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The predicted frame is never less likely (higher free energy) than the previous true
+    /// frame or the mean-field point from the biases, and it is a 0/1 frame.
+    #[test]
+    fn predicted_frames_are_the_likeliest_candidate() {
+        let device = Device::flex();
+        device.seed(5);
+        let model = RnnRbm::with_recurrent_scale(12, 6, 4, 0.5, &device);
+        let frames: Vec<f32> = (0..8 * 12)
+            .map(|i| f32::from(u8::from((i * 7) % 5 < 2)))
+            .collect();
+        let v = Tensor::<2>::from_data(TensorData::new(frames, [8, 12]), &device);
+        let (bv, bh) = model.biases(model.previous_states(v.clone().unsqueeze_dim::<3>(0)));
+        // Weights large enough that the candidates differ.
+        let model = RnnRbm {
+            weights: Param::from_tensor(model.weights.val() * 300.0),
+            ..model
+        };
+        let predicted = model.predict_frames(bv.clone(), bh.clone(), v.clone());
+        let values = rows(predicted.clone()).concat();
+        assert!(values.iter().all(|&x| x == 0.0 || x == 1.0));
+        let energy = |f: Tensor<2>| values_of(model.free_energy(f, bv.clone(), bh.clone()));
+        let before = Tensor::cat(vec![Tensor::zeros([1, 12], &device), v.narrow(0, 0, 7)], 0);
+        let from_biases = model
+            .predict(bv.clone(), bh.clone())
+            .greater_equal_elem(0.5)
+            .float();
+        let best = energy(predicted);
+        for other in [energy(before), energy(from_biases)] {
+            for (b, o) in best.iter().zip(&other) {
+                assert!(b <= &(o + 1e-4), "{best:?} against {other:?}");
+            }
+        }
+    }
+
+    fn values_of(t: Tensor<1>) -> Vec<f32> {
+        let n = t.dims()[0];
+        rows(t.reshape([1, n])).remove(0)
+    }
 
     /// Pretraining epochs move the frame RBM's weights and leave the recurrence as it was; the
     /// epoch after them trains the recurrence too.
