@@ -375,7 +375,7 @@ pub const MAX_INTERVAL: usize = 12;
 /// p(pitch at t) · p(pitch + d at t + 1), `[2 · MAX_INTERVAL + 1]`. Differentiable, so G can be
 /// pulled toward the corpus's lines.
 pub fn interval_counts(rows: Tensor<3>) -> Tensor<1> {
-    let [batch, pitches, steps] = rows.dims();
+    let [_, pitches, steps] = rows.dims();
     let device = rows.device();
     let now = rows.clone().narrow(2, 0, steps - 1);
     let next = rows.narrow(2, 1, steps - 1);
@@ -391,7 +391,6 @@ pub fn interval_counts(rows: Tensor<3>) -> Tensor<1> {
             pairs.sum().reshape([1])
         })
         .collect();
-    let _ = batch;
     Tensor::cat(counts, 0)
 }
 

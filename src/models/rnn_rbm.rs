@@ -224,7 +224,11 @@ impl RnnRbm {
     /// Mean-field probabilities of each frame under its biases (the prediction of frame t from
     /// the frames before it).
     pub fn predict(&self, bv: Tensor<2>, bh: Tensor<2>) -> Tensor<2> {
-        let mut v = sigmoid(bv.clone());
+        self.mean_field(sigmoid(bv.clone()), &bv, &bh)
+    }
+
+    /// 20 mean-field rounds from `v` under each row's biases.
+    fn mean_field(&self, mut v: Tensor<2>, bv: &Tensor<2>, bh: &Tensor<2>) -> Tensor<2> {
         for _ in 0..20 {
             v = self.visible_probs(self.hidden_probs(v, bh.clone()), bv.clone());
         }
@@ -249,12 +253,7 @@ impl RnnRbm {
             0,
         )
         .narrow(0, 0, length);
-        let settle = |mut v: Tensor<2>| {
-            for _ in 0..20 {
-                v = self.visible_probs(self.hidden_probs(v, bh.clone()), bv.clone());
-            }
-            v.greater_equal_elem(0.5).float()
-        };
+        let settle = |v: Tensor<2>| self.mean_field(v, &bv, &bh).greater_equal_elem(0.5).float();
         let candidates = [settle(sigmoid(bv.clone())), settle(before.clone()), before];
         let mut best: Option<(Tensor<2>, Tensor<1>)> = None;
         for candidate in candidates {
