@@ -244,6 +244,108 @@ fn soundfont_speed(json: bool, chorales: &[&crate::music::Score]) {
 /// Training throughput of each model (default hyperparameters, `batch` examples per step) on
 /// the CPU and, when a real GPU adapter exists (or `--device gpu`), on the GPU; and the time to
 /// generate a sample.
+/// The resident memory of this process in bytes (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Empties the kernel's file cache (Linux, root only): the next reads come from the disk.
+fn drop_file_cache() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        std::fs::write("/proc/sys/vm/drop_caches", "3")
+            .map_err(|e| format!("cannot empty the file cache ({e}); passes read warm"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    Err("emptying the file cache needs Linux; passes read warm".into())
+}
+
+/// `muselab bench --corpus DIR`: reads a folder of MIDI files three ways, as training does —
+/// parsed in parallel without the cache, parsed and written to a fresh cache, and read back
+/// from that cache — and reports the time of each and the memory the scores hold. `cold`
+/// empties the system's file cache before each pass.
+pub fn corpus_scale(json: bool, dir: &std::path::Path, cold: bool) -> i32 {
+    let cache = std::env::temp_dir().join(format!("muselab-bench-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let started = Instant::now();
+    let listed = match corpus::list_midi_files(dir) {
+        Ok(files) => files.len(),
+        Err(e) => {
+            eprintln!("muselab bench: {}: {e}", dir.display());
+            return 1;
+        }
+    };
+    let list = started.elapsed().as_secs_f64();
+    let before = resident_bytes();
+    for (pass, cache_dir) in [
+        ("parse, no cache", None),
+        ("parse, writing the cache", Some(cache.as_path())),
+        ("from the cache", Some(cache.as_path())),
+    ] {
+        if cold && let Err(e) = drop_file_cache() {
+            eprintln!("muselab bench: {e}");
+        }
+        let started = Instant::now();
+        let loaded = crate::data::load_scores_with(dir, None, cache_dir, &|_, _| {});
+        let seconds = started.elapsed().as_secs_f64();
+        let (scores, skipped) = match loaded {
+            Ok(loaded) => (loaded.scores, loaded.skipped),
+            Err(e) => {
+                eprintln!("muselab bench: {e}");
+                return 1;
+            }
+        };
+        let memory = resident_bytes()
+            .zip(before)
+            .map(|(after, before)| after.saturating_sub(before));
+        let notes: usize = scores
+            .iter()
+            .flat_map(|s| &s.tracks)
+            .map(|t| t.notes.len())
+            .sum();
+        report(
+            json,
+            serde_json::json!({"bench": "corpus_scale", "pass": pass, "cold": cold, "files": listed,
+                "scores": scores.len(), "skipped": skipped, "notes": notes, "seconds": seconds,
+                "list_seconds": list, "files_per_second": listed as f64 / seconds,
+                "resident_bytes_added": memory, "threads": rayon::current_num_threads()}),
+            format!(
+                "{pass}: {listed} files ({} read, {skipped} skipped, {notes} notes) in {seconds:.2} s ({:.0} files/s){}",
+                scores.len(),
+                listed as f64 / seconds,
+                memory.map_or(String::new(), |m| format!(
+                    "; resident memory +{:.0} MB",
+                    m as f64 / 1e6
+                ))
+            ),
+        );
+        drop(scores);
+    }
+    let cache_size: u64 = std::fs::read_dir(&cache)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    report(
+        json,
+        serde_json::json!({"bench": "corpus_cache", "bytes": cache_size, "list_seconds": list}),
+        format!(
+            "listing {listed} files took {list:.2} s; the cache file is {:.1} MB",
+            cache_size as f64 / 1e6
+        ),
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    0
+}
+
 pub fn run_models(
     json: bool,
     only: Option<&str>,

@@ -99,3 +99,63 @@ fn a_folder_of_folders_is_read_at_every_depth() {
     let empty = muselab::data::load_scores(&root.join("empty"), None).expect_err("no music");
     assert!(empty.contains("no readable MIDI file"), "{empty}");
 }
+
+#[test]
+fn a_parsed_corpus_is_cached_and_a_changed_file_is_read_again() {
+    use std::sync::Mutex;
+    let root = common::temp_dir("cached-corpus");
+    let cache = common::temp_dir("corpus-cache");
+    let tunes: Vec<_> = common::all_corpus_files()
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("celtic_oneills"))
+        .take(4)
+        .collect();
+    std::fs::create_dir_all(root.join("reels")).expect("folder");
+    for (tune, place) in tunes.iter().zip(["a.mid", "b.mid", "reels/c.mid"]) {
+        std::fs::copy(tune, root.join(place)).expect("copy");
+    }
+    std::fs::write(root.join("broken.mid"), b"MThd not really").expect("write");
+    // Loads the folder; returns the scores, the skipped count and how many files came from
+    // the cache, and checks that progress counted every file.
+    let load = || {
+        let last = Mutex::new((0, 0));
+        let progress = |done: usize, total: usize| {
+            let mut last = last.lock().unwrap();
+            *last = (last.0.max(done), total);
+        };
+        let loaded =
+            muselab::data::load_scores_with(&root, None, Some(&cache), &progress).expect("reads");
+        let (done, total) = last.into_inner().unwrap();
+        assert_eq!(done, total, "progress reached the end");
+        (loaded.scores, loaded.skipped, loaded.from_cache)
+    };
+    let (parsed, skipped, hits) = load();
+    assert_eq!((parsed.len(), skipped, hits), (3, 1, 0));
+    assert!(
+        std::fs::read_dir(&cache).expect("cache folder").count() == 1,
+        "one cache file for the folder"
+    );
+    // The second load reads every file from the cache and gives the same scores, the broken
+    // file's verdict included.
+    let (cached, skipped, hits) = load();
+    assert_eq!((skipped, hits), (1, 4));
+    assert_eq!(cached, parsed);
+    // A file replaced by another tune is parsed again; a removed one is gone.
+    std::fs::copy(&tunes[3], root.join("b.mid")).expect("copy");
+    std::fs::remove_file(root.join("a.mid")).expect("remove");
+    let (changed, _, hits) = load();
+    assert_eq!(hits, 2, "the nested tune and the broken file are unchanged");
+    let fresh = read_midi_file(&tunes[3]).expect("reads");
+    let names: Vec<&str> = changed.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["b", "reels/c"]);
+    assert_eq!(changed[0].tracks, fresh.tracks);
+    assert_eq!(changed[1], parsed[2]);
+    // A damaged cache is ignored and rewritten, never an error.
+    for file in std::fs::read_dir(&cache).expect("cache folder") {
+        std::fs::write(file.expect("entry").path(), b"not CBOR").expect("write");
+    }
+    let (again, _, hits) = load();
+    assert_eq!(hits, 0);
+    assert_eq!(again, changed);
+    assert_eq!(load().2, 3, "rewritten");
+}

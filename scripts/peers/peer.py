@@ -109,43 +109,75 @@ def rnn_vae(batch):
     return lambda: model.train_on_batch(x, y)
 
 
-def gan_pair(generator, discriminator, real_batch, noise_batch, feature_matching):
+def gan_pair(
+    generator,
+    discriminator,
+    real_batch,
+    noise_batch,
+    feature_matching,
+    binarize=False,
+    instance_noise=0.0,
+):
     """One D step (real towards 1, G's detached samples towards 0) and one G step, both Adam
-    (beta_1 = 0.5), as a single compiled JAX function over Keras's stateless calls."""
+    (beta_1 = 0.5), as a single compiled JAX function over Keras's stateless calls. Both run
+    in training mode (D's dropout on); `binarize` draws G's cells on/off with a straight-through
+    gradient and `instance_noise` blurs every bar D sees, as muselab's GAN does by default."""
     g_opt = keras.optimizers.Adam(1e-3, beta_1=0.5)
     d_opt = keras.optimizers.Adam(1e-3, beta_1=0.5)
     g_opt.build(generator.trainable_variables)
     d_opt.build(discriminator.trainable_variables)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
 
-    def d_loss(d_tv, d_ntv, g_tv, g_ntv, real, z):
-        fake, _ = generator.stateless_call(g_tv, g_ntv, z)
-        fake = jax.lax.stop_gradient(fake)
-        (real_logits, _), d_ntv = discriminator.stateless_call(d_tv, d_ntv, real)
-        (fake_logits, _), d_ntv = discriminator.stateless_call(d_tv, d_ntv, fake)
+    def shape(fake, key):
+        """What D is shown of G's output: drawn on/off with a straight-through gradient and
+        blurred by instance noise, where the model does so (muselab's GAN defaults)."""
+        if binarize:
+            draws = jax.random.uniform(jax.random.fold_in(key, 1), fake.shape)
+            hard = (draws < fake).astype(fake.dtype)
+            fake = hard + fake - jax.lax.stop_gradient(fake)
+        return blur(fake, jax.random.fold_in(key, 2))
+
+    def blur(x, key):
+        if instance_noise > 0:
+            x = x + instance_noise * jax.random.normal(jax.random.fold_in(key, 3), x.shape)
+        return x
+
+    def d_loss(d_tv, d_ntv, g_tv, g_ntv, real, z, key):
+        fake, _ = generator.stateless_call(g_tv, g_ntv, z, training=True)
+        fake = jax.lax.stop_gradient(shape(fake, key))
+        real = blur(real, jax.random.fold_in(key, 4))
+        (real_logits, _), d_ntv = discriminator.stateless_call(d_tv, d_ntv, real, training=True)
+        (fake_logits, _), d_ntv = discriminator.stateless_call(d_tv, d_ntv, fake, training=True)
         loss = bce(ops.ones_like(real_logits), real_logits) + bce(
             ops.zeros_like(fake_logits), fake_logits
         )
         return loss, d_ntv
 
-    def g_loss(g_tv, g_ntv, d_tv, d_ntv, real, z):
-        fake, g_ntv = generator.stateless_call(g_tv, g_ntv, z)
-        (fake_logits, fake_features), _ = discriminator.stateless_call(d_tv, d_ntv, fake)
+    def g_loss(g_tv, g_ntv, d_tv, d_ntv, real, z, key):
+        fake, g_ntv = generator.stateless_call(g_tv, g_ntv, z, training=True)
+        fake = shape(fake, key)
+        real = blur(real, key)
+        (fake_logits, fake_features), _ = discriminator.stateless_call(
+            d_tv, d_ntv, fake, training=True
+        )
         if feature_matching:
-            (_, real_features), _ = discriminator.stateless_call(d_tv, d_ntv, real)
+            (_, real_features), _ = discriminator.stateless_call(
+                d_tv, d_ntv, real, training=True
+            )
             gap = ops.mean(jax.lax.stop_gradient(real_features), 0) - ops.mean(fake_features, 0)
             return ops.mean(gap**2), g_ntv
         return bce(ops.ones_like(fake_logits), fake_logits), g_ntv
 
     @jax.jit
-    def step(state, real, z):
+    def step(state, real, z, key):
         g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov = state
+        d_key, g_key = jax.random.split(key)
         (dl, d_ntv), d_grads = jax.value_and_grad(d_loss, has_aux=True)(
-            d_tv, d_ntv, g_tv, g_ntv, real, z
+            d_tv, d_ntv, g_tv, g_ntv, real, z, d_key
         )
         d_tv, d_ov = d_opt.stateless_apply(d_ov, d_grads, d_tv)
         (gl, g_ntv), g_grads = jax.value_and_grad(g_loss, has_aux=True)(
-            g_tv, g_ntv, d_tv, d_ntv, real, z
+            g_tv, g_ntv, d_tv, d_ntv, real, z, g_key
         )
         g_tv, g_ov = g_opt.stateless_apply(g_ov, g_grads, g_tv)
         return (g_tv, g_ntv, g_ov, d_tv, d_ntv, d_ov), dl + gl
@@ -162,8 +194,11 @@ def gan_pair(generator, discriminator, real_batch, noise_batch, feature_matching
         )
     ]
 
+    keys = [jax.random.PRNGKey(1)]
+
     def run():
-        state[0], loss = step(state[0], real_batch, noise_batch)
+        keys[0], key = jax.random.split(keys[0])
+        state[0], loss = step(state[0], real_batch, noise_batch, key)
         return float(loss)
 
     return run
@@ -189,19 +224,23 @@ def crnn_gan(batch):
 
 
 def gan(batch):
-    """GAN of one-bar piano rolls: G 64 -> 256 -> 512 -> 736 (sigmoid), D 736 -> 512 -> 256 -> 1,
-    leaky ReLU hidden layers."""
+    """GAN of one-bar piano rolls, as muselab's defaults: G 64 -> 256 -> 512 -> 736 (ReLU, then
+    sigmoid), its cells drawn on/off (straight-through); D 736 -> 512 -> 256 -> 1, leaky ReLU
+    (0.2) hidden layers each followed by dropout 0.5; instance noise 0.4 on every bar D sees."""
     z_in = keras.Input((64,))
-    h = layers.Dense(256, activation="leaky_relu")(z_in)
-    h = layers.Dense(512, activation="leaky_relu")(h)
+    h = layers.Dense(256, activation="relu")(z_in)
+    h = layers.Dense(512, activation="relu")(h)
     generator = keras.Model(z_in, layers.Dense(736, activation="sigmoid")(h))
     x_in = keras.Input((736,))
-    h = layers.Dense(512, activation="leaky_relu")(x_in)
-    h = layers.Dense(256, activation="leaky_relu")(h)
+    leaky = lambda x: keras.activations.leaky_relu(x, 0.2)  # noqa: E731
+    h = layers.Dropout(0.5)(layers.Dense(512, activation=leaky)(x_in))
+    h = layers.Dropout(0.5)(layers.Dense(256, activation=leaky)(h))
     discriminator = keras.Model(x_in, [layers.Dense(1)(h), h])
     real = (RNG.uniform(size=(batch, 736)) < 0.05).astype("float32")
     z = RNG.normal(size=(batch, 64)).astype("float32")
-    return gan_pair(generator, discriminator, real, z, feature_matching=False)
+    return gan_pair(
+        generator, discriminator, real, z, feature_matching=False, binarize=True, instance_noise=0.4
+    )
 
 
 MODELS = {

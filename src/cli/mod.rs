@@ -158,6 +158,14 @@ pub enum Command {
         /// Examples per training step (a GPU pays off with larger batches).
         #[arg(long, default_value_t = 64)]
         batch: usize,
+        /// Measure reading this folder of MIDI files instead (parallel parse without the
+        /// cache, then writing and reading the parse cache), with the memory the scores hold.
+        #[arg(long, value_name = "DIR")]
+        corpus: Option<PathBuf>,
+        /// With --corpus: empty the system's file cache before each pass (Linux, as root), so
+        /// that every pass reads from the disk as a first launch after a reboot does.
+        #[arg(long, requires = "corpus")]
+        cold: bool,
     },
     /// Train a model on a corpus and write checkpoints to models/<model>/<run>/.
     Train(TrainArgs),
@@ -382,7 +390,15 @@ pub fn run(command: Command, device: DeviceChoice, sound: crate::audio::SoundCho
         },
         Command::Devices => devices(device),
         Command::Models { json } => models::models(json),
-        Command::Bench { json, model, batch } => {
+        Command::Bench {
+            json,
+            corpus: Some(dir),
+            cold,
+            ..
+        } => crate::bench::corpus_scale(json, &dir, cold),
+        Command::Bench {
+            json, model, batch, ..
+        } => {
             let foundation = if model.is_none() {
                 crate::bench::run(json)
             } else {

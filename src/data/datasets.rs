@@ -31,47 +31,105 @@ pub fn held_out_names(scores: &[Score]) -> Vec<String> {
 }
 
 /// Reads the MIDI files of a folder and its sub-folders (at most `limit`, in path order, parsed
-/// in parallel). Unreadable files are skipped and counted; no readable file at all is an error.
+/// in parallel, through the parse cache where `MUSELAB_CACHE` names one). Unreadable files are
+/// skipped and counted; no readable file at all is an error.
 ///
 /// `dir` may also be a benchmark file (pickle, JSON or `.mat` of the polyphonic benchmarks):
 /// its train and valid pieces, ordered so that the valid ones are held out
 /// ([`crate::benchmarks::Benchmark::scores`]).
 pub fn load_scores(dir: &Path, limit: Option<usize>) -> Result<(Vec<Score>, usize), String> {
+    let cache = super::cache::default_cache_dir();
+    let loaded = load_scores_with(dir, limit, cache.as_deref(), &|_, _| {})?;
+    Ok((loaded.scores, loaded.skipped))
+}
+
+/// A corpus as [`load_scores_with`] read it.
+#[derive(Debug)]
+pub struct LoadedCorpus {
+    /// The readable pieces, in path order.
+    pub scores: Vec<Score>,
+    /// Files that could not be read.
+    pub skipped: usize,
+    /// Files whose parse came from the cache.
+    pub from_cache: usize,
+}
+
+/// [`load_scores`] with the parse cache in `cache_dir` (none: parse every file) and a
+/// `progress(done, total)` callback, called from the parsing threads as files finish.
+pub fn load_scores_with(
+    dir: &Path,
+    limit: Option<usize>,
+    cache_dir: Option<&Path>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<LoadedCorpus, String> {
     if dir.is_file() && !crate::corpus::is_midi_path(dir) {
         let benchmark = crate::benchmarks::Benchmark::read(dir).map_err(|e| e.to_string())?;
         let mut scores = benchmark.scores();
         scores.truncate(limit.unwrap_or(usize::MAX));
-        return Ok((scores, 0));
+        return Ok(LoadedCorpus {
+            scores,
+            skipped: 0,
+            from_cache: 0,
+        });
     }
     let files =
         crate::corpus::list_midi_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    // Files are parsed in parallel (rayon keeps their order); a file in a sub-folder is named
-    // by its path below `dir` ("reels/tune"), so that tunes of one name in two folders stay
-    // two held-out names.
-    use rayon::prelude::*;
     let files = &files[..files.len().min(limit.unwrap_or(usize::MAX))];
-    let read: Vec<_> = files
-        .par_iter()
+    // A file in a sub-folder is named by its path below `dir` ("reels/tune"), so that tunes of
+    // one name in two folders stay two held-out names; the same path keys the cache.
+    let keys: Vec<String> = files
+        .iter()
         .map(|file| {
-            read_midi_file(file).map(|mut score| {
-                if file.parent() != Some(dir)
-                    && let Ok(relative) = file.with_extension("").strip_prefix(dir)
-                {
-                    let parts: Vec<_> = relative
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect();
-                    score.name = parts.join("/");
-                }
-                score
-            })
+            let relative = file.strip_prefix(dir).unwrap_or(file);
+            let parts: Vec<_> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect();
+            parts.join("/")
         })
         .collect();
-    let mut scores = Vec::with_capacity(read.len());
+    let mut cache = super::cache::CorpusCache::open(dir, cache_dir);
+    let cached: Vec<Option<super::cache::Cached>> = keys
+        .iter()
+        .zip(files)
+        .map(|(key, file)| cache.take(key, file))
+        .collect();
+    // Stored scores are unpacked and the rest parsed in parallel (rayon keeps their order).
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let total = files.len();
+    let done = AtomicUsize::new(0);
+    progress(0, total);
+    let (results, fresh): (Vec<Result<Score, String>>, Vec<bool>) = cached
+        .into_par_iter()
+        .zip(files)
+        .map(|(cached, file)| {
+            let result = match cached.and_then(super::cache::Cached::unpack) {
+                Some(result) => (result, false),
+                None => (read_midi_file(file).map_err(|e| e.to_string()), true),
+            };
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            result
+        })
+        .unzip();
+    let hits = fresh.iter().filter(|f| !**f).count();
+    for (key, _) in keys.iter().zip(&fresh).filter(|(_, fresh)| **fresh) {
+        cache.parsed(key);
+    }
+    cache.save(keys.iter().map(String::as_str).zip(&results));
+    let mut scores = Vec::with_capacity(results.len());
     let mut skipped = 0;
-    for result in read {
+    for ((result, file), key) in results.into_iter().zip(files).zip(&keys) {
         match result {
-            Ok(score) => scores.push(score),
+            Ok(mut score) => {
+                if file.parent() != Some(dir) {
+                    score.name = key
+                        .rsplit_once('.')
+                        .map_or(key.as_str(), |(stem, _)| stem)
+                        .to_string();
+                }
+                scores.push(score)
+            }
             Err(e) => {
                 log::warn!("skipping {e}");
                 skipped += 1;
@@ -81,7 +139,11 @@ pub fn load_scores(dir: &Path, limit: Option<usize>) -> Result<(Vec<Score>, usiz
     if scores.is_empty() {
         return Err(format!("{}: no readable MIDI file", dir.display()));
     }
-    Ok((scores, skipped))
+    Ok(LoadedCorpus {
+        scores,
+        skipped,
+        from_cache: hits,
+    })
 }
 
 /// Four-voice windows of the chorales: soprano, alto, tenor, bass tokens per step.

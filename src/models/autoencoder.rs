@@ -13,13 +13,12 @@
 //! batch: each unit learns to fire for few melodies, so a unit stands for a pattern.
 
 use burn::module::{Module, Param};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 
-use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar, targets};
+use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar};
 use crate::data::encoding::tokens_to_track;
 use crate::data::{MelodyWindows, PitchRange};
 use crate::music::Score;
@@ -570,9 +569,7 @@ impl AutoencoderSession {
         let code = model.activate(pre.clone());
         let logits = model.decode(code.clone(), vocab);
         let flat: Vec<usize> = melodies.iter().flat_map(|m| m.iter().copied()).collect();
-        let loss = CrossEntropyLossConfig::new()
-            .init(&self.device)
-            .forward(logits.clone(), targets(&melodies, &self.device));
+        let loss = super::cross_entropy_op::cross_entropy(logits.clone(), &flat);
         let penalty = self.config.code_penalty;
         let loss = if penalty > 0.0 {
             loss + (pre.clone() * pre).mean() * penalty

@@ -467,14 +467,16 @@ impl Session for CrnnGanSession {
                 d_loss.backward(),
             );
         }
+        // G's turn through a frozen D: no gradient for D's weights.
+        let critic = super::frozen(&self.discriminator);
         let fake = self.generator.forward(z);
-        let (fake_logits, fake_features) = self.discriminator.forward(fake.clone());
+        let (fake_logits, fake_features) = critic.forward(fake.clone());
         // The freezing rule weighs D's loss against G's adversarial loss, also when G trains by
         // feature matching: that loss is on another scale (~0.01 against D's ~1), and with it G
         // stayed frozen through most of the first epoch.
         let g_verdict = super::bce_with_logits(fake_logits.clone(), 1.0).detach();
         let g_loss = if self.config.feature_matching > 0 {
-            let (_, real_features) = self.discriminator.forward(real.clone());
+            let (_, real_features) = critic.forward(real.clone());
             let spread = self.config.feature_matching > 1;
             let matching = matching_loss(real_features, fake_features, spread);
             // D's features of a collapsed G barely vary either, and matching their spread
@@ -550,8 +552,8 @@ impl Session for CrnnGanSession {
     fn flops_per_example(&self) -> Option<f64> {
         // In forward-pass units per example: the discriminator step runs G forward (detached)
         // and D forward and backward on a real and a generated batch; the generator step runs G
-        // forward and backward and D forward and backward (for G's gradient), plus D forward
-        // on real data under feature matching.
+        // forward and backward and D forward and its input's gradient only (D is frozen), plus
+        // D forward on real data under feature matching.
         // Every weight is applied once per step of the sequence.
         let steps = self.config.sequence as f64;
         let layers = self.layers();
@@ -566,7 +568,7 @@ impl Session for CrnnGanSession {
         let d =
             super::card::matmul_flops(&layers, |n| if n.starts_with("D.") { steps } else { 0.0 });
         let passes = super::card::TRAINING_PASSES;
-        Some(g * (d_steps + passes) + d * (d_steps * 2.0 * passes + passes + matching))
+        Some(g * (d_steps + passes) + d * (d_steps * 2.0 * passes + 2.0 + matching))
     }
 
     fn layers(&self) -> Vec<super::card::LayerShape> {

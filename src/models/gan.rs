@@ -18,7 +18,6 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
@@ -137,10 +136,15 @@ impl Generator {
     /// - z: `[batch, noise]`
     /// - returns: `[batch, cells]` in (0, 1)
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        use super::dense_op::{Activation, dense};
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(z, |x, (i, layer)| {
-            let y = layer.forward(x);
-            if i == last { sigmoid(y) } else { relu(y) }
+            let activation = if i == last {
+                Activation::Sigmoid
+            } else {
+                Activation::Relu
+            };
+            dense(layer, x, activation)
         })
     }
 }
@@ -162,10 +166,12 @@ impl Discriminator {
     /// - bars: `[batch, cells]`
     /// - returns: logits `[batch, 1]` and the last hidden features `[batch, hidden]`
     pub fn forward(&self, bars: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        use super::dense_op::{Activation, dense};
         let features = self.hidden.iter().fold(bars, |x, layer| {
-            super::dropout(&self.dropout, leaky_relu(layer.forward(x), 0.2))
+            super::dropout(&self.dropout, dense(layer, x, Activation::LeakyRelu(0.2)))
         });
-        (self.output.forward(features.clone()), features)
+        let logits = dense(&self.output, features.clone(), Activation::Identity);
+        (logits, features)
     }
 }
 
@@ -342,15 +348,16 @@ impl Session for GanSession {
                 d_loss.backward(),
             );
         }
-        // 2. The generator, once.
+        // 2. The generator, once, through a frozen D (no gradient for D's weights).
+        let critic = super::frozen(&self.discriminator);
         let z = noise(n, self.config.noise, &mut self.rng, &self.device);
         let fake = bars(&self.generator, &self.config, z, &mut self.rng);
         let fake = self.blur(fake);
-        let (fake_logits, fake_features) = self.discriminator.forward(fake);
+        let (fake_logits, fake_features) = critic.forward(fake);
         let g_loss = if self.config.feature_matching > 0 {
             let real = self.real(&batch);
             let real = self.blur(real);
-            let (_, real_features) = self.discriminator.forward(real);
+            let (_, real_features) = critic.forward(real);
             let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0); // [1, hidden]
             (gap.clone() * gap).mean()
         } else if self.config.non_saturating > 0 {
@@ -422,8 +429,9 @@ impl Session for GanSession {
     fn flops_per_example(&self) -> Option<f64> {
         // In forward-pass units per example: the discriminator step runs G forward (detached)
         // and D forward and backward on a real and a generated batch; the generator step runs G
-        // forward and backward and D forward and backward (for G's gradient), plus D forward
-        // on real data under feature matching.
+        // forward and backward and D forward and its input's gradient only (D is frozen: one
+        // product per layer instead of two), plus D forward on real data under feature
+        // matching.
         let layers = self.layers();
         let d_steps = self.config.d_steps.max(1) as f64;
         let matching = if self.config.feature_matching > 0 {
@@ -434,7 +442,7 @@ impl Session for GanSession {
         let g = super::card::matmul_flops(&layers, |n| if n.starts_with("G.") { 1.0 } else { 0.0 });
         let d = super::card::matmul_flops(&layers, |n| if n.starts_with("D.") { 1.0 } else { 0.0 });
         let passes = super::card::TRAINING_PASSES;
-        Some(g * (d_steps + passes) + d * (d_steps * 2.0 * passes + passes + matching))
+        Some(g * (d_steps + passes) + d * (d_steps * 2.0 * passes + 2.0 + matching))
     }
 
     fn layers(&self) -> Vec<super::card::LayerShape> {

@@ -4,7 +4,6 @@
 //! continued by first feeding its opening bars.
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, LstmState};
 
 use super::recurrent::FusedLstm;
@@ -449,14 +448,7 @@ impl LstmSession {
         let inputs: Vec<Vec<usize>> = crops.iter().map(|c| c[..c.len() - 1].to_vec()).collect();
         let next: Vec<usize> = crops.iter().flat_map(|c| c[1..].iter().copied()).collect();
         let (logits, _) = model.forward(token_tensor(&inputs, &self.device), None);
-        let len = next.len();
-        let targets = Tensor::<1, Int>::from_data(
-            TensorData::new(next.iter().map(|&t| t as i64).collect::<Vec<_>>(), [len]),
-            &self.device,
-        );
-        let loss = CrossEntropyLossConfig::new()
-            .init(&self.device)
-            .forward(logits.clone(), targets);
+        let loss = super::cross_entropy_op::cross_entropy(logits.clone(), &next);
         (loss, logits, next)
     }
 }

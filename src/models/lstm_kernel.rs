@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 /// A row-major matrix view over a slice: `rows × cols`, `row_stride` apart.
 #[derive(Clone, Copy)]
-struct View {
+pub(crate) struct View {
     offset: usize,
     rows: usize,
     cols: usize,
@@ -26,7 +26,7 @@ struct View {
 }
 
 impl View {
-    fn dense(rows: usize, cols: usize) -> Self {
+    pub(crate) fn dense(rows: usize, cols: usize) -> Self {
         Self {
             offset: 0,
             rows,
@@ -46,7 +46,7 @@ impl View {
 
 /// `dst (+)= a · b` (or `aᵀ`/`bᵀ` when `a_t`/`b_t`), with bounds checked before the unsafe call.
 #[allow(clippy::too_many_arguments)]
-fn product(
+pub(crate) fn product(
     dst: &mut [f32],
     d: View,
     accumulate: bool,
@@ -365,11 +365,33 @@ pub struct Gradients {
     pub c0: Vec<f32>,
 }
 
+/// Which of a layer's gradients a backward pass must compute: the input's is skipped for a
+/// first layer fed by data, the weights' for a frozen layer (an adversarial step through the
+/// other player). A gradient not wanted is left empty.
+#[derive(Clone, Copy, Debug)]
+pub struct Wanted {
+    pub x: bool,
+    pub w_input: bool,
+    pub w_recurrent: bool,
+    pub bias: bool,
+}
+
+impl Wanted {
+    /// Every gradient.
+    pub const ALL: Self = Self {
+        x: true,
+        w_input: true,
+        w_recurrent: true,
+        bias: true,
+    };
+}
+
 /// Back-propagates `d_output` and `d_cells` (`[batch, steps, h]` each, the loss's gradient with
 /// respect to every step's hidden and cell state) through the layer.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     dims: Dims,
+    wanted: Wanted,
     saved: &Saved,
     d_output: &[f32],
     d_cells: &[f32],
@@ -432,54 +454,63 @@ pub fn backward(
                 );
             },
         );
+    let sized = |wanted: bool, len: usize| if wanted { vec![0.0; len] } else { Vec::new() };
     let mut grads = Gradients {
-        x: vec![0.0; rows * input],
-        w_input: vec![0.0; input * g4],
-        w_recurrent: vec![0.0; h * g4],
-        bias: vec![0.0; g4],
+        x: sized(wanted.x, rows * input),
+        w_input: sized(wanted.w_input, input * g4),
+        w_recurrent: sized(wanted.w_recurrent, h * g4),
+        bias: sized(wanted.bias, g4),
         h0: dh_next,
         c0: dc_next,
     };
     let all = View::dense(rows, g4);
-    product(
-        &mut grads.w_input,
-        View::dense(input, g4),
-        false,
-        x,
-        View::dense(rows, input),
-        true,
-        &d_gates,
-        all,
-        false,
-        true,
-    );
-    product(
-        &mut grads.w_recurrent,
-        View::dense(h, g4),
-        false,
-        &h_read,
-        View::dense(rows, h),
-        true,
-        &d_gates,
-        all,
-        false,
-        true,
-    );
-    product(
-        &mut grads.x,
-        View::dense(rows, input),
-        false,
-        &d_gates,
-        all,
-        false,
-        w_input,
-        View::dense(input, g4),
-        true,
-        true,
-    );
-    for row in d_gates.chunks_exact(g4) {
-        for (acc, v) in grads.bias.iter_mut().zip(row) {
-            *acc += v;
+    if wanted.w_input {
+        product(
+            &mut grads.w_input,
+            View::dense(input, g4),
+            false,
+            x,
+            View::dense(rows, input),
+            true,
+            &d_gates,
+            all,
+            false,
+            true,
+        );
+    }
+    if wanted.w_recurrent {
+        product(
+            &mut grads.w_recurrent,
+            View::dense(h, g4),
+            false,
+            &h_read,
+            View::dense(rows, h),
+            true,
+            &d_gates,
+            all,
+            false,
+            true,
+        );
+    }
+    if wanted.x {
+        product(
+            &mut grads.x,
+            View::dense(rows, input),
+            false,
+            &d_gates,
+            all,
+            false,
+            w_input,
+            View::dense(input, g4),
+            true,
+            true,
+        );
+    }
+    if wanted.bias {
+        for row in d_gates.chunks_exact(g4) {
+            for (acc, v) in grads.bias.iter_mut().zip(row) {
+                *acc += v;
+            }
         }
     }
     grads
@@ -631,7 +662,30 @@ mod tests {
             let d = (d_output.as_slice(), d_cells.as_slice());
             let [x, wi, wh, bias, h0, c0] = &inputs;
             let saved = forward(dims, x, wi, wh, bias, h0, c0, reverse);
-            let grads = backward(dims, &saved, d.0, d.1, x, wi, wh, h0, c0, reverse);
+            let grads = backward(
+                dims,
+                Wanted::ALL,
+                &saved,
+                d.0,
+                d.1,
+                x,
+                wi,
+                wh,
+                h0,
+                c0,
+                reverse,
+            );
+            // A frozen layer's pass skips the weights' products and gives the same input
+            // gradient.
+            let frozen = Wanted {
+                x: true,
+                w_input: false,
+                w_recurrent: false,
+                bias: false,
+            };
+            let only_x = backward(dims, frozen, &saved, d.0, d.1, x, wi, wh, h0, c0, reverse);
+            assert_eq!(only_x.x, grads.x);
+            assert!(only_x.w_input.is_empty() && only_x.w_recurrent.is_empty());
             let analytic = [
                 &grads.x,
                 &grads.w_input,

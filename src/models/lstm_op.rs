@@ -156,8 +156,16 @@ impl Backward<Flex, 6> for LstmBackward {
             d_hidden.extend_from_slice(&row[..h]);
             d_cells.extend_from_slice(&row[h..]);
         }
+        let tracked = |i: usize| ops.parents[i].is_some();
+        let wanted = lstm_kernel::Wanted {
+            x: tracked(0),
+            w_input: tracked(1),
+            w_recurrent: tracked(2),
+            bias: tracked(3),
+        };
         let g = lstm_kernel::backward(
             dims,
+            wanted,
             saved,
             &d_hidden,
             &d_cells,

@@ -904,6 +904,8 @@ impl Session for MidiNetSession {
         );
 
         let (mut g_value, mut g_gradient) = (None, None);
+        // G's turns through a frozen D: no gradient for D's weights.
+        let critic = super::frozen(&self.discriminator);
         for _ in 0..self.config.g_steps.max(1) {
             let z = noise(n, self.config.noise, &mut self.rng, &self.device);
             let choices = choice_noise(n, pitches, &mut self.rng, &self.device);
@@ -914,11 +916,8 @@ impl Session for MidiNetSession {
                 choices,
             );
             let (fake_logits, fake_features) =
-                self.discriminator
-                    .forward(pitch_rows(fake), chord.clone(), &fold);
-            let (_, real_features) = self
-                .discriminator
-                .forward(real.clone(), chord.clone(), &fold);
+                critic.forward(pitch_rows(fake), chord.clone(), &fold);
+            let (_, real_features) = critic.forward(real.clone(), chord.clone(), &fold);
             let gap = real_features.detach().mean_dim(0) - fake_features.mean_dim(0);
             let mut g_loss = super::bce_with_logits(fake_logits, 1.0)
                 + (gap.clone() * gap).mean() * self.config.feature_matching;

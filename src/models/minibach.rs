@@ -6,12 +6,10 @@
 //! three voices' cross-entropies; Adam. Trained, it harmonizes any melody window by window.
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar, targets};
+use super::{Batches, Sample, Session, accuracy, one_hot, rows, sample_logits, scalar};
 use crate::data::encoding::{tokens_to_track, voice_tokens};
 use crate::data::{ChoraleWindows, PitchRange, REST};
 use crate::music::{GridNote, Score, Track};
@@ -119,9 +117,10 @@ impl MiniBach {
     /// - returns: `[batch, STEPS, alto_vocab + tenor_vocab + bass_vocab]` logits
     pub fn forward(&self, soprano: Tensor<2>, ranges: &VoiceRanges) -> Tensor<3> {
         let [batch, _] = soprano.dims();
-        let h = super::dropout(&self.dropout, relu(self.hidden.forward(soprano))); // [batch, hidden]
-        self.output
-            .forward(h) // [batch, STEPS * out]
+        use super::dense_op::{Activation, dense};
+        let h = dense(&self.hidden, soprano, Activation::Relu);
+        let h = super::dropout(&self.dropout, h); // [batch, hidden]
+        dense(&self.output, h, Activation::Identity) // [batch, STEPS * out]
             .reshape([batch, STEPS, ranges.output_width()])
     }
 }
@@ -767,16 +766,18 @@ impl MiniBachSession {
     ) -> (Tensor<1>, Vec<Tensor<1>>, Tensor<3>) {
         let (x, ys) = self.batch(indices);
         let logits = model.forward(x, &self.ranges);
-        let ce = CrossEntropyLossConfig::new().init(&self.device);
-        let per_voice: Vec<Tensor<1>> = (1..4)
-            .map(|v| {
-                let y: Vec<&[usize]> = vec![ys[v - 1].as_slice()];
-                ce.forward(
-                    voice_logits(&logits, &self.ranges, v),
-                    targets(&y, &self.device),
-                )
-            })
-            .collect();
+        let [batch, steps, width] = logits.dims();
+        // The three voices' cross-entropies in one pass over the logits (one fused operation
+        // on the CPU): rows are (example, step), as the targets are.
+        let segments = super::cross_entropy_op::Segments {
+            widths: (1..4).map(|v| self.ranges.vocab(v)).collect(),
+            targets: ys.to_vec(),
+        };
+        let losses = super::cross_entropy_op::voices_cross_entropy(
+            logits.clone().reshape([batch * steps, width]),
+            segments,
+        );
+        let per_voice: Vec<Tensor<1>> = (0..3).map(|v| losses.clone().narrow(0, v, 1)).collect();
         let total = per_voice[0].clone() + per_voice[1].clone() + per_voice[2].clone();
         (total, per_voice, logits)
     }

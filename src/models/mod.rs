@@ -7,7 +7,9 @@ pub mod averaging;
 pub mod card;
 pub mod crbm;
 pub mod crnn_gan;
+pub mod cross_entropy_op;
 pub mod deepbach;
+pub mod dense_op;
 pub mod gan;
 pub mod gan_health;
 pub mod latent;
@@ -857,6 +859,15 @@ pub fn grad_norm<const D: usize>(
         Some(g) => (g.clone() * g).sum().sqrt(),
         None => step_value(0.0, &weight.device()),
     }
+}
+
+/// `module` with its parameters taking no gradient, for the other player's turn in an
+/// adversarial step: G's loss runs through D, and without this the backward pass would also
+/// compute D's weight gradients and throw them away (a weight gradient costs a matrix product
+/// per layer, as much as the input gradient G needs). The parameters' values are shared, not
+/// copied; drop the frozen copy before D's next optimiser step (see [`optimize`]).
+pub fn frozen<M: burn::module::Module>(module: &M) -> M {
+    module.clone().no_grad()
 }
 
 /// Replaces every parameter with an empty tensor: a placeholder module that shares no memory.

@@ -187,6 +187,48 @@ pub fn spawn(request: TrainingRequest) -> TrainingHandle {
 /// minimised window stops draining the channel, and a run that blocked on a full channel
 /// stalled until the window came back (and could not be stopped on close). Events that must
 /// arrive wait in a backlog instead, in order; step events are dropped while the UI is behind.
+/// Reads the corpus (through the parse cache) on a helper thread while this one reports
+/// "reading …: n of N files" a few times a second: the reporter is not shared with the parsing
+/// threads.
+fn read_corpus(
+    corpus: &std::path::Path,
+    limit: Option<usize>,
+    reporter: &Reporter,
+) -> Result<(Vec<crate::music::Score>, usize), String> {
+    use std::sync::atomic::AtomicUsize;
+    reporter.send(TrainingEvent::Status(format!(
+        "reading {}…",
+        corpus.display()
+    )));
+    let (done, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let cache = crate::data::cache::default_cache_dir();
+    std::thread::scope(|scope| {
+        let reading = scope.spawn(|| {
+            crate::data::load_scores_with(corpus, limit, cache.as_deref(), &|d, t| {
+                done.fetch_max(d, Ordering::Relaxed);
+                total.store(t, Ordering::Relaxed);
+            })
+            .map(|loaded| (loaded.scores, loaded.skipped))
+        });
+        let mut shown = 0;
+        while !reading.is_finished() {
+            std::thread::sleep(Duration::from_millis(200));
+            let d = done.load(Ordering::Relaxed);
+            if d != shown {
+                shown = d;
+                reporter.send(TrainingEvent::Status(format!(
+                    "reading {}: {d} of {} files",
+                    corpus.display(),
+                    total.load(Ordering::Relaxed)
+                )));
+            }
+        }
+        reading
+            .join()
+            .unwrap_or_else(|_| Err("reading the corpus failed".into()))
+    })
+}
+
 struct Reporter {
     sender: SyncSender<TrainingEvent>,
     notify: Option<Box<dyn Fn() + Send>>,
@@ -325,11 +367,7 @@ fn run(
     let autodiff = device.device().clone().autodiff();
 
     let corpus = config.corpus_dir(assets);
-    reporter.send(TrainingEvent::Status(format!(
-        "reading {}…",
-        corpus.display()
-    )));
-    let (scores, skipped) = crate::data::load_scores(&corpus, config.max_pieces)?;
+    let (scores, skipped) = read_corpus(&corpus, config.max_pieces, reporter)?;
     if skipped > 0 {
         reporter.send(TrainingEvent::Status(format!(
             "{skipped} unreadable files skipped"

@@ -15,6 +15,7 @@ pub enum BrowserAction {
 }
 
 /// One row of the flattened list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Row {
     Header(usize),
     Piece(usize, usize),
@@ -28,6 +29,39 @@ pub struct CorpusBrowser {
     pub search: String,
     /// Titles of the collapsed lists.
     pub collapsed: Vec<String>,
+    /// The rows shown and each list's match count, kept while the search, the collapsed lists
+    /// and the listings stay the same: with 100,000 files, filtering every frame would cost a
+    /// string per file per frame.
+    #[serde(skip)]
+    filtered: Option<Filtered>,
+}
+
+#[derive(Clone, Debug)]
+struct Filtered {
+    /// What the rows were made from: the search, the collapsed titles, and per listing its
+    /// folder and file count.
+    key: (String, Vec<String>, Vec<(PathBuf, usize)>),
+    rows: Vec<Row>,
+    matches: Vec<usize>,
+}
+
+/// The rows of `corpora` under a lower-case `needle`, with each list's match count.
+fn filter(corpora: &[CorpusListing], needle: &str, collapsed: &[String]) -> (Vec<Row>, Vec<usize>) {
+    let mut rows = Vec::new();
+    let mut matches = vec![0usize; corpora.len()];
+    for (c, corpus) in corpora.iter().enumerate() {
+        rows.push(Row::Header(c));
+        let open = !collapsed.contains(&corpus.title);
+        for (p, file) in corpus.files.iter().enumerate() {
+            if needle.is_empty() || piece_name(file).to_lowercase().contains(needle) {
+                matches[c] += 1;
+                if open {
+                    rows.push(Row::Piece(c, p));
+                }
+            }
+        }
+    }
+    (rows, matches)
 }
 
 impl CorpusBrowser {
@@ -45,24 +79,25 @@ impl CorpusBrowser {
                 .desired_width(f32::INFINITY),
         );
         let needle = self.search.to_lowercase();
-        let mut rows = Vec::new();
-        let mut matches = vec![0usize; corpora.len()];
-        for (c, corpus) in corpora.iter().enumerate() {
-            rows.push(Row::Header(c));
-            let open = !self.collapsed.contains(&corpus.title);
-            for (p, file) in corpus.files.iter().enumerate() {
-                if needle.is_empty() || piece_name(file).to_lowercase().contains(&needle) {
-                    matches[c] += 1;
-                    if open {
-                        rows.push(Row::Piece(c, p));
-                    }
-                }
-            }
+        let key = (
+            needle,
+            self.collapsed.clone(),
+            corpora
+                .iter()
+                .map(|c| (c.dir.clone(), c.files.len()))
+                .collect(),
+        );
+        if self.filtered.as_ref().is_none_or(|f| f.key != key) {
+            let (rows, matches) = filter(corpora, &key.0, &self.collapsed);
+            self.filtered = Some(Filtered { key, rows, matches });
         }
         if corpora.is_empty() {
             ui.spinner();
             return None;
         }
+        // Taken out while the rows are drawn (a click changes `collapsed`), put back after.
+        let filtered = self.filtered.take().expect("filtered above");
+        let (rows, matches) = (&filtered.rows, &filtered.matches);
         let row_height = ui.spacing().interact_size.y;
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
@@ -99,6 +134,7 @@ impl CorpusBrowser {
                     }
                 }
             });
+        self.filtered = Some(filtered);
         action
     }
 }
@@ -109,4 +145,47 @@ pub fn piece_name(path: &std::path::Path) -> String {
         || path.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(title: &str, names: &[&str]) -> CorpusListing {
+        CorpusListing {
+            title: title.into(),
+            dir: PathBuf::from(title),
+            files: names.iter().map(|n| PathBuf::from(title).join(n)).collect(),
+        }
+    }
+
+    #[test]
+    fn search_counts_matches_and_collapsed_lists_hide_their_rows() {
+        let corpora = [
+            listing("jigs", &["The Kesh.mid", "Morrison's.mid"]),
+            listing("reels", &["Kesh Reel.mid", "Sally Gardens.mid"]),
+        ];
+        let (rows, matches) = filter(&corpora, "kesh", &[]);
+        assert_eq!(matches, [1, 1]);
+        assert_eq!(
+            rows,
+            [
+                Row::Header(0),
+                Row::Piece(0, 0),
+                Row::Header(1),
+                Row::Piece(1, 0)
+            ]
+        );
+        let (rows, matches) = filter(&corpora, "", &["jigs".to_string()]);
+        assert_eq!(matches, [2, 2], "a collapsed list still counts its pieces");
+        assert_eq!(
+            rows,
+            [
+                Row::Header(0),
+                Row::Header(1),
+                Row::Piece(1, 0),
+                Row::Piece(1, 1)
+            ]
+        );
+    }
 }
