@@ -5,9 +5,9 @@
 //! cross-entropy plus β·KL, with β annealed from 0 to `max_beta` and optional free bits, as in
 //! MusicVAE.
 
+use super::dense_op::{Activation, dense};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::latent::{KlSchedule, LatentModel, reparameterise, tokens_from_logits, vae_losses};
@@ -119,10 +119,10 @@ impl Vae {
     /// - melody: `[batch, steps * vocab]` one-hot
     /// - returns: mean and log-variance, each `[batch, latent]`
     pub fn encode(&self, melody: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let h = relu(self.encoder.forward(melody)); // [batch, hidden]
+        let h = dense(&self.encoder, melody, Activation::Relu); // [batch, hidden]
         (
-            self.mean.forward(h.clone()),
-            self.log_var.forward(h).clamp(-12.0, 12.0),
+            dense(&self.mean, h.clone(), Activation::Identity),
+            dense(&self.log_var, h, Activation::Identity).clamp(-12.0, 12.0),
         )
     }
 
@@ -131,8 +131,8 @@ impl Vae {
     /// - returns: `[batch * steps, vocab]` logits
     pub fn decode(&self, z: Tensor<2>, steps: usize, vocab: usize) -> Tensor<2> {
         let [batch, _] = z.dims();
-        let h = relu(self.decoder_hidden.forward(z)); // [batch, hidden]
-        self.decoder_out.forward(h).reshape([batch * steps, vocab])
+        let h = dense(&self.decoder_hidden, z, Activation::Relu); // [batch, hidden]
+        dense(&self.decoder_out, h, Activation::Identity).reshape([batch * steps, vocab])
     }
 }
 
