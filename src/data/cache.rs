@@ -279,6 +279,8 @@ impl CorpusCache {
     /// The stored parse of `path` (named `key` below the folder) when the file is unchanged
     /// since it was stored; `None` means it must be parsed (then call [`Self::parsed`]).
     pub fn take(&mut self, key: &str, path: &Path) -> Option<Cached> {
+        // No cache folder (the default): nothing to look up, and no file to stat.
+        self.file.as_ref()?;
         let now = stamp(path)?;
         self.stamps.insert(key.to_string(), now);
         let entry = self.entries.get(key)?;

@@ -97,7 +97,7 @@ pub trait DenseBackend: burn::backend::Backend {
 
 /// A CPU tensor in row-major order (no copy when it already is).
 fn contiguous(tensor: &FlexTensor) -> FlexTensor {
-    if tensor.is_contiguous() && tensor.as_slice::<f32>().is_some() {
+    if tensor.as_slice::<f32>().is_some() {
         tensor.clone()
     } else {
         tensor.to_contiguous()
